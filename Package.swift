@@ -1,0 +1,139 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Settings every PartyLine target shares.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "PartyLine",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "partyline", targets: ["partyline"]),
+        .library(name: "STUN", targets: ["STUN"]),
+        .library(name: "RelayServer", targets: ["RelayServer"]),
+        .library(name: "TURNClient", targets: ["TURNClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(
+            url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
+            traits: [.defaults, "YAML", "CommandLineArguments"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // RFC 8489 message codec: plain values over ByteBuffer, no I/O.
+        .target(
+            name: "STUN",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Thin SwiftNIO listeners (UDP, TCP, TLS) around the protocol values.
+        .target(
+            name: "RelayServer",
+            dependencies: [
+                "STUN",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Client-side STUN transactions with a NIO driver: probe, load tool and tests use it.
+        .target(
+            name: "TURNClient",
+            dependencies: [
+                "STUN",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Load generators for the relay (`partyline load ...`).
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "STUN",
+                "TURNClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The server's one configuration model: YAML file < environment < flags.
+        .target(
+            name: "PartyLineServer",
+            dependencies: [
+                "RelayServer",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "partyline",
+            dependencies: [
+                "PartyLineServer",
+                "TURNClient",
+                "LoadGenerator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // libFuzzer entry point for the STUN decoder; see scripts/fuzz-stun.sh.
+        .executableTarget(
+            name: "STUNFuzzer",
+            dependencies: [
+                "STUN",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Test-only helpers: loopback server launcher, fixtures.
+        .target(
+            name: "PartyLineTesting",
+            dependencies: [
+                "RelayServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/PartyLineTesting",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "STUNTests",
+            dependencies: ["STUN", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RelayServerTests",
+            dependencies: [
+                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,104 @@
+import NIOCore
+import Testing
+
+@testable import STUN
+
+@Suite("RFC 5769 and RFC 8489 test vectors")
+struct RFC5769Tests {
+    let shortTermKey = try! STUNKey.shortTerm(password: TestVectors.password)
+
+    @Test("2.1 sample request: decodes, verifies, re-encodes byte for byte")
+    func sampleRequest() throws {
+        let bytes = TestVectors.sampleRequest
+        #expect(bytes.readableBytes == 108)
+        let view = try STUNMessageView(datagram: bytes)
+        #expect(view.type == .bindingRequest)
+        #expect(view.checkIntegrity(key: shortTermKey) == .valid(.hmacSHA1))
+        let message = try view.decode()
+        #expect(message.software == "STUN test client")
+        #expect(message.username == "evtj:h6vY")
+        #expect(message.attribute(.priority) == .priority(0x6E00_01FF))
+        #expect(message.attribute(.iceControlled) == .iceControlled(tieBreaker: 0x932F_F9B1_5126_3B36))
+        #expect(message.encoded(paddingByte: 0x20) == bytes)
+        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+    }
+
+    @Test("2.2 IPv4 response: XOR-MAPPED-ADDRESS 192.0.2.1:32853")
+    func ipv4Response() throws {
+        let bytes = TestVectors.ipv4Response
+        let view = try STUNMessageView(datagram: bytes)
+        #expect(view.checkIntegrity(key: shortTermKey) == .valid(.hmacSHA1))
+        let message = try view.decode()
+        #expect(message.type == .bindingSuccess)
+        #expect(message.xorMappedAddress == TransportAddress(ip: .v4(0xC000_0201), port: 32853))
+        #expect(message.xorMappedAddress?.description == "192.0.2.1:32853")
+        #expect(message.software == "test vector")
+        #expect(message.encoded(paddingByte: 0x20) == bytes)
+        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+    }
+
+    @Test("2.3 IPv6 response: XOR-MAPPED-ADDRESS [2001:db8:1234:5678:11:2233:4455:6677]:32853")
+    func ipv6Response() throws {
+        let bytes = TestVectors.ipv6Response
+        let view = try STUNMessageView(datagram: bytes)
+        #expect(view.checkIntegrity(key: shortTermKey) == .valid(.hmacSHA1))
+        let message = try view.decode()
+        #expect(message.xorMappedAddress?.description == "[2001:db8:1234:5678:11:2233:4455:6677]:32853")
+        #expect(message.encoded(paddingByte: 0x20) == bytes)
+        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+    }
+
+    @Test("2.4 long-term request: SASLprep-ed MD5 key verifies and re-signs")
+    func longTermRequest() throws {
+        let bytes = TestVectors.longTermRequest
+        let key = try STUNKey.longTerm(
+            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword)
+        let view = try STUNMessageView(datagram: bytes)
+        #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA1))
+        let message = try view.decode()
+        #expect(message.username == TestVectors.longTermUsername)
+        #expect(message.nonce == "f//499k954d6OL34oL9FSTvy64sA")
+        #expect(message.realm == "example.org")
+        #expect(message.encoded() == bytes)
+        #expect(resigned(message).encoded(signing: STUNSigning(key: key)) == bytes)
+        let wrongKey = try STUNKey.longTerm(
+            username: TestVectors.longTermUsername, realm: "example.org", password: "TheMatrix")
+        #expect(view.checkIntegrity(key: wrongKey) == .invalid(.hmacSHA1))
+    }
+
+    @Test("RFC 8489 B.1: USERHASH and MESSAGE-INTEGRITY-SHA256 with the SHA-256 key")
+    func sha256Request() throws {
+        let bytes = TestVectors.sha256Request
+        #expect(bytes.readableBytes == 164)
+        let key = try STUNKey.longTerm(
+            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword,
+            algorithm: .sha256)
+        let view = try STUNMessageView(datagram: bytes)
+        #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA256))
+        let message = try view.decode()
+        let userhash = try STUNKey.userhash(username: TestVectors.longTermUsername, realm: "example.org")
+        #expect(message.attribute(.userhash) == .userhash(userhash))
+        #expect(message.attribute(.passwordAlgorithm) == .passwordAlgorithm(.sha256))
+        #expect(message.nonce == "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA")
+        #expect(message.encoded() == bytes)
+        #expect(resigned(message).encoded(signing: STUNSigning(key: key, algorithms: [.hmacSHA256])) == bytes)
+    }
+
+    @Test("SASLprep maps the RFC 5769 password to TheMatrIX")
+    func saslprep() throws {
+        #expect(try SASLprep.prepare(TestVectors.longTermPassword) == "TheMatrIX")
+        #expect(try SASLprep.prepare("user\u{00A0}name") == "user name")
+        #expect(try SASLprep.prepare("I\u{00AD}X") == "IX")
+        #expect(throws: SASLprepError.self) { try SASLprep.prepare("bad\u{0007}") }
+        #expect(throws: SASLprepError.self) { try SASLprep.prepare("private\u{E000}") }
+    }
+
+    /// The message without its integrity and fingerprint attributes, to be signed again by the encoder.
+    private func resigned(_ message: STUNMessage) -> STUNMessage {
+        var copy = message
+        copy.attributes.removeAll {
+            [.messageIntegrity, .messageIntegritySHA256, .fingerprint].contains($0.type)
+        }
+        return copy
+    }
+}
