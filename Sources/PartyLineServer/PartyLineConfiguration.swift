@@ -1,0 +1,63 @@
+import Configuration
+import SystemPackage
+import Logging
+import RelayServer
+
+/// The server's one configuration model. Sources, highest priority first: command-line flags
+/// (`--stun-listen-udp 127.0.0.1:3478`), environment variables (`PARTYLINE_STUN_LISTEN_UDP=...`), the YAML
+/// file (`stun: listen: udp: [...]`), then the embedded defaults. See `config/partyline.example.yaml`.
+public struct PartyLineConfiguration: Sendable {
+    public var relay: RelayServerConfiguration
+    public var logLevel: Logger.Level
+
+    public init(relay: RelayServerConfiguration = RelayServerConfiguration(), logLevel: Logger.Level = .info) {
+        self.relay = relay
+        self.logLevel = logLevel
+    }
+
+    /// Reads every key from the layered sources.
+    public static func load(
+        configFile: String?, flags: [String], environment: [String: String]
+    ) async throws -> PartyLineConfiguration {
+        var providers: [any ConfigProvider] = [
+            CommandLineArgumentsProvider(arguments: ["partyline"] + flags),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "partyline"),
+        ]
+        if let configFile {
+            providers.append(try await FileProvider<YAMLSnapshot>(filePath: .init(configFile)))
+        }
+        return try PartyLineConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    /// Reads every key from `reader`, falling back to the embedded defaults.
+    public init(reader: ConfigReader) throws {
+        let defaults = RelayServerConfiguration()
+        func addresses(_ key: ConfigKey, _ fallback: [ListenAddress], port: Int) throws -> [ListenAddress] {
+            guard let texts = reader.stringArray(forKey: key) else { return fallback }
+            return try texts.flatMap { $0.split(separator: ",") }.map {
+                try ListenAddress(parsing: String($0), defaultPort: port)
+            }
+        }
+        var relay = RelayServerConfiguration(
+            udp: try addresses("stun.listen.udp", defaults.udp, port: RelayServerConfiguration.defaultPort),
+            tcp: try addresses("stun.listen.tcp", defaults.tcp, port: RelayServerConfiguration.defaultPort),
+            tls: try addresses("stun.listen.tls", defaults.tls, port: RelayServerConfiguration.defaultTLSPort),
+            software: reader.string(forKey: "stun.software", default: defaults.software),
+            udpSocketsPerAddress: reader.int(forKey: "stun.udp.socketsPerAddress", default: defaults.udpSocketsPerAddress),
+            udpVectorReadCount: reader.int(forKey: "stun.udp.vectorReadCount", default: defaults.udpVectorReadCount)
+        )
+        let certificate = reader.string(forKey: "tls.certificate")
+        let privateKey = reader.string(forKey: "tls.privateKey", isSecret: true)
+        switch (certificate, privateKey) {
+        case (let certificate?, let privateKey?):
+            relay.certificate = TLSCertificateFiles(certificateChainPath: certificate, privateKeyPath: privateKey)
+        case (nil, nil):
+            break
+        default:
+            throw ConfigurationError("tls.certificate and tls.privateKey must be given together")
+        }
+        let level = reader.string(forKey: "log.level", default: "info")
+        guard let logLevel = Logger.Level(rawValue: level) else { throw ConfigurationError("unknown log.level '\(level)'") }
+        self.init(relay: relay, logLevel: logLevel)
+    }
+}

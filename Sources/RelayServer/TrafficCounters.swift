@@ -1,0 +1,81 @@
+import Atomics
+
+/// The transports the relay listens on.
+public enum RelayTransport: String, Hashable, Sendable, CaseIterable {
+    case udp, tcp, tls
+}
+
+/// Counters of one listener socket. Each socket has its own, so event loops never share a cache line;
+/// ``RelayServer/statistics()`` adds them up.
+final class TrafficCounters: Sendable {
+    let transport: RelayTransport
+    let received = ManagedAtomic<Int>(0)
+    let answered = ManagedAtomic<Int>(0)
+    let errorResponses = ManagedAtomic<Int>(0)
+    let malformed = ManagedAtomic<Int>(0)
+    let ignored = ManagedAtomic<Int>(0)
+    let connectionsAccepted = ManagedAtomic<Int>(0)
+    let connectionsClosedForBadFraming = ManagedAtomic<Int>(0)
+
+    init(transport: RelayTransport) { self.transport = transport }
+
+    func record(_ outcome: BindingResponder.Outcome) {
+        received.wrappingIncrement(ordering: .relaxed)
+        switch outcome {
+        case .answered: answered.wrappingIncrement(ordering: .relaxed)
+        case .answeredWithError: errorResponses.wrappingIncrement(ordering: .relaxed)
+        case .dropped(.malformed): malformed.wrappingIncrement(ordering: .relaxed)
+        case .dropped(.notARequest): ignored.wrappingIncrement(ordering: .relaxed)
+        }
+    }
+
+    func recordConnection() { connectionsAccepted.wrappingIncrement(ordering: .relaxed) }
+
+    func recordBadFraming() { connectionsClosedForBadFraming.wrappingIncrement(ordering: .relaxed) }
+
+    /// ChannelData on a listener that has no TURN allocations yet: counted and dropped.
+    func recordIgnored() {
+        received.wrappingIncrement(ordering: .relaxed)
+        ignored.wrappingIncrement(ordering: .relaxed)
+    }
+
+    var snapshot: TrafficStatistics.Counts {
+        TrafficStatistics.Counts(
+            received: received.load(ordering: .relaxed), answered: answered.load(ordering: .relaxed),
+            errorResponses: errorResponses.load(ordering: .relaxed), malformed: malformed.load(ordering: .relaxed),
+            ignored: ignored.load(ordering: .relaxed),
+            connectionsAccepted: connectionsAccepted.load(ordering: .relaxed),
+            connectionsClosedForBadFraming: connectionsClosedForBadFraming.load(ordering: .relaxed))
+    }
+}
+
+/// A snapshot of what the relay's listeners have seen, per transport.
+public struct TrafficStatistics: Hashable, Sendable {
+    public struct Counts: Hashable, Sendable {
+        /// Datagrams or framed stream messages received.
+        public var received = 0
+        /// Success responses sent.
+        public var answered = 0
+        /// Error responses sent (400, 420).
+        public var errorResponses = 0
+        /// Messages dropped as malformed, never answered.
+        public var malformed = 0
+        /// Well-formed indications and responses, dropped.
+        public var ignored = 0
+        public var connectionsAccepted = 0
+        public var connectionsClosedForBadFraming = 0
+
+        static func + (lhs: Counts, rhs: Counts) -> Counts {
+            Counts(
+                received: lhs.received + rhs.received, answered: lhs.answered + rhs.answered,
+                errorResponses: lhs.errorResponses + rhs.errorResponses, malformed: lhs.malformed + rhs.malformed,
+                ignored: lhs.ignored + rhs.ignored,
+                connectionsAccepted: lhs.connectionsAccepted + rhs.connectionsAccepted,
+                connectionsClosedForBadFraming: lhs.connectionsClosedForBadFraming + rhs.connectionsClosedForBadFraming)
+        }
+    }
+
+    public var byTransport: [RelayTransport: Counts] = [:]
+
+    public subscript(transport: RelayTransport) -> Counts { byTransport[transport] ?? Counts() }
+}

@@ -1,0 +1,67 @@
+/// A STUN or TURN server address as RFC 7064 / RFC 7065 write it: `stun:host:port`, `stuns:host`,
+/// `turn:host?transport=tcp`; the `//` form (`stun://host:port`) is accepted too.
+public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
+    public enum Scheme: String, Sendable { case stun, stuns, turn, turns }
+    public enum Transport: String, Sendable { case udp, tcp, tls }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+    public var transport: Transport
+
+    public init(scheme: Scheme, host: String, port: Int, transport: Transport) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.transport = transport
+    }
+
+    /// Parses the URL; nil when it is not one.
+    public init?(_ text: String) {
+        guard let colon = text.firstIndex(of: ":"), let scheme = Scheme(rawValue: text[..<colon].lowercased()) else {
+            return nil
+        }
+        var rest = Substring(text[text.index(after: colon)...])
+        if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
+        var query: Substring = ""
+        if let question = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+        }
+        let secure = scheme == .stuns || scheme == .turns
+        var port = secure ? 5349 : 3478
+        var host = rest
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let value = Int(after.dropFirst()) else { return nil }
+                port = value
+            } else if !after.isEmpty {
+                return nil
+            }
+        } else if let portColon = rest.lastIndex(of: ":") {
+            host = rest[..<portColon]
+            guard let value = Int(rest[rest.index(after: portColon)...]) else { return nil }
+            port = value
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        var transport: Transport = secure ? .tls : .udp
+        if query.hasPrefix("transport=") {
+            switch query.dropFirst("transport=".count).lowercased() {
+            case "udp" where !secure: transport = .udp
+            case "tcp": transport = secure ? .tls : .tcp
+            default: return nil
+            }
+        } else if !query.isEmpty {
+            return nil
+        }
+        self.init(scheme: scheme, host: String(host), port: port, transport: transport)
+    }
+
+    public var description: String {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme.rawValue):\(hostPart):\(port)?transport=\(transport == .tls ? "tcp" : transport.rawValue)"
+    }
+}

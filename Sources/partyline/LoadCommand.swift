@@ -1,0 +1,58 @@
+import ArgumentParser
+import LoadGenerator
+import NIOCore
+
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load generators for PartyLine's services (and any other STUN server).",
+        subcommands: [STUNLoadCommand.self]
+    )
+}
+
+struct STUNLoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stun",
+        abstract: "Flood a STUN server with Binding requests over UDP; report responses/s, loss and latency."
+    )
+
+    @Option(help: "HOST:PORT of the STUN server (loopback for benchmarks).")
+    var target: String
+
+    @Option(help: "Seconds to run.")
+    var duration: Double = 10
+
+    @Option(help: "Requests in flight at once.")
+    var inflight: Int = 256
+
+    @Option(help: "Client UDP sockets the requests are spread over.")
+    var sockets: Int = 8
+
+    func run() async throws {
+        let address = try parseTarget(target)
+        let generator = STUNLoadGenerator(
+            target: address, duration: .milliseconds(Int(duration * 1000)), inflight: inflight, sockets: sockets)
+        print("load stun → \(address), \(inflight) in flight over \(generator.sockets) sockets, \(duration) s")
+        let report = try await generator.run { elapsed, responses in
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("  \(Int(seconds.rounded())) s  \(responses) responses  \(Int(Double(responses) / max(seconds, 0.001))) /s")
+        }
+        print(report.table(title: "result"))
+        if report.received == 0 { throw ExitCode(1) }
+    }
+}
+
+/// Parses `HOST:PORT` or `[V6]:PORT` into a socket address.
+func parseTarget(_ text: String) throws -> SocketAddress {
+    var host = text
+    var port = 3478
+    if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+        host = String(text[text.index(after: text.startIndex)..<close])
+        if let value = Int(text[text.index(after: close)...].dropFirst()) { port = value }
+    } else if let colon = text.lastIndex(of: ":") {
+        host = String(text[..<colon])
+        guard let value = Int(text[text.index(after: colon)...]) else { throw ValidationError("bad port in \(text)") }
+        port = value
+    }
+    return try SocketAddress.makeAddressResolvingHost(host, port: port)
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct PartyLineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "partyline",
+        abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
+        subcommands: [ServeCommand.self, ProbeCommand.self, LoadCommand.self]
+    )
+}
