@@ -120,7 +120,7 @@ let package = Package(
                 "RelayServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/PartyLineTesting",
             swiftSettings: strictSettings
@@ -133,11 +133,13 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator",
+                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator", "STUN",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,20 @@
+import NIOCore
+import RelayServer
+
+extension RelayServerConfiguration {
+    /// Listeners on loopback with ports chosen by the kernel: UDP and TCP on 127.0.0.1 and ::1, TLS too when
+    /// a certificate is given.
+    public static func loopback(certificate: TLSCertificateFiles? = nil, udpSocketsPerAddress: Int = 2) -> Self {
+        let addresses = [ListenAddress(host: "127.0.0.1", port: 0), ListenAddress(host: "::1", port: 0)]
+        return RelayServerConfiguration(
+            udp: addresses, tcp: addresses, tls: certificate == nil ? [] : addresses, certificate: certificate,
+            software: "PartyLine test", udpSocketsPerAddress: udpSocketsPerAddress)
+    }
+}
+
+extension RelayServer {
+    /// The bound address of the first listener for `transport` and IP family.
+    public func address(_ transport: RelayTransport, ipv6: Bool = false) -> SocketAddress? {
+        listeners.first { $0.transport == transport && ($0.address.protocol == .inet6) == ipv6 }?.address
+    }
+}

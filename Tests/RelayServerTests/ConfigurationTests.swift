@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PartyLineServer
+import RelayServer
+import TURNClient
+import Testing
+
+@Suite("Configuration model and address parsing")
+struct ConfigurationTests {
+    @Test("no file, no environment, no flags: the embedded defaults")
+    func defaults() async throws {
+        let configuration = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
+        #expect(configuration.relay.udp.map(\.description) == ["0.0.0.0:3478", "[::]:3478"])
+        #expect(configuration.relay.tls.map(\.description) == ["0.0.0.0:5349", "[::]:5349"])
+        #expect(configuration.relay.certificate == nil)
+        #expect(configuration.logLevel == .info)
+    }
+
+    @Test("flags override the environment, which overrides the file")
+    func layering() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("partyline-\(UUID()).yaml")
+        try """
+            stun:
+              software: from-file
+              listen:
+                udp: ["127.0.0.1:4000"]
+                tcp: ["127.0.0.1:4001"]
+            log:
+              level: debug
+            """.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: file.path, flags: ["--stun-listen-udp", "[::1]:5000"],
+            environment: ["PARTYLINE_STUN_LISTEN_UDP": "127.0.0.1:6000", "PARTYLINE_STUN_SOFTWARE": "from-env"])
+        #expect(configuration.relay.udp.map(\.description) == ["[::1]:5000"])
+        #expect(configuration.relay.tcp.map(\.description) == ["127.0.0.1:4001"])
+        #expect(configuration.relay.software == "from-env")
+        #expect(configuration.logLevel == .debug)
+    }
+
+    @Test("a certificate without its key is refused")
+    func certificateNeedsKey() async throws {
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PartyLineConfiguration.load(
+                configFile: nil, flags: [], environment: ["PARTYLINE_TLS_CERTIFICATE": "/tmp/cert.pem"])
+        }
+    }
+
+    @Test("listen addresses", arguments: [
+        ("0.0.0.0:3478", "0.0.0.0:3478"), ("[::]:3478", "[::]:3478"), ("127.0.0.1", "127.0.0.1:3478"),
+        ("[::1]", "[::1]:3478"), (" 10.0.0.1:1 ", "10.0.0.1:1"),
+    ])
+    func listenAddresses(text: String, expected: String) throws {
+        #expect(try ListenAddress(parsing: text, defaultPort: 3478).description == expected)
+    }
+
+    @Test("bad listen addresses are refused", arguments: ["", "1.2.3.4:x", "[::1", "[::1]x", "1.2.3.4:70000"])
+    func badListenAddresses(text: String) {
+        #expect(throws: ConfigurationError.self) { try ListenAddress(parsing: text, defaultPort: 3478) }
+    }
+
+    @Test("STUN and TURN URLs (RFC 7064, RFC 7065)")
+    func urls() {
+        #expect(STUNServerURL("stun://127.0.0.1:3478") == STUNServerURL(scheme: .stun, host: "127.0.0.1", port: 3478, transport: .udp))
+        #expect(STUNServerURL("stun:example.org") == STUNServerURL(scheme: .stun, host: "example.org", port: 3478, transport: .udp))
+        #expect(STUNServerURL("stun://[::1]:19302?transport=tcp") == STUNServerURL(scheme: .stun, host: "::1", port: 19302, transport: .tcp))
+        #expect(STUNServerURL("stuns://localhost") == STUNServerURL(scheme: .stuns, host: "localhost", port: 5349, transport: .tls))
+        #expect(STUNServerURL("turns:relay.example.org?transport=tcp")?.transport == .tls)
+        #expect(STUNServerURL("http://example.org") == nil)
+        #expect(STUNServerURL("stun://host:0") == nil)
+        #expect(STUNServerURL("stun://host?transport=sctp") == nil)
+        #expect(STUNServerURL("stuns://host?transport=udp") == nil)
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-@Test func relayPlaceholder() { #expect(Bool(true)) }
