@@ -25,7 +25,7 @@ final class TrafficCounters: Sendable {
         case .answered: answered.wrappingIncrement(ordering: .relaxed)
         case .answeredWithError: errorResponses.wrappingIncrement(ordering: .relaxed)
         case .dropped(.malformed): malformed.wrappingIncrement(ordering: .relaxed)
-        case .dropped(.notARequest): ignored.wrappingIncrement(ordering: .relaxed)
+        case .dropped(.notARequest), .dropped(.unsupportedMethod): ignored.wrappingIncrement(ordering: .relaxed)
         }
     }
 
@@ -56,11 +56,11 @@ public struct TrafficStatistics: Hashable, Sendable {
         public var received = 0
         /// Success responses sent.
         public var answered = 0
-        /// Error responses sent (400, 420).
+        /// Error responses sent (420).
         public var errorResponses = 0
         /// Messages dropped as malformed, never answered.
         public var malformed = 0
-        /// Well-formed indications and responses, dropped.
+        /// Well-formed indications, responses and requests for unsupported methods, dropped.
         public var ignored = 0
         public var connectionsAccepted = 0
         public var connectionsClosedForBadFraming = 0

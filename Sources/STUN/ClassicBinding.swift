@@ -61,12 +61,17 @@ public struct ClassicBindingRequest: Hashable, Sendable {
         buffer.setInteger(UInt16(buffer.writerIndex - start - STUNConstants.headerSize), at: start + 2)
     }
 
-    /// Writes a 420 Binding error response naming ``refusedAttributes``.
+    /// Writes a 420 Binding error response naming ``refusedAttributes``. RFC 3489 attributes carry no
+    /// padding, so the reason phrase is a multiple of four bytes (§11.2.9) and an odd list of types repeats
+    /// its last one (§11.2.10).
     public func writeUnknownAttributes(software: [UInt8], into buffer: inout ByteBuffer) {
         let start = writeHeader(type: STUNMessageType.bindingError.rawValue, into: &buffer)
         let noID = TransactionID(high: 0, low: 0)
-        STUNAttribute.errorCode(.unknownAttribute).encode(into: &buffer, transactionID: noID)
-        STUNAttribute.unknownAttributes(refusedAttributes).encode(into: &buffer, transactionID: noID)
+        STUNAttribute.errorCode(STUNErrorCode(code: 420, reason: "Unknown Attribute   "))
+            .encode(into: &buffer, transactionID: noID)
+        var types = refusedAttributes
+        if types.count % 2 == 1, let last = types.last { types.append(last) }
+        STUNAttribute.unknownAttributes(types).encode(into: &buffer, transactionID: noID)
         buffer.writeBytes(software)
         buffer.setInteger(UInt16(buffer.writerIndex - start - STUNConstants.headerSize), at: start + 2)
     }

@@ -14,20 +14,22 @@ public struct STUNKey: Hashable, Sendable {
     }
 
     /// Long-term credential key (RFC 8489 §9.2.2): MD5 or SHA-256 of `username:realm:password`, with realm and
-    /// password SASLprep-ed as RFC 5389 and the RFC 5769 vectors do.
+    /// password SASLprep-ed, which gives the keys of the RFC 5769 and RFC 8489 B.1 vectors. Nil for an
+    /// algorithm number other than MD5 (1) and SHA-256 (2).
     public static func longTerm(
         username: String, realm: String, password: String, algorithm: PasswordAlgorithm = .md5
-    ) throws(SASLprepError) -> STUNKey {
+    ) throws(SASLprepError) -> STUNKey? {
         let input = Array("\(username):\(try SASLprep.prepare(realm)):\(try SASLprep.prepare(password))".utf8)
-        if algorithm.number == PasswordAlgorithm.sha256.number {
-            return STUNKey(bytes: Array(SHA256.hash(data: input)))
+        switch algorithm.number {
+        case PasswordAlgorithm.md5.number: return STUNKey(bytes: Array(Insecure.MD5.hash(data: input)))
+        case PasswordAlgorithm.sha256.number: return STUNKey(bytes: Array(SHA256.hash(data: input)))
+        default: return nil
         }
-        return STUNKey(bytes: Array(Insecure.MD5.hash(data: input)))
     }
 
-    /// USERHASH (RFC 8489 §14.4): SHA-256 of `username:realm`.
+    /// USERHASH (RFC 8489 §14.4): SHA-256 of `username:realm`, both prepared.
     public static func userhash(username: String, realm: String) throws(SASLprepError) -> [UInt8] {
-        Array(SHA256.hash(data: Array("\(username):\(try SASLprep.prepare(realm))".utf8)))
+        Array(SHA256.hash(data: Array("\(try SASLprep.prepare(username)):\(try SASLprep.prepare(realm))".utf8)))
     }
 }
 

@@ -2,15 +2,16 @@ import Foundation
 
 /// Why a string cannot be used as a STUN credential.
 public struct SASLprepError: Error, Hashable, Sendable {
-    /// The first prohibited code point found (RFC 4013 §2.3), or nil for an empty result.
-    public var prohibited: Unicode.Scalar?
+    /// The first prohibited code point found (RFC 4013 §2.3).
+    public var prohibited: Unicode.Scalar
 }
 
 /// SASLprep (RFC 4013), the stringprep profile RFC 5389 and the RFC 5769 vectors apply to credentials.
 ///
 /// Steps: map non-ASCII spaces to U+0020 and "commonly mapped to nothing" characters (RFC 3454 B.1) to
 /// nothing, normalise with Unicode NFKC, then refuse the prohibited characters of RFC 3454 C.1.2–C.9.
-/// The bidirectional check (RFC 3454 §6) is not applied: Swift exposes no Bidi_Class property.
+/// Not applied: the bidirectional check (RFC 4013 §2.4; Swift exposes no Bidi_Class property) and the
+/// unassigned-code-point check for stored strings (§2.5).
 public enum SASLprep {
     public static func prepare(_ input: String) throws(SASLprepError) -> String {
         if input.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return input }

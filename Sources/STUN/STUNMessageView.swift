@@ -127,14 +127,19 @@ public struct STUNMessageView: Sendable {
         return found
     }
 
-    /// The comprehension-required types the codec does not know, for a 420 response's UNKNOWN-ATTRIBUTES.
+    /// At most this many types are listed in UNKNOWN-ATTRIBUTES, so a hostile message cannot make the
+    /// answer (or the work to build it) grow with its size.
+    public static let maxUnknownAttributesReported = 16
+
+    /// The comprehension-required types the codec does not know, for a 420 response's UNKNOWN-ATTRIBUTES:
+    /// distinct, in order of appearance, at most ``maxUnknownAttributesReported``.
     public func unknownComprehensionRequiredAttributes() -> [UInt16] {
         var types: [UInt16] = []
         forEachAttribute { type, _ in
             if type.isComprehensionRequired, !type.isKnown, !types.contains(type.rawValue) {
                 types.append(type.rawValue)
             }
-            return true
+            return types.count < Self.maxUnknownAttributesReported
         }
         return types
     }

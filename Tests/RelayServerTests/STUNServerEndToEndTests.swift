@@ -105,7 +105,7 @@ struct STUNServerEndToEndTests {
         }
     }
 
-    @Test("a request for a method this server does not offer gets 400; indications get nothing")
+    @Test("requests for methods this server does not offer and indications are silently discarded (RFC 8489 §6.3)")
     func otherMethods() async throws {
         try await withServer { server in
             let socket = try await TestUDPSocket.bind()
@@ -113,12 +113,13 @@ struct STUNServerEndToEndTests {
             let indication = STUNMessage(type: STUNMessageType(method: .binding, messageClass: .indication))
             try await socket.send(indication.encoded(fingerprint: true), to: target)
             #expect(try await socket.receive(timeout: .milliseconds(300)) == nil)
-            let allocate = STUNMessage(type: STUNMessageType(method: .allocate, messageClass: .request))
+            let allocate = STUNMessage(
+                type: STUNMessageType(method: .allocate, messageClass: .request),
+                attributes: [.unknown(type: STUNAttributeType(rawValue: 0x7F01), value: ByteBuffer(bytes: [1, 2, 3, 4]))])
             try await socket.send(allocate.encoded(), to: target)
-            let response = try STUNMessage(datagram: try #require(try await socket.receive()))
-            #expect(response.type == STUNMessageType(method: .allocate, messageClass: .errorResponse))
-            #expect(response.errorCode?.code == 400)
-            #expect(server.statistics()[.udp].ignored == 1)
+            #expect(try await socket.receive(timeout: .milliseconds(300)) == nil)
+            #expect(try await eventually { server.statistics()[.udp].ignored == 2 })
+            #expect(server.statistics()[.udp].errorResponses == 0)
             await socket.close()
         }
     }
@@ -141,6 +142,14 @@ struct STUNServerEndToEndTests {
             try await socket.send(ByteBuffer(bytes: [0x00, 0x01, 0x00, 0x08] + id + [0x00, 0x03, 0x00, 0x04, 0, 0, 0, 6]), to: target)
             let refused = try #require(try await socket.receive())
             #expect(refused.getBytes(at: 0, length: 2) == [0x01, 0x11])
+            // RFC 3489 attributes are unpadded: ERROR-CODE's value and UNKNOWN-ATTRIBUTES' list are whole
+            // multiples of four bytes, so the attribute after them starts where a 3489 parser expects.
+            let errorLength = Int(refused.getInteger(at: 22, as: UInt16.self)!)
+            #expect(errorLength % 4 == 0)
+            let unknownOffset = 24 + errorLength
+            #expect(refused.getInteger(at: unknownOffset, as: UInt16.self) == 0x000A)
+            #expect(refused.getInteger(at: unknownOffset + 2, as: UInt16.self) == 4)
+            #expect(refused.getBytes(at: unknownOffset + 4, length: 4) == [0x00, 0x03, 0x00, 0x03])
             await socket.close()
         }
     }

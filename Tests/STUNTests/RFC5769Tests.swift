@@ -51,8 +51,8 @@ struct RFC5769Tests {
     @Test("2.4 long-term request: SASLprep-ed MD5 key verifies and re-signs")
     func longTermRequest() throws {
         let bytes = TestVectors.longTermRequest
-        let key = try STUNKey.longTerm(
-            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword)
+        let key = try #require(try STUNKey.longTerm(
+            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword))
         let view = try STUNMessageView(datagram: bytes)
         #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA1))
         let message = try view.decode()
@@ -61,8 +61,8 @@ struct RFC5769Tests {
         #expect(message.realm == "example.org")
         #expect(message.encoded() == bytes)
         #expect(resigned(message).encoded(signing: STUNSigning(key: key)) == bytes)
-        let wrongKey = try STUNKey.longTerm(
-            username: TestVectors.longTermUsername, realm: "example.org", password: "TheMatrix")
+        let wrongKey = try #require(try STUNKey.longTerm(
+            username: TestVectors.longTermUsername, realm: "example.org", password: "TheMatrix"))
         #expect(view.checkIntegrity(key: wrongKey) == .invalid(.hmacSHA1))
     }
 
@@ -70,9 +70,9 @@ struct RFC5769Tests {
     func sha256Request() throws {
         let bytes = TestVectors.sha256Request
         #expect(bytes.readableBytes == 164)
-        let key = try STUNKey.longTerm(
+        let key = try #require(try STUNKey.longTerm(
             username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword,
-            algorithm: .sha256)
+            algorithm: .sha256))
         let view = try STUNMessageView(datagram: bytes)
         #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA256))
         let message = try view.decode()
@@ -91,6 +91,11 @@ struct RFC5769Tests {
         #expect(try SASLprep.prepare("I\u{00AD}X") == "IX")
         #expect(throws: SASLprepError.self) { try SASLprep.prepare("bad\u{0007}") }
         #expect(throws: SASLprepError.self) { try SASLprep.prepare("private\u{E000}") }
+    }
+
+    @Test("a long-term key for an unknown password algorithm is refused, not silently MD5")
+    func unknownPasswordAlgorithm() throws {
+        #expect(try STUNKey.longTerm(username: "u", realm: "r", password: "p", algorithm: PasswordAlgorithm(number: 3)) == nil)
     }
 
     /// The message without its integrity and fingerprint attributes, to be signed again by the encoder.

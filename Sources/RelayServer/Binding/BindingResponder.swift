@@ -4,8 +4,8 @@ import STUN
 /// Answers STUN Binding requests: a pure function from request bytes and source address to response bytes.
 ///
 /// RFC 8489 §6.3: requests get XOR-MAPPED-ADDRESS, SOFTWARE and FINGERPRINT; unknown comprehension-required
-/// attributes get 420 with UNKNOWN-ATTRIBUTES; other methods get 400. Indications, responses and malformed
-/// input are dropped without an answer, so spoofed garbage cannot be reflected. RFC 3489 clients (no magic
+/// attributes get 420 with UNKNOWN-ATTRIBUTES. Methods the server does not support, indications, responses
+/// and malformed input are silently discarded (§6.3), so spoofed garbage cannot be reflected. RFC 3489 clients (no magic
 /// cookie) get MAPPED-ADDRESS as RFC 8489 §12 asks.
 public struct BindingResponder: Sendable {
     /// What the responder did with one message.
@@ -23,6 +23,8 @@ public struct BindingResponder: Sendable {
         case malformed(STUNDecodingError.Code)
         /// An indication (a Binding indication is a keepalive) or a response: never answered (RFC 8489 §6.3).
         case notARequest
+        /// A request for a method this server does not support: silently discarded (RFC 8489 §6.3).
+        case unsupportedMethod
     }
 
     /// SOFTWARE as encoded bytes (header, value, padding), computed once.
@@ -30,9 +32,24 @@ public struct BindingResponder: Sendable {
 
     public init(software: String) {
         var buffer = ByteBuffer()
-        STUNAttribute.software(String(software.utf8.prefix(STUNConstants.maxTextBytes / 6))!)
+        STUNAttribute.software(Self.truncated(software, toUTF8Bytes: Self.maxSoftwareBytes))
             .encode(into: &buffer, transactionID: TransactionID(high: 0, low: 0))
         softwareAttribute = Array(buffer.readableBytesView)
+    }
+
+    /// RFC 8489 §14.14: fewer than 128 characters; PartyLine keeps it under 128 bytes.
+    static let maxSoftwareBytes = 127
+
+    /// The longest prefix of whole characters that fits in `limit` UTF-8 bytes.
+    static func truncated(_ text: String, toUTF8Bytes limit: Int) -> String {
+        var result = ""
+        var size = 0
+        for character in text {
+            size += character.utf8.count
+            guard size <= limit else { break }
+            result.append(character)
+        }
+        return result
     }
 
     /// Handles one message (a datagram, or one framed message on a stream) from `source`, writing any
@@ -46,16 +63,13 @@ public struct BindingResponder: Sendable {
             return .dropped(.malformed(error.code))
         }
         guard view.type.messageClass == .request else { return .dropped(.notARequest) }
+        guard view.type.method == .binding else { return .dropped(.unsupportedMethod) }
         if view.hasUnknownComprehensionRequiredAttributes {
             writeError(.unknownAttribute, for: view, into: &out) { out in
                 STUNAttribute.unknownAttributes(view.unknownComprehensionRequiredAttributes())
                     .encode(into: &out, transactionID: view.transactionID)
             }
             return .answeredWithError(420)
-        }
-        guard view.type.method == .binding else {
-            writeError(.badRequest, for: view, into: &out) { _ in }
-            return .answeredWithError(400)
         }
         let start = out.writerIndex
         out.writeInteger(STUNMessageType.bindingSuccess.rawValue)
