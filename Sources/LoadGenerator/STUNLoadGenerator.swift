@@ -15,13 +15,20 @@ public struct STUNLoadGenerator: Sendable {
     public var sockets: Int
     /// A request unanswered for this long counts as lost and its slot sends a new one.
     public var timeout: Duration
+    /// Sends each batch of requests as one UDP GSO write and reads coalesced (GRO) responses, so the load
+    /// tool spends less CPU per packet than the server it measures. On by default where Linux supports it.
+    public var segmentationOffload: Bool
 
-    public init(target: SocketAddress, duration: Duration, inflight: Int, sockets: Int = 8, timeout: Duration = .seconds(1)) {
+    public init(
+        target: SocketAddress, duration: Duration, inflight: Int, sockets: Int = 8, timeout: Duration = .seconds(1),
+        segmentationOffload: Bool = System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload
+    ) {
         self.target = target
         self.duration = duration
         self.inflight = max(1, inflight)
         self.sockets = max(1, min(sockets, inflight))
         self.timeout = timeout
+        self.segmentationOffload = segmentationOffload
     }
 
     /// Runs the load; `progress` is called about once a second with the responses so far.
@@ -36,16 +43,21 @@ public struct STUNLoadGenerator: Sendable {
             let state = LoadSocketState(socketIndex: index, slots: slots)
             let target = self.target
             let timeout = self.timeout
-            let channel = try await DatagramBootstrap(group: group)
+            let offload = segmentationOffload
+            var bootstrap = DatagramBootstrap(group: group)
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 65536 / (offload ? 1 : 32)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            LoadSocketHandler(state: state, target: target, timeout: timeout))
+                            LoadSocketHandler(state: state, target: target, timeout: timeout, segmentationOffload: offload))
                     }
                 }
-                .bind(host: target.protocol == .inet6 ? "::1" : "127.0.0.1", port: 0).get()
+            if offload {
+                bootstrap = bootstrap.channelOption(.datagramReceiveOffload, value: true)
+                    .channelOption(.datagramReceiveSegmentSize, value: true)
+            }
+            let channel = try await bootstrap.bind(host: target.protocol == .inet6 ? "::1" : "127.0.0.1", port: 0).get()
             channels.append(channel)
             states.append(state)
         }
@@ -113,20 +125,26 @@ final class LoadSocketHandler: ChannelInboundHandler {
     private let target: SocketAddress
     private let timeout: TimeAmount
     private let template: ByteBuffer
+    private let segmentationOffload: Bool
+    /// Requests waiting for the next flush, back to back (all are 20 bytes).
+    private var batch = ByteBuffer()
     private var sweep: RepeatedTask?
-    private var needsFlush = false
 
-    init(state: LoadSocketState, target: SocketAddress, timeout: Duration) {
+    /// Linux accepts up to 64 segments in one GSO send.
+    private static let maxSegments = 64
+
+    init(state: LoadSocketState, target: SocketAddress, timeout: Duration, segmentationOffload: Bool) {
         self.state = state
         self.target = target
         self.timeout = .nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.segmentationOffload = segmentationOffload
         template = STUNMessage(type: .bindingRequest, transactionID: TransactionID(high: 0, low: 0)).encoded()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is Start {
             for slot in state.slots.indices { send(slot: slot, context: context) }
-            context.flush()
+            flush(context: context)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             sweep = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
                 let (handler, context) = loopBound.value
@@ -138,22 +156,50 @@ final class LoadSocketHandler: ChannelInboundHandler {
         }
     }
 
+    /// Queues a fresh request for `slot`; ``flush(context:)`` sends the queue.
     private func send(slot: Int, context: ChannelHandlerContext) {
-        var request = template
         let id = state.transactionID(slot: slot)
-        request.setInteger(id.high, at: request.readerIndex + 8)
-        request.setInteger(id.low, at: request.readerIndex + 16)
+        if batch.capacity == 0 { batch = context.channel.allocator.buffer(capacity: Self.maxSegments * template.readableBytes) }
+        var request = template
+        batch.writeBuffer(&request)
+        batch.setInteger(id.high, at: batch.writerIndex - 12)
+        batch.setInteger(id.low, at: batch.writerIndex - 4)
         state.slots[slot].sentAt = .now()
         state.slots[slot].waiting = true
         state.report.sent += 1
-        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: target, data: request)), promise: nil)
-        needsFlush = true
+    }
+
+    /// Writes the queued requests: GSO chunks of up to 64 when enabled, else one datagram each.
+    private func flush(context: ChannelHandlerContext) {
+        guard batch.readableBytes > 0 else { return }
+        let size = template.readableBytes
+        let chunk = segmentationOffload ? Self.maxSegments * size : size
+        while batch.readableBytes > 0 {
+            let bytes = batch.readSlice(length: min(chunk, batch.readableBytes))!
+            let metadata = bytes.readableBytes > size
+                ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
+                : nil
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: target, data: bytes, metadata: metadata)), promise: nil)
+        }
+        batch = ByteBuffer()
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let now = NIODeadline.now()
-        guard let view = try? STUNMessageView(datagram: envelope.data), view.type == .bindingSuccess,
+        guard let segment = envelope.metadata?.segmentSize, segment > 0, envelope.data.readableBytes > segment else {
+            receive(envelope.data, at: now, context: context)
+            return
+        }
+        var coalesced = envelope.data
+        while coalesced.readableBytes > 0 {
+            receive(coalesced.readSlice(length: min(segment, coalesced.readableBytes))!, at: now, context: context)
+        }
+    }
+
+    private func receive(_ datagram: ByteBuffer, at now: NIODeadline, context: ChannelHandlerContext) {
+        guard let view = try? STUNMessageView(datagram: datagram), view.type == .bindingSuccess,
             view.transactionID.high >> 32 == 0x504C_0000 | state.socketIndex
         else {
             state.report.invalid += 1
@@ -175,10 +221,7 @@ final class LoadSocketHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        flush(context: context)
     }
 
     /// Counts requests older than the timeout as lost and gives their slots a fresh request.
@@ -190,10 +233,7 @@ final class LoadSocketHandler: ChannelInboundHandler {
             state.slots[slot].generation &+= 1
             if !state.stopped { send(slot: slot, context: context) }
         }
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
+        flush(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}

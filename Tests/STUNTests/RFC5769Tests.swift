@@ -107,3 +107,25 @@ struct RFC5769Tests {
         return copy
     }
 }
+
+@Suite("CRC-32")
+struct CRC32Tests {
+    @Test("the standard check value and every length from 0 to 64 against the bitwise definition")
+    func checkValues() {
+        #expect(Array("123456789".utf8).withUnsafeBytes(CRC32.checksum) == 0xCBF4_3926)
+        var generator = SplitMix64(state: 42)
+        for length in 0...64 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(bytes.withUnsafeBytes(CRC32.checksum) == Self.bitwise(bytes), "length \(length)")
+        }
+    }
+
+    static func bitwise(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
