@@ -103,6 +103,7 @@ let package = Package(
             name: "partyline",
             dependencies: [
                 "PartyLineServer",
+                "STUN",
                 "TURNClient",
                 "LoadGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,4 +1,4 @@
-import NIOCore
+import STUN
 
 /// A host and port to listen on, written `0.0.0.0:3478`, `[::]:3478` or `127.0.0.1:0` (any free port).
 public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
@@ -10,33 +10,15 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port` or `[v6]:port`; a bare host takes `defaultPort`.
+    /// Parses `host:port` or `[v6]:port`; a bare host takes `defaultPort`. White space is ignored.
     public init(parsing text: String, defaultPort: Int) throws(ConfigurationError) {
-        let trimmed = String(text.filter { !$0.isWhitespace })
-        var host = trimmed
-        var port = defaultPort
-        if trimmed.hasPrefix("[") {
-            guard let close = trimmed.firstIndex(of: "]") else { throw ConfigurationError("bad address '\(text)'") }
-            host = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close])
-            let rest = trimmed[trimmed.index(after: close)...]
-            if rest.hasPrefix(":") {
-                guard let value = Int(rest.dropFirst()) else { throw ConfigurationError("bad port in '\(text)'") }
-                port = value
-            } else if !rest.isEmpty {
-                throw ConfigurationError("bad address '\(text)'")
-            }
-        } else if let colon = trimmed.lastIndex(of: ":"), trimmed.firstIndex(of: ":") == colon {
-            host = String(trimmed[..<colon])
-            guard let value = Int(trimmed[trimmed.index(after: colon)...]) else {
-                throw ConfigurationError("bad port in '\(text)'")
-            }
-            port = value
+        guard let parsed = HostPort(parsing: text.filter { !$0.isWhitespace }, defaultPort: defaultPort) else {
+            throw ConfigurationError("bad address '\(text)': expected host:port or [v6]:port")
         }
-        guard (0...65535).contains(port), !host.isEmpty else { throw ConfigurationError("bad address '\(text)'") }
-        self.init(host: host, port: port)
+        self.init(host: parsed.host, port: parsed.port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { HostPort(host: host, port: port).description }
 }
 
 /// A configuration value that cannot be used, with the reason.

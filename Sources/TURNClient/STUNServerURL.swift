@@ -1,3 +1,5 @@
+import STUN
+
 /// A STUN or TURN server address as RFC 7064 / RFC 7065 write it: `stun:host:port`, `stuns:host`,
 /// `turn:host?transport=tcp`; the `//` form (`stun://host:port`) is accepted too.
 public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
@@ -29,24 +31,9 @@ public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
             rest = rest[..<question]
         }
         let secure = scheme == .stuns || scheme == .turns
-        var port = secure ? 5349 : 3478
-        var host = rest
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let value = Int(after.dropFirst()) else { return nil }
-                port = value
-            } else if !after.isEmpty {
-                return nil
-            }
-        } else if let portColon = rest.lastIndex(of: ":") {
-            host = rest[..<portColon]
-            guard let value = Int(rest[rest.index(after: portColon)...]) else { return nil }
-            port = value
+        guard let hostPort = HostPort(parsing: rest, defaultPort: secure ? 5349 : 3478), hostPort.port > 0 else {
+            return nil
         }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
         var transport: Transport = secure ? .tls : .udp
         if query.hasPrefix("transport=") {
             switch query.dropFirst("transport=".count).lowercased() {
@@ -57,11 +44,10 @@ public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
         } else if !query.isEmpty {
             return nil
         }
-        self.init(scheme: scheme, host: String(host), port: port, transport: transport)
+        self.init(scheme: scheme, host: hostPort.host, port: hostPort.port, transport: transport)
     }
 
     public var description: String {
-        let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme.rawValue):\(hostPart):\(port)?transport=\(transport == .tls ? "tcp" : transport.rawValue)"
+        "\(scheme.rawValue):\(HostPort(host: host, port: port))?transport=\(transport == .tls ? "tcp" : transport.rawValue)"
     }
 }

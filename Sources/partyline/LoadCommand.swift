@@ -1,6 +1,7 @@
 import ArgumentParser
 import LoadGenerator
 import NIOCore
+import STUN
 
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,17 +43,10 @@ struct STUNLoadCommand: AsyncParsableCommand {
     }
 }
 
-/// Parses `HOST:PORT` or `[V6]:PORT` into a socket address.
+/// Resolves `HOST:PORT` or `[V6]:PORT` into a socket address.
 func parseTarget(_ text: String) throws -> SocketAddress {
-    var host = text
-    var port = 3478
-    if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-        host = String(text[text.index(after: text.startIndex)..<close])
-        if let value = Int(text[text.index(after: close)...].dropFirst()) { port = value }
-    } else if let colon = text.lastIndex(of: ":") {
-        host = String(text[..<colon])
-        guard let value = Int(text[text.index(after: colon)...]) else { throw ValidationError("bad port in \(text)") }
-        port = value
+    guard let target = HostPort(parsing: text, defaultPort: 3478) else {
+        throw ValidationError("bad target \(text): expected HOST:PORT or [V6]:PORT")
     }
-    return try SocketAddress.makeAddressResolvingHost(host, port: port)
+    return try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
 }
