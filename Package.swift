@@ -19,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "partyline", targets: ["partyline"]),
         .library(name: "STUN", targets: ["STUN"]),
+        .library(name: "TURN", targets: ["TURN"]),
         .library(name: "RelayServer", targets: ["RelayServer"]),
         .library(name: "TURNClient", targets: ["TURNClient"]),
     ],
@@ -43,6 +44,15 @@ let package = Package(
             name: "STUN",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
+        // TURN (RFC 8656) logic as plain values: REST credentials so far; allocations come next.
+        .target(
+            name: "TURN",
+            dependencies: [
+                "STUN",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: hotPathSettings
@@ -104,6 +114,7 @@ let package = Package(
             dependencies: [
                 "PartyLineServer",
                 "STUN",
+                "TURN",
                 "TURNClient",
                 "LoadGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -135,6 +146,11 @@ let package = Package(
         .testTarget(
             name: "STUNTests",
             dependencies: ["STUN", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TURNTests",
+            dependencies: ["TURN"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,6 +5,6 @@ struct PartyLineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partyline",
         abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
-        subcommands: [ServeCommand.self, ProbeCommand.self, LoadCommand.self]
+        subcommands: [ServeCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self]
     )
 }
