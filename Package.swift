@@ -48,11 +48,12 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
-        // TURN (RFC 8656) logic as plain values: REST credentials so far; allocations come next.
+        // TURN (RFC 8656) logic as plain values: REST credentials, peer policy, ChannelData; allocations next.
         .target(
             name: "TURN",
             dependencies: [
                 "STUN",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: hotPathSettings
@@ -150,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TURNTests",
-            dependencies: ["TURN"],
+            dependencies: ["TURN", "STUN", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -115,3 +115,13 @@ extension TransportAddress {
         return try! SocketAddress(packedIPAddress: packed, port: Int(port))
     }
 }
+
+extension IPAddress {
+    /// Parses dotted IPv4 or RFC 4291 IPv6 text (no brackets, no zone); nil otherwise.
+    public init?(parsing text: String) {
+        guard let address = try? SocketAddress(ipAddress: text, port: 0), let parsed = TransportAddress(address) else {
+            return nil
+        }
+        self = parsed.ip
+    }
+}

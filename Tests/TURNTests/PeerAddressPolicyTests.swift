@@ -1,0 +1,51 @@
+import STUN
+import Testing
+import TURN
+
+@Suite("Peer address policy")
+struct PeerAddressPolicyTests {
+    let policy = PeerAddressPolicy()
+
+    @Test("refused by default: loopback, private, link-local, metadata, multicast and their IPv6 disguises", arguments: [
+        "127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "172.16.5.4", "192.168.1.1",
+        "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "::", "fe80::1", "fd00::1",
+        "ff02::1", "64:ff9b::a00:1", "64:ff9b:1::7f00:1", "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "::ffff:10.1.2.3", "::192.168.0.1", "2001:db8::1",
+    ])
+    func refused(address: String) throws {
+        let ip = try #require(IPAddress(parsing: address))
+        #expect(policy.refusal(for: ip) != nil, "\(address) was allowed")
+    }
+
+    @Test("public addresses are allowed", arguments: [
+        "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2a00:1450::1",
+    ])
+    func allowed(address: String) throws {
+        let ip = try #require(IPAddress(parsing: address))
+        #expect(policy.refusal(for: ip) == nil, "\(address) was refused")
+    }
+
+    @Test("the allowlist wins; the server's own addresses are refused in every form")
+    func allowlistAndServer() throws {
+        var policy = PeerAddressPolicy(allowed: [IPNetwork(parsing: "127.0.0.0/8")!, IPNetwork(parsing: "::1")!])
+        #expect(policy.refusal(for: IPAddress(parsing: "127.0.0.1")!) == nil)
+        #expect(policy.refusal(for: IPAddress(parsing: "::ffff:127.0.0.1")!) == nil)
+        #expect(policy.refusal(for: IPAddress(parsing: "::1")!) == nil)
+        #expect(policy.refusal(for: IPAddress(parsing: "10.0.0.1")!) != nil)
+        policy = PeerAddressPolicy(serverAddresses: [IPAddress(parsing: "203.0.114.7")!])
+        #expect(policy.refusal(for: IPAddress(parsing: "203.0.114.7")!) == .serverAddress)
+        #expect(policy.refusal(for: IPAddress(parsing: "::ffff:203.0.114.7")!) == .serverAddress)
+    }
+
+    @Test("networks parse and match by prefix")
+    func networks() throws {
+        let network = try #require(IPNetwork(parsing: "fc00::/7"))
+        #expect(network.contains(IPAddress(parsing: "fdff::1")!))
+        #expect(!network.contains(IPAddress(parsing: "fe00::1")!))
+        #expect(!network.contains(IPAddress(parsing: "10.0.0.1")!))
+        #expect(IPNetwork(parsing: "10.0.0.0/33") == nil)
+        #expect(IPNetwork(parsing: "10.0.0.0/x") == nil)
+        #expect(IPNetwork(parsing: "host/8") == nil)
+        #expect(IPNetwork(parsing: "0.0.0.0/0")!.contains(IPAddress(parsing: "9.9.9.9")!))
+    }
+}
