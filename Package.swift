@@ -9,9 +9,10 @@ let strictSettings: [SwiftSetting] = [
 
 /// The packet hot path (codec and relay) skips Swift's dynamic exclusivity checks in release builds: they
 /// cost about 2 % of a Binding response's CPU (Benchmarks/stun-binding.sh); debug builds and tests keep them.
-let hotPathSettings: [SwiftSetting] = strictSettings + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
-]
+let hotPathSettings: [SwiftSetting] =
+    strictSettings + [
+        .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+    ]
 
 let package = Package(
     name: "PartyLine",

@@ -35,7 +35,11 @@ public struct LoadReport: Sendable {
             received == 0 ? "-" : formatMicros(latency.valueAtPercentile(percentile))
         }
         let rows: [(String, String)] = [
-            ("duration", String(format2(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)) + " s"),
+            (
+                "duration",
+                String(format2(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18))
+                    + " s"
+            ),
             ("requests sent", "\(sent)"),
             ("responses", "\(received)"),
             ("responses/s", String(Int(responsesPerSecond.rounded()))),

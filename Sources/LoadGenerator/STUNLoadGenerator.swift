@@ -46,11 +46,14 @@ public struct STUNLoadGenerator: Sendable {
             let offload = segmentationOffload
             var bootstrap = DatagramBootstrap(group: group)
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 65536 / (offload ? 1 : 32)))
+                .channelOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 65536 / (offload ? 1 : 32))
+                )
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            LoadSocketHandler(state: state, target: target, timeout: timeout, segmentationOffload: offload))
+                            LoadSocketHandler(
+                                state: state, target: target, timeout: timeout, segmentationOffload: offload))
                     }
                 }
             if offload {
@@ -136,7 +139,8 @@ final class LoadSocketHandler: ChannelInboundHandler {
     init(state: LoadSocketState, target: SocketAddress, timeout: Duration, segmentationOffload: Bool) {
         self.state = state
         self.target = target
-        self.timeout = .nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = .nanoseconds(
+            timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         self.segmentationOffload = segmentationOffload
         template = STUNMessage(type: .bindingRequest, transactionID: TransactionID(high: 0, low: 0)).encoded()
     }
@@ -146,7 +150,8 @@ final class LoadSocketHandler: ChannelInboundHandler {
             for slot in state.slots.indices { send(slot: slot, context: context) }
             flush(context: context)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            sweep = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+            sweep = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) {
+                _ in
                 let (handler, context) = loopBound.value
                 handler.expire(context: context)
             }
@@ -159,7 +164,9 @@ final class LoadSocketHandler: ChannelInboundHandler {
     /// Queues a fresh request for `slot`; ``flush(context:)`` sends the queue.
     private func send(slot: Int, context: ChannelHandlerContext) {
         let id = state.transactionID(slot: slot)
-        if batch.capacity == 0 { batch = context.channel.allocator.buffer(capacity: Self.maxSegments * template.readableBytes) }
+        if batch.capacity == 0 {
+            batch = context.channel.allocator.buffer(capacity: Self.maxSegments * template.readableBytes)
+        }
         var request = template
         batch.writeBuffer(&request)
         batch.setInteger(id.high, at: batch.writerIndex - 12)
@@ -176,10 +183,14 @@ final class LoadSocketHandler: ChannelInboundHandler {
         let chunk = segmentationOffload ? Self.maxSegments * size : size
         while batch.readableBytes > 0 {
             let bytes = batch.readSlice(length: min(chunk, batch.readableBytes))!
-            let metadata = bytes.readableBytes > size
-                ? AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
+            let metadata =
+                bytes.readableBytes > size
+                ? AddressedEnvelope<ByteBuffer>.Metadata(
+                    ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
                 : nil
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: target, data: bytes, metadata: metadata)), promise: nil)
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: target, data: bytes, metadata: metadata)), promise: nil
+            )
         }
         batch = ByteBuffer()
         context.flush()
@@ -206,7 +217,8 @@ final class LoadSocketHandler: ChannelInboundHandler {
             return
         }
         let slot = Int(truncatingIfNeeded: view.transactionID.high & 0xFFFF_FFFF)
-        guard slot < state.slots.count, state.slots[slot].waiting, state.slots[slot].generation == view.transactionID.low
+        guard slot < state.slots.count, state.slots[slot].waiting,
+            state.slots[slot].generation == view.transactionID.low
         else {
             state.report.invalid += 1
             return

@@ -1,7 +1,7 @@
 import Configuration
-import SystemPackage
 import Logging
 import RelayServer
+import SystemPackage
 
 /// The server's one configuration model. Sources, highest priority first: command-line flags
 /// (`--stun-listen-udp 127.0.0.1:3478`), environment variables (`PARTYLINE_STUN_LISTEN_UDP=...`), the YAML
@@ -43,7 +43,8 @@ public struct PartyLineConfiguration: Sendable {
             tcp: try addresses("stun.listen.tcp", defaults.tcp, port: RelayServerConfiguration.defaultPort),
             tls: try addresses("stun.listen.tls", defaults.tls, port: RelayServerConfiguration.defaultTLSPort),
             software: reader.string(forKey: "stun.software", default: defaults.software),
-            udpSocketsPerAddress: reader.int(forKey: "stun.udp.socketsPerAddress", default: defaults.udpSocketsPerAddress),
+            udpSocketsPerAddress: reader.int(
+                forKey: "stun.udp.socketsPerAddress", default: defaults.udpSocketsPerAddress),
             udpVectorReadCount: reader.int(forKey: "stun.udp.vectorReadCount", default: defaults.udpVectorReadCount)
         )
         let certificate = reader.string(forKey: "tls.certificate")
@@ -57,7 +58,9 @@ public struct PartyLineConfiguration: Sendable {
             throw ConfigurationError("tls.certificate and tls.privateKey must be given together")
         }
         let level = reader.string(forKey: "log.level", default: "info")
-        guard let logLevel = Logger.Level(rawValue: level) else { throw ConfigurationError("unknown log.level '\(level)'") }
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw ConfigurationError("unknown log.level '\(level)'")
+        }
         self.init(relay: relay, logLevel: logLevel)
     }
 }

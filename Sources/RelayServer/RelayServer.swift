@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -11,6 +6,12 @@ import NIOPosix
 import NIOSSL
 import STUN
 import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The STUN/TURN listeners: UDP (several SO_REUSEPORT sockets per address), TCP and TLS.
 ///
@@ -53,7 +54,9 @@ public final class RelayServer: Service, Sendable {
         let responder = BindingResponder(software: configuration.software)
         do {
             for address in configuration.udp { try await bindUDP(address, responder: responder) }
-            for address in configuration.tcp { try await bindStream(address, transport: .tcp, tls: nil, responder: responder) }
+            for address in configuration.tcp {
+                try await bindStream(address, transport: .tcp, tls: nil, responder: responder)
+            }
             if let files = configuration.certificate {
                 let context = try Self.makeTLSContext(files)
                 for address in configuration.tls {
@@ -69,7 +72,8 @@ public final class RelayServer: Service, Sendable {
             return state.listeners
         }
         for listener in listeners {
-            logger.info("listening", metadata: ["transport": "\(listener.transport)", "address": "\(listener.address)"])
+            logger.info(
+                "listening", metadata: ["transport": "\(listener.transport)", "address": "\(listener.address)"])
         }
         return listeners
     }
@@ -83,7 +87,8 @@ public final class RelayServer: Service, Sendable {
                 publisher.publish(statistics())
                 try? await Task.sleep(for: .seconds(1))
             }
-        } onGracefulShutdown: {}
+        } onGracefulShutdown: {
+        }
         publisher.publish(statistics())
         await stop()
     }
@@ -111,7 +116,9 @@ public final class RelayServer: Service, Sendable {
         state.withLockedValue { state in
             state.channels.append(channel)
             state.counters.append(counters)
-            if let address = channel.localAddress { state.listeners.append(Listener(transport: transport, address: address)) }
+            if let address = channel.localAddress {
+                state.listeners.append(Listener(transport: transport, address: address))
+            }
         }
     }
 
@@ -164,15 +171,19 @@ public final class RelayServer: Service, Sendable {
     }
 
     static func makeTLSContext(_ files: TLSCertificateFiles) throws -> NIOSSLContext {
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath).map { NIOSSLCertificateSource.certificate($0) }
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath).map {
+            NIOSSLCertificateSource.certificate($0)
+        }
         let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
-        let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(key))
         return try NIOSSLContext(configuration: configuration)
     }
 
     /// SO_REUSEPORT has no named NIO option; the level and name are built from the C constants.
     static let reusePort = ChannelOptions.Types.SocketOption(
-        level: NIOBSDSocket.OptionLevel(rawValue: CInt(SOL_SOCKET)), name: NIOBSDSocket.Option(rawValue: CInt(SO_REUSEPORT)))
+        level: NIOBSDSocket.OptionLevel(rawValue: CInt(SOL_SOCKET)),
+        name: NIOBSDSocket.Option(rawValue: CInt(SO_REUSEPORT)))
 
     /// IPv6 listeners serve IPv6 only, so `[::]` and `0.0.0.0` can share a port.
     static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
@@ -192,7 +203,9 @@ private final class MetricsPublisher {
                 ("malformed", now.malformed, before.malformed), ("ignored", now.ignored, before.ignored),
             ] where value > previous {
                 let key = "\(name)/\(transport)"
-                let counter = counters[key] ?? Counter(label: "partyline_stun_\(name)_total", dimensions: [("transport", transport.rawValue)])
+                let counter =
+                    counters[key]
+                    ?? Counter(label: "partyline_stun_\(name)_total", dimensions: [("transport", transport.rawValue)])
                 counters[key] = counter
                 counter.increment(by: value - previous)
             }

@@ -56,9 +56,15 @@ public struct RelayServerConfiguration: Sendable {
     public var udpVectorReadCount: Int
 
     public init(
-        udp: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: defaultPort), ListenAddress(host: "::", port: defaultPort)],
-        tcp: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: defaultPort), ListenAddress(host: "::", port: defaultPort)],
-        tls: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: defaultTLSPort), ListenAddress(host: "::", port: defaultTLSPort)],
+        udp: [ListenAddress] = [
+            ListenAddress(host: "0.0.0.0", port: defaultPort), ListenAddress(host: "::", port: defaultPort),
+        ],
+        tcp: [ListenAddress] = [
+            ListenAddress(host: "0.0.0.0", port: defaultPort), ListenAddress(host: "::", port: defaultPort),
+        ],
+        tls: [ListenAddress] = [
+            ListenAddress(host: "0.0.0.0", port: defaultTLSPort), ListenAddress(host: "::", port: defaultTLSPort),
+        ],
         certificate: TLSCertificateFiles? = nil,
         software: String = "PartyLine",
         udpSocketsPerAddress: Int = 0,

@@ -26,7 +26,8 @@ public struct ClassicBindingRequest: Hashable, Sendable {
         let length = Int(datagram.getInteger(at: datagram.readerIndex + 2, as: UInt16.self)!)
         guard length & 3 == 0 else { throw STUNDecodingError(.badPadding) }
         guard bytes.count == STUNConstants.headerSize + length else {
-            throw STUNDecodingError(bytes.count < STUNConstants.headerSize + length ? .lengthExceedsInput : .trailingBytes)
+            throw STUNDecodingError(
+                bytes.count < STUNConstants.headerSize + length ? .lengthExceedsInput : .trailingBytes)
         }
         transactionIDHigh = datagram.getInteger(at: datagram.readerIndex + 4, as: UInt64.self)!
         transactionIDLow = datagram.getInteger(at: datagram.readerIndex + 12, as: UInt64.self)!

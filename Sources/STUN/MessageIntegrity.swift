@@ -94,9 +94,10 @@ extension STUNMessageView {
                     ], key: key)
             }
         }
-        let matches = received.readableBytesView.withContiguousStorageIfAvailable { receivedBytes in
-            constantTimeEquals(Array(receivedBytes), Array(expected.prefix(receivedBytes.count)))
-        } ?? false
+        let matches =
+            received.readableBytesView.withContiguousStorageIfAvailable { receivedBytes in
+                constantTimeEquals(Array(receivedBytes), Array(expected.prefix(receivedBytes.count)))
+            } ?? false
         return matches ? .valid(algorithm) : .invalid(algorithm)
     }
 }

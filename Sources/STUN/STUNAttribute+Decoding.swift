@@ -135,9 +135,10 @@ private struct AttributeReader {
     mutating func text(maxBytes: Int) throws(STUNDecodingError) -> String {
         let length = value.readableBytes
         guard length <= maxBytes else { throw STUNDecodingError(.invalidText, attribute: type) }
-        let text = value.readableBytesView.withContiguousStorageIfAvailable {
-            String(validating: $0, as: UTF8.self)
-        } ?? String(validating: Array(value.readableBytesView), as: UTF8.self)
+        let text =
+            value.readableBytesView.withContiguousStorageIfAvailable {
+                String(validating: $0, as: UTF8.self)
+            } ?? String(validating: Array(value.readableBytesView), as: UTF8.self)
         guard let text else { throw STUNDecodingError(.invalidText, attribute: type) }
         value.moveReaderIndex(forwardBy: length)
         return text

@@ -33,7 +33,8 @@ extension STUNMessage {
             attribute.encode(into: &buffer, transactionID: transactionID, paddingByte: paddingByte)
         }
         if let signing {
-            for algorithm in [STUNIntegrityAlgorithm.hmacSHA1, .hmacSHA256] where signing.algorithms.contains(algorithm) {
+            for algorithm in [STUNIntegrityAlgorithm.hmacSHA1, .hmacSHA256] where signing.algorithms.contains(algorithm)
+            {
                 STUNMessage.appendIntegrity(algorithm, key: signing.key, to: &buffer, messageStart: start)
             }
         }

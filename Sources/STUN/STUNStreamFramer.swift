@@ -55,4 +55,3 @@ public struct STUNStreamFramer: ByteToMessageDecoder {
         return .needMoreData
     }
 }
-

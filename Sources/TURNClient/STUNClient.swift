@@ -143,7 +143,8 @@ final class DatagramTransactionHandler: ChannelInboundHandler {
 
     private func send(context: ChannelHandlerContext) {
         guard let wait = transaction.recordSend() else { return }
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: server, data: transaction.request)), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: server, data: transaction.request)), promise: nil)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         retransmission = context.eventLoop.scheduleTask(in: .nanoseconds(wait.nanoseconds)) {
             let (handler, context) = loopBound.value
@@ -186,7 +187,9 @@ final class StreamTransactionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .stun(let bytes) = unwrapInboundIn(data), let result = transaction.handle(response: bytes) else { return }
+        guard case .stun(let bytes) = unwrapInboundIn(data), let result = transaction.handle(response: bytes) else {
+            return
+        }
         promise.succeed(result)
     }
 

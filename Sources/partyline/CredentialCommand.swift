@@ -29,7 +29,9 @@ struct CredentialCommand: ParsableCommand {
         if let secret {
             text = secret
         } else if let secretFile {
-            text = try String(contentsOfFile: secretFile, encoding: .utf8).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            text =
+                try String(contentsOfFile: secretFile, encoding: .utf8).split(whereSeparator: \.isNewline).first.map(
+                    String.init) ?? ""
         } else {
             throw ValidationError("give --secret or --secret-file")
         }

@@ -36,7 +36,9 @@ struct STUNLoadCommand: AsyncParsableCommand {
         print("load stun → \(address), \(inflight) in flight over \(generator.sockets) sockets, \(duration) s")
         let report = try await generator.run { elapsed, responses in
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("  \(Int(seconds.rounded())) s  \(responses) responses  \(Int(Double(responses) / max(seconds, 0.001))) /s")
+            print(
+                "  \(Int(seconds.rounded())) s  \(responses) responses  \(Int(Double(responses) / max(seconds, 0.001))) /s"
+            )
         }
         print(report.table(title: "result"))
         if report.received == 0 { throw ExitCode(1) }

@@ -25,11 +25,15 @@ struct ProbeCommand: AsyncParsableCommand {
         guard let server = STUNServerURL(url), server.scheme == .stun || server.scheme == .stuns else {
             throw ValidationError("not a stun:// or stuns:// URL: \(url)")
         }
-        let trust: TLSTrust = insecure ? .insecureNoVerification : caFile.map(TLSTrust.certificateFile) ?? .systemDefault
+        let trust: TLSTrust =
+            insecure ? .insecureNoVerification : caFile.map(TLSTrust.certificateFile) ?? .systemDefault
         do {
             let result = try await STUNClient.binding(server, timeout: .milliseconds(Int(timeout * 1000)), trust: trust)
-            let micros = result.roundTrip.components.seconds * 1_000_000 + result.roundTrip.components.attoseconds / 1_000_000_000_000
-            print("server      \(server.host):\(server.port) over \(server.transport.rawValue) (\(result.serverAddress))")
+            let micros =
+                result.roundTrip.components.seconds * 1_000_000 + result.roundTrip.components.attoseconds
+                / 1_000_000_000_000
+            print(
+                "server      \(server.host):\(server.port) over \(server.transport.rawValue) (\(result.serverAddress))")
             print("mapped      \(result.mappedAddress)")
             if let local = result.localAddress { print("local       \(local)") }
             if let software = result.software { print("software    \(software)") }

@@ -23,14 +23,17 @@ struct BindingResponderTests {
     func softwareTruncation() throws {
         let long = String(repeating: "a", count: 126) + "é" + String(repeating: "ü", count: 100)
         var out = ByteBuffer()
-        _ = BindingResponder(software: long).respond(to: STUNMessage(type: .bindingRequest).encoded(), from: source, into: &out)
+        _ = BindingResponder(software: long).respond(
+            to: STUNMessage(type: .bindingRequest).encoded(), from: source, into: &out)
         let software = try #require(try STUNMessage(datagram: out).software)
         #expect(software == String(repeating: "a", count: 126))
     }
 
     @Test("UNKNOWN-ATTRIBUTES lists at most 16 distinct types however many the request carries")
     func unknownListBounded() throws {
-        let unknown = (0..<500).map { STUNAttribute.unknown(type: STUNAttributeType(rawValue: 0x7000 + UInt16($0 % 300)), value: ByteBuffer()) }
+        let unknown = (0..<500).map {
+            STUNAttribute.unknown(type: STUNAttributeType(rawValue: 0x7000 + UInt16($0 % 300)), value: ByteBuffer())
+        }
         var out = ByteBuffer()
         let outcome = BindingResponder(software: "x").respond(
             to: STUNMessage(type: .bindingRequest, attributes: unknown).encoded(), from: source, into: &out)

@@ -20,14 +20,14 @@ struct ConfigurationTests {
     func layering() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("partyline-\(UUID()).yaml")
         try """
-            stun:
-              software: from-file
-              listen:
-                udp: ["127.0.0.1:4000"]
-                tcp: ["127.0.0.1:4001"]
-            log:
-              level: debug
-            """.write(to: file, atomically: true, encoding: .utf8)
+        stun:
+          software: from-file
+          listen:
+            udp: ["127.0.0.1:4000"]
+            tcp: ["127.0.0.1:4001"]
+        log:
+          level: debug
+        """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let configuration = try await PartyLineConfiguration.load(
             configFile: file.path, flags: ["--stun-listen-udp", "[::1]:5000"],
@@ -46,10 +46,12 @@ struct ConfigurationTests {
         }
     }
 
-    @Test("listen addresses", arguments: [
-        ("0.0.0.0:3478", "0.0.0.0:3478"), ("[::]:3478", "[::]:3478"), ("127.0.0.1", "127.0.0.1:3478"),
-        ("[::1]", "[::1]:3478"), (" 10.0.0.1:1 ", "10.0.0.1:1"),
-    ])
+    @Test(
+        "listen addresses",
+        arguments: [
+            ("0.0.0.0:3478", "0.0.0.0:3478"), ("[::]:3478", "[::]:3478"), ("127.0.0.1", "127.0.0.1:3478"),
+            ("[::1]", "[::1]:3478"), (" 10.0.0.1:1 ", "10.0.0.1:1"),
+        ])
     func listenAddresses(text: String, expected: String) throws {
         #expect(try ListenAddress(parsing: text, defaultPort: 3478).description == expected)
     }
@@ -61,10 +63,18 @@ struct ConfigurationTests {
 
     @Test("STUN and TURN URLs (RFC 7064, RFC 7065)")
     func urls() {
-        #expect(STUNServerURL("stun://127.0.0.1:3478") == STUNServerURL(scheme: .stun, host: "127.0.0.1", port: 3478, transport: .udp))
-        #expect(STUNServerURL("stun:example.org") == STUNServerURL(scheme: .stun, host: "example.org", port: 3478, transport: .udp))
-        #expect(STUNServerURL("stun://[::1]:19302?transport=tcp") == STUNServerURL(scheme: .stun, host: "::1", port: 19302, transport: .tcp))
-        #expect(STUNServerURL("stuns://localhost") == STUNServerURL(scheme: .stuns, host: "localhost", port: 5349, transport: .tls))
+        #expect(
+            STUNServerURL("stun://127.0.0.1:3478")
+                == STUNServerURL(scheme: .stun, host: "127.0.0.1", port: 3478, transport: .udp))
+        #expect(
+            STUNServerURL("stun:example.org")
+                == STUNServerURL(scheme: .stun, host: "example.org", port: 3478, transport: .udp))
+        #expect(
+            STUNServerURL("stun://[::1]:19302?transport=tcp")
+                == STUNServerURL(scheme: .stun, host: "::1", port: 19302, transport: .tcp))
+        #expect(
+            STUNServerURL("stuns://localhost")
+                == STUNServerURL(scheme: .stuns, host: "localhost", port: 5349, transport: .tls))
         #expect(STUNServerURL("turns:relay.example.org?transport=tcp")?.transport == .tls)
         #expect(STUNServerURL("http://example.org") == nil)
         #expect(STUNServerURL("stun://host:0") == nil)

@@ -26,9 +26,11 @@ struct STUNServerEndToEndTests {
         await server.stop()
     }
 
-    @Test("Binding over every transport and family returns the client's own address", arguments: [
-        (RelayTransport.udp, false), (.udp, true), (.tcp, false), (.tcp, true), (.tls, false), (.tls, true),
-    ])
+    @Test(
+        "Binding over every transport and family returns the client's own address",
+        arguments: [
+            (RelayTransport.udp, false), (.udp, true), (.tcp, false), (.tcp, true), (.tls, false), (.tls, true),
+        ])
     func binding(transport: RelayTransport, ipv6: Bool) async throws {
         try await withServer { server in
             let address = try #require(server.address(transport, ipv6: ipv6))
@@ -66,7 +68,9 @@ struct STUNServerEndToEndTests {
         [0x00, 0x01, 0x00],
         Array(repeating: 0xFF, count: 40),
         [0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42] + Array(repeating: 1, count: 12),
-        [0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42] + Array(repeating: 1, count: 12) + [0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4],
+        [0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42] + Array(repeating: 1, count: 12) + [
+            0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4,
+        ],
         [0x00, 0x01, 0x00, 0x04, 0x21, 0x12, 0xA4, 0x42] + Array(repeating: 1, count: 12) + [0x80, 0x22, 0x00, 0x40],
     ]
 
@@ -93,7 +97,9 @@ struct STUNServerEndToEndTests {
             let socket = try await TestUDPSocket.bind()
             let request = STUNMessage(
                 type: .bindingRequest,
-                attributes: [.unknown(type: STUNAttributeType(rawValue: 0x7F01), value: ByteBuffer(bytes: [1, 2, 3, 4]))])
+                attributes: [
+                    .unknown(type: STUNAttributeType(rawValue: 0x7F01), value: ByteBuffer(bytes: [1, 2, 3, 4]))
+                ])
             try await socket.send(request.encoded(fingerprint: true), to: try #require(server.address(.udp)))
             let response = try STUNMessage(datagram: try #require(try await socket.receive()))
             #expect(response.type == .bindingError)
@@ -115,7 +121,9 @@ struct STUNServerEndToEndTests {
             #expect(try await socket.receive(timeout: .milliseconds(300)) == nil)
             let allocate = STUNMessage(
                 type: STUNMessageType(method: .allocate, messageClass: .request),
-                attributes: [.unknown(type: STUNAttributeType(rawValue: 0x7F01), value: ByteBuffer(bytes: [1, 2, 3, 4]))])
+                attributes: [
+                    .unknown(type: STUNAttributeType(rawValue: 0x7F01), value: ByteBuffer(bytes: [1, 2, 3, 4]))
+                ])
             try await socket.send(allocate.encoded(), to: target)
             #expect(try await socket.receive(timeout: .milliseconds(300)) == nil)
             #expect(try await eventually { server.statistics()[.udp].ignored == 2 })
@@ -130,7 +138,8 @@ struct STUNServerEndToEndTests {
             let socket = try await TestUDPSocket.bind()
             let target = try #require(server.address(.udp))
             let id: [UInt8] = Array(0x10..<0x20)
-            try await socket.send(ByteBuffer(bytes: [0x00, 0x01, 0x00, 0x08] + id + [0x00, 0x03, 0x00, 0x04, 0, 0, 0, 0]), to: target)
+            try await socket.send(
+                ByteBuffer(bytes: [0x00, 0x01, 0x00, 0x08] + id + [0x00, 0x03, 0x00, 0x04, 0, 0, 0, 0]), to: target)
             var response = try #require(try await socket.receive())
             #expect(response.getBytes(at: 0, length: 2) == [0x01, 0x01])
             #expect(response.getBytes(at: 4, length: 16) == id)
@@ -139,7 +148,8 @@ struct STUNServerEndToEndTests {
                 type: .mappedAddress, value: response.getSlice(at: response.readerIndex + 4, length: 8)!,
                 transactionID: TransactionID(high: 0, low: 0))
             #expect(mapped == .mappedAddress(TransportAddress(socket.localAddress!)!))
-            try await socket.send(ByteBuffer(bytes: [0x00, 0x01, 0x00, 0x08] + id + [0x00, 0x03, 0x00, 0x04, 0, 0, 0, 6]), to: target)
+            try await socket.send(
+                ByteBuffer(bytes: [0x00, 0x01, 0x00, 0x08] + id + [0x00, 0x03, 0x00, 0x04, 0, 0, 0, 6]), to: target)
             let refused = try #require(try await socket.receive())
             #expect(refused.getBytes(at: 0, length: 2) == [0x01, 0x11])
             // RFC 3489 attributes are unpadded: ERROR-CODE's value and UNKNOWN-ATTRIBUTES' list are whole

@@ -20,7 +20,9 @@ struct RFC5769Tests {
         #expect(message.attribute(.priority) == .priority(0x6E00_01FF))
         #expect(message.attribute(.iceControlled) == .iceControlled(tieBreaker: 0x932F_F9B1_5126_3B36))
         #expect(message.encoded(paddingByte: 0x20) == bytes)
-        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+        #expect(
+            resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20)
+                == bytes)
     }
 
     @Test("2.2 IPv4 response: XOR-MAPPED-ADDRESS 192.0.2.1:32853")
@@ -34,7 +36,9 @@ struct RFC5769Tests {
         #expect(message.xorMappedAddress?.description == "192.0.2.1:32853")
         #expect(message.software == "test vector")
         #expect(message.encoded(paddingByte: 0x20) == bytes)
-        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+        #expect(
+            resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20)
+                == bytes)
     }
 
     @Test("2.3 IPv6 response: XOR-MAPPED-ADDRESS [2001:db8:1234:5678:11:2233:4455:6677]:32853")
@@ -45,14 +49,17 @@ struct RFC5769Tests {
         let message = try view.decode()
         #expect(message.xorMappedAddress?.description == "[2001:db8:1234:5678:11:2233:4455:6677]:32853")
         #expect(message.encoded(paddingByte: 0x20) == bytes)
-        #expect(resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20) == bytes)
+        #expect(
+            resigned(message).encoded(signing: STUNSigning(key: shortTermKey), fingerprint: true, paddingByte: 0x20)
+                == bytes)
     }
 
     @Test("2.4 long-term request: SASLprep-ed MD5 key verifies and re-signs")
     func longTermRequest() throws {
         let bytes = TestVectors.longTermRequest
-        let key = try #require(try STUNKey.longTerm(
-            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword))
+        let key = try #require(
+            try STUNKey.longTerm(
+                username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword))
         let view = try STUNMessageView(datagram: bytes)
         #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA1))
         let message = try view.decode()
@@ -61,8 +68,9 @@ struct RFC5769Tests {
         #expect(message.realm == "example.org")
         #expect(message.encoded() == bytes)
         #expect(resigned(message).encoded(signing: STUNSigning(key: key)) == bytes)
-        let wrongKey = try #require(try STUNKey.longTerm(
-            username: TestVectors.longTermUsername, realm: "example.org", password: "TheMatrix"))
+        let wrongKey = try #require(
+            try STUNKey.longTerm(
+                username: TestVectors.longTermUsername, realm: "example.org", password: "TheMatrix"))
         #expect(view.checkIntegrity(key: wrongKey) == .invalid(.hmacSHA1))
     }
 
@@ -70,9 +78,10 @@ struct RFC5769Tests {
     func sha256Request() throws {
         let bytes = TestVectors.sha256Request
         #expect(bytes.readableBytes == 164)
-        let key = try #require(try STUNKey.longTerm(
-            username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword,
-            algorithm: .sha256))
+        let key = try #require(
+            try STUNKey.longTerm(
+                username: TestVectors.longTermUsername, realm: "example.org", password: TestVectors.longTermPassword,
+                algorithm: .sha256))
         let view = try STUNMessageView(datagram: bytes)
         #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA256))
         let message = try view.decode()
@@ -95,7 +104,9 @@ struct RFC5769Tests {
 
     @Test("a long-term key for an unknown password algorithm is refused, not silently MD5")
     func unknownPasswordAlgorithm() throws {
-        #expect(try STUNKey.longTerm(username: "u", realm: "r", password: "p", algorithm: PasswordAlgorithm(number: 3)) == nil)
+        #expect(
+            try STUNKey.longTerm(username: "u", realm: "r", password: "p", algorithm: PasswordAlgorithm(number: 3))
+                == nil)
     }
 
     /// The message without its integrity and fingerprint attributes, to be signed again by the encoder.

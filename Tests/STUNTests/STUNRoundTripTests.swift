@@ -23,12 +23,14 @@ enum SampleMessages {
     static let everyAttribute: [STUNAttribute] = [
         .mappedAddress(v4), .xorMappedAddress(v6), .username("alice"), .userhash(Array(repeating: 7, count: 32)),
         .errorCode(.staleNonce), .realm("partyline"), .nonce("obMatJos2AAAB-nonce"),
-        .passwordAlgorithm(.sha256), .passwordAlgorithms([.md5, .sha256, PasswordAlgorithm(number: 9, parameters: [1, 2, 3])]),
+        .passwordAlgorithm(.sha256),
+        .passwordAlgorithms([.md5, .sha256, PasswordAlgorithm(number: 9, parameters: [1, 2, 3])]),
         .unknownAttributes([0x7777, 0x7778, 0x7779]), .software("PartyLine"), .alternateServer(v6),
         .alternateDomain("turn.example.org"), .channelNumber(0x4001), .lifetime(600), .xorPeerAddress(v4),
         .data(ByteBuffer(bytes: [1, 2, 3, 4, 5])), .xorRelayedAddress(v6), .requestedAddressFamily(.ipv6),
         .additionalAddressFamily(.ipv6), .addressErrorCode(family: .ipv6, error: .addressFamilyNotSupported),
-        .evenPort(reserveNextPort: true), .requestedTransport(17), .dontFragment, .reservationToken(0x0102_0304_0506_0708),
+        .evenPort(reserveNextPort: true), .requestedTransport(17), .dontFragment,
+        .reservationToken(0x0102_0304_0506_0708),
         .icmp(type: 3, code: 1, data: 42), .connectionID(99), .priority(0x6E00_01FF), .useCandidate,
         .iceControlled(tieBreaker: 1), .iceControlling(tieBreaker: 2),
         .unknown(type: STUNAttributeType(rawValue: 0xC0DE), value: ByteBuffer(bytes: [9, 9, 9])),
@@ -36,7 +38,8 @@ enum SampleMessages {
 
     static var seeds: [ByteBuffer] {
         let key = STUNKey(bytes: Array("secret".utf8))
-        let full = STUNMessage(type: STUNMessageType(method: .allocate, messageClass: .request), attributes: everyAttribute)
+        let full = STUNMessage(
+            type: STUNMessageType(method: .allocate, messageClass: .request), attributes: everyAttribute)
         return [
             TestVectors.sampleRequest, TestVectors.ipv4Response, TestVectors.ipv6Response,
             TestVectors.longTermRequest, TestVectors.sha256Request,
@@ -55,14 +58,16 @@ struct STUNRoundTripTests {
             let message = STUNMessage(
                 type: STUNMessageType(method: .connectionAttempt, messageClass: messageClass),
                 attributes: SampleMessages.everyAttribute)
-            let encoded = message.encoded(signing: STUNSigning(key: key, algorithms: [.hmacSHA1, .hmacSHA256]), fingerprint: true)
+            let encoded = message.encoded(
+                signing: STUNSigning(key: key, algorithms: [.hmacSHA1, .hmacSHA256]), fingerprint: true)
             let view = try STUNMessageView(datagram: encoded)
             #expect(view.checkIntegrity(key: key) == .valid(.hmacSHA256))
             #expect(view.checkIntegrity(key: STUNKey(bytes: [1])) == .invalid(.hmacSHA256))
             let decoded = try view.decode()
             #expect(decoded.type == message.type)
             #expect(Array(decoded.attributes.prefix(message.attributes.count)) == message.attributes)
-            #expect(decoded.attributes.map(\.type).suffix(3) == [.messageIntegrity, .messageIntegritySHA256, .fingerprint])
+            #expect(
+                decoded.attributes.map(\.type).suffix(3) == [.messageIntegrity, .messageIntegritySHA256, .fingerprint])
         }
     }
 
@@ -127,7 +132,9 @@ struct STUNRoundTripTests {
             case 2:
                 bytes.removeLast(Int.random(in: 0..<min(bytes.count, 24), using: &generator))
             case 3:
-                bytes += (0..<Int.random(in: 1...12, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                bytes += (0..<Int.random(in: 1...12, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
             case 4 where bytes.count > 24:
                 // An attribute length field: point at 4-byte boundaries past the header.
                 let index = 20 + 4 * Int.random(in: 0..<((bytes.count - 20) / 4), using: &generator) + 2

@@ -1,6 +1,6 @@
 import NIOCore
-import Testing
 import TURN
+import Testing
 
 @Suite("ChannelData codec")
 struct ChannelDataTests {
@@ -19,10 +19,20 @@ struct ChannelDataTests {
 
     @Test("malformed ChannelData is a typed error")
     func malformed() {
-        #expect(throws: ChannelData.DecodingError.truncatedHeader) { try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00])) }
-        #expect(throws: ChannelData.DecodingError.invalidChannel(0x5000)) { try ChannelData(decoding: ByteBuffer(bytes: [0x50, 0x00, 0x00, 0x00])) }
-        #expect(throws: ChannelData.DecodingError.invalidChannel(0x3FFF)) { try ChannelData(decoding: ByteBuffer(bytes: [0x3F, 0xFF, 0x00, 0x00])) }
-        #expect(throws: ChannelData.DecodingError.lengthExceedsInput) { try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00, 0x05, 1, 2])) }
-        #expect(throws: ChannelData.DecodingError.trailingBytes) { try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00, 0x00, 1, 2, 3, 4])) }
+        #expect(throws: ChannelData.DecodingError.truncatedHeader) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00]))
+        }
+        #expect(throws: ChannelData.DecodingError.invalidChannel(0x5000)) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x50, 0x00, 0x00, 0x00]))
+        }
+        #expect(throws: ChannelData.DecodingError.invalidChannel(0x3FFF)) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x3F, 0xFF, 0x00, 0x00]))
+        }
+        #expect(throws: ChannelData.DecodingError.lengthExceedsInput) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00, 0x05, 1, 2]))
+        }
+        #expect(throws: ChannelData.DecodingError.trailingBytes) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00, 0x00, 1, 2, 3, 4]))
+        }
     }
 }

@@ -1,25 +1,29 @@
 import STUN
-import Testing
 import TURN
+import Testing
 
 @Suite("Peer address policy")
 struct PeerAddressPolicyTests {
     let policy = PeerAddressPolicy()
 
-    @Test("refused by default: loopback, private, link-local, metadata, multicast and their IPv6 disguises", arguments: [
-        "127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "172.16.5.4", "192.168.1.1",
-        "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "::", "fe80::1", "fd00::1",
-        "ff02::1", "64:ff9b::a00:1", "64:ff9b:1::7f00:1", "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
-        "::ffff:10.1.2.3", "::192.168.0.1", "2001:db8::1",
-    ])
+    @Test(
+        "refused by default: loopback, private, link-local, metadata, multicast and their IPv6 disguises",
+        arguments: [
+            "127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "172.16.5.4", "192.168.1.1",
+            "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "::", "fe80::1", "fd00::1",
+            "ff02::1", "64:ff9b::a00:1", "64:ff9b:1::7f00:1", "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "::ffff:10.1.2.3", "::192.168.0.1", "2001:db8::1",
+        ])
     func refused(address: String) throws {
         let ip = try #require(IPAddress(parsing: address))
         #expect(policy.refusal(for: ip) != nil, "\(address) was allowed")
     }
 
-    @Test("public addresses are allowed", arguments: [
-        "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2a00:1450::1",
-    ])
+    @Test(
+        "public addresses are allowed",
+        arguments: [
+            "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2a00:1450::1",
+        ])
     func allowed(address: String) throws {
         let ip = try #require(IPAddress(parsing: address))
         #expect(policy.refusal(for: ip) == nil, "\(address) was refused")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TURN
+import Testing
 
 @Suite("TURN REST credentials (coturn use-auth-secret)")
 struct RESTCredentialTests {
@@ -17,10 +17,17 @@ struct RESTCredentialTests {
     func rotation() throws {
         let secrets = try #require(TURNRESTSecrets(["rotated-secret", "north"]))
         let verdict = secrets.verdict(username: "1735689600:party/7/member-3", now: 1_735_689_000)
-        #expect(verdict == .current(
-            expires: 1_735_689_600, subject: "party/7/member-3",
-            candidatePasswords: ["zrwMB29R7hw/e3AM0Cg1oDeD61E=", TURNRESTSecrets.password(for: "1735689600:party/7/member-3", secret: secrets.secrets[1])]))
-        #expect(secrets.mint(subject: "party/7/member-3", ttl: 600, now: 1_735_689_000).password == "zrwMB29R7hw/e3AM0Cg1oDeD61E=")
+        #expect(
+            verdict
+                == .current(
+                    expires: 1_735_689_600, subject: "party/7/member-3",
+                    candidatePasswords: [
+                        "zrwMB29R7hw/e3AM0Cg1oDeD61E=",
+                        TURNRESTSecrets.password(for: "1735689600:party/7/member-3", secret: secrets.secrets[1]),
+                    ]))
+        #expect(
+            secrets.mint(subject: "party/7/member-3", ttl: 600, now: 1_735_689_000).password
+                == "zrwMB29R7hw/e3AM0Cg1oDeD61E=")
     }
 
     @Test("expired and malformed usernames are told apart")
@@ -37,6 +44,9 @@ struct RESTCredentialTests {
     func iceServer() throws {
         let credential = try #require(TURNRESTSecrets(["north"])).mint(subject: "alice", ttl: 600, now: 1_735_689_000)
         let json = try ICEServer(urls: ["turn:relay.example.org:3478?transport=udp"], credential: credential).json()
-        #expect(json == #"{"credential":"HbvWA6hGDtdv3wflBolXLhvzs0w=","urls":["turn:relay.example.org:3478?transport=udp"],"username":"1735689600:alice"}"#)
+        #expect(
+            json
+                == #"{"credential":"HbvWA6hGDtdv3wflBolXLhvzs0w=","urls":["turn:relay.example.org:3478?transport=udp"],"username":"1735689600:alice"}"#
+        )
     }
 }

@@ -42,7 +42,8 @@ final class UDPBindingHandler: ChannelInboundHandler {
         guard !pending.isEmpty else { return }
         for response in pending {
             let bytes = burst.getSlice(at: response.offset, length: response.length)!
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: response.address, data: bytes)), promise: nil)
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: response.address, data: bytes)), promise: nil)
         }
         pending.removeAll(keepingCapacity: true)
         // The slices keep the old buffer alive until sent; the next burst writes into a fresh one.
