@@ -1,0 +1,108 @@
+import STUN
+
+/// The long-term credential check every TURN request but a Binding goes through (RFC 8489 §9.2.4,
+/// RFC 8656 §5): static users from configuration and TURN REST usernames, MD5 or SHA-256 keys.
+public struct TURNAuthenticator: Sendable {
+    public var realm: String
+    /// Username → password.
+    public var staticUsers: [String: String]
+    public var restSecrets: TURNRESTSecrets?
+    public var nonces: NonceIssuer
+
+    /// The algorithms offered in PASSWORD-ALGORITHMS, in preference order.
+    public static let passwordAlgorithms: [PasswordAlgorithm] = [.sha256, .md5]
+
+    public init(
+        realm: String, staticUsers: [String: String] = [:], restSecrets: TURNRESTSecrets? = nil,
+        nonces: NonceIssuer = NonceIssuer()
+    ) {
+        self.realm = realm
+        self.staticUsers = staticUsers
+        self.restSecrets = restSecrets
+        self.nonces = nonces
+    }
+
+    /// An authenticated requester: responses to it are signed with ``key``.
+    public struct Identity: Hashable, Sendable {
+        public var username: String
+        public var key: STUNKey
+        public var passwordAlgorithm: PasswordAlgorithm
+        /// For REST usernames: the subject (`session/turn/member`) and the expiry.
+        public var subject: String?
+        public var expires: UInt64?
+    }
+
+    public enum Decision: Hashable, Sendable {
+        case authenticated(Identity)
+        /// Answer with this error code and these attributes (REALM, a fresh NONCE, PASSWORD-ALGORITHMS).
+        case challenge(STUNErrorCode, [STUNAttribute])
+        /// A malformed authentication attempt: 400 (RFC 8489 §9.2.4).
+        case badRequest
+    }
+
+    /// Decides `message` (validated as `view`) from `client` at `now` (Unix seconds).
+    public func authenticate(
+        _ view: STUNMessageView, _ message: STUNMessage, client: TransportAddress, now: UInt64
+    ) -> Decision {
+        let challengeAttributes: [STUNAttribute] = [
+            .realm(realm), .nonce(nonces.nonce(for: client, now: now)), .passwordAlgorithms(Self.passwordAlgorithms),
+        ]
+        guard view.messageIntegrityOffset != nil || view.messageIntegritySHA256Offset != nil else {
+            return .challenge(.unauthorized, challengeAttributes)
+        }
+        guard let nonce = message.nonce, message.realm != nil else { return .badRequest }
+        guard let username = username(of: message) else {
+            return message.attribute(.userhash) != nil ? .challenge(.unauthorized, challengeAttributes) : .badRequest
+        }
+        guard nonces.check(nonce, client: client, now: now) == .fresh else {
+            return .challenge(.staleNonce, challengeAttributes)
+        }
+        guard let algorithm = passwordAlgorithm(of: message) else { return .badRequest }
+        var subject: String?
+        var expires: UInt64?
+        let passwords: [String]
+        if let password = staticUsers[username] {
+            passwords = [password]
+        } else if let restSecrets,
+            case .current(let until, let restSubject, let candidates) = restSecrets.verdict(
+                username: username, now: now)
+        {
+            (subject, expires, passwords) = (restSubject, until, candidates)
+        } else {
+            return .challenge(.unauthorized, challengeAttributes)
+        }
+        for password in passwords {
+            guard
+                let key = try? STUNKey.longTerm(
+                    username: username, realm: realm, password: password, algorithm: algorithm)
+            else { continue }
+            if case .valid = view.checkIntegrity(key: key) {
+                return .authenticated(
+                    Identity(
+                        username: username, key: key, passwordAlgorithm: algorithm, subject: subject, expires: expires))
+            }
+        }
+        return .challenge(.unauthorized, challengeAttributes)
+    }
+
+    /// USERNAME, or the static user whose USERHASH matches (RFC 8489 §14.4).
+    private func username(of message: STUNMessage) -> String? {
+        if let username = message.username { return username }
+        guard case .userhash(let hash) = message.attribute(.userhash) else { return nil }
+        return staticUsers.keys.first { (try? STUNKey.userhash(username: $0, realm: realm)) == hash }
+    }
+
+    /// RFC 8489 §9.2.4: both PASSWORD-ALGORITHMS (as offered) and PASSWORD-ALGORITHM (one of them), or
+    /// neither (MD5, for RFC 5389 clients); anything else is a bad request.
+    private func passwordAlgorithm(of message: STUNMessage) -> PasswordAlgorithm? {
+        switch (message.attribute(.passwordAlgorithms), message.attribute(.passwordAlgorithm)) {
+        case (nil, nil):
+            return .md5
+        case (.passwordAlgorithms(let offered)?, .passwordAlgorithm(let chosen)?):
+            guard offered == Self.passwordAlgorithms, offered.contains(chosen) else { return nil }
+            return chosen
+        default:
+            return nil
+        }
+    }
+}
