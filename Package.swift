@@ -138,6 +138,7 @@ let package = Package(
             name: "PartyLineTesting",
             dependencies: [
                 "RelayServer",
+                "STUN",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -35,7 +35,7 @@ public struct PartyLineConfiguration: Sendable {
         func addresses(_ key: ConfigKey, _ fallback: [ListenAddress], port: Int) throws -> [ListenAddress] {
             guard let texts = reader.stringArray(forKey: key) else { return fallback }
             return try texts.flatMap { $0.split(separator: ",") }.map {
-                try ListenAddress(parsing: String($0), defaultPort: port)
+                try ListenAddress.listenAddress(String($0), defaultPort: port)
             }
         }
         var relay = RelayServerConfiguration(

@@ -1,24 +1,16 @@
 import STUN
 
 /// A host and port to listen on, written `0.0.0.0:3478`, `[::]:3478` or `127.0.0.1:0` (any free port).
-public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+public typealias ListenAddress = HostPort
 
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// Parses `host:port` or `[v6]:port`; a bare host takes `defaultPort`. White space is ignored.
-    public init(parsing text: String, defaultPort: Int) throws(ConfigurationError) {
+extension HostPort {
+    /// Parses a configured listen address; a bare host takes `defaultPort`. White space is ignored.
+    public static func listenAddress(_ text: String, defaultPort: Int) throws(ConfigurationError) -> ListenAddress {
         guard let parsed = HostPort(parsing: text.filter { !$0.isWhitespace }, defaultPort: defaultPort) else {
             throw ConfigurationError("bad address '\(text)': expected host:port or [v6]:port")
         }
-        self.init(host: parsed.host, port: parsed.port)
+        return parsed
     }
-
-    public var description: String { HostPort(host: host, port: port).description }
 }
 
 /// A configuration value that cannot be used, with the reason.

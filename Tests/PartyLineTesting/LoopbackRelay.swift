@@ -1,5 +1,6 @@
 import NIOCore
 import RelayServer
+import STUN
 
 extension RelayServerConfiguration {
     /// Listeners on loopback with ports chosen by the kernel: UDP and TCP on 127.0.0.1 and ::1, TLS too when

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PartyLineServer
 import RelayServer
+import STUN
 import TURNClient
 import Testing
 
@@ -53,12 +54,12 @@ struct ConfigurationTests {
             ("[::1]", "[::1]:3478"), (" 10.0.0.1:1 ", "10.0.0.1:1"),
         ])
     func listenAddresses(text: String, expected: String) throws {
-        #expect(try ListenAddress(parsing: text, defaultPort: 3478).description == expected)
+        #expect(try ListenAddress.listenAddress(text, defaultPort: 3478).description == expected)
     }
 
     @Test("bad listen addresses are refused", arguments: ["", "1.2.3.4:x", "[::1", "[::1]x", "1.2.3.4:70000"])
     func badListenAddresses(text: String) {
-        #expect(throws: ConfigurationError.self) { try ListenAddress(parsing: text, defaultPort: 3478) }
+        #expect(throws: ConfigurationError.self) { try ListenAddress.listenAddress(text, defaultPort: 3478) }
     }
 
     @Test("STUN and TURN URLs (RFC 7064, RFC 7065)")
