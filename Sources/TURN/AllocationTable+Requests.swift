@@ -19,15 +19,20 @@ extension AllocationTable {
         case .challenge(let error, let attributes): return [reply.error(error, attributes)]
         case .authenticated(let authenticated): identity = authenticated
         }
-        let signed = reply.signed(with: identity)
-        if let subject = identity.subject, revokedSubjectPrefixes.contains(where: subject.hasPrefix) {
-            return [reply.error(.unauthorized, [.realm(authenticator.realm)])]
+        if isRevoked(identity) {
+            return [reply.error(.unauthorized, authenticator.challengeAttributes(for: fiveTuple.client, now: unixTime))]
         }
-        if let existing = allocations[fiveTuple], existing.identity.username != identity.username {
+        let signed = reply.signed(with: identity, message: message)
+        if view.hasUnknownComprehensionRequiredAttributes {
+            return [
+                signed.error(.unknownAttribute, [.unknownAttributes(view.unknownComprehensionRequiredAttributes())])
+            ]
+        }
+        if let existing = live(fiveTuple, now: now), existing.identity.username != identity.username {
             return [signed.error(.wrongCredentials)]
         }
         switch view.type.method {
-        case .allocate: return allocate(message, identity: identity, reply: signed, fiveTuple: fiveTuple)
+        case .allocate: return allocate(message, identity: identity, reply: signed, fiveTuple: fiveTuple, now: now)
         case .refresh: return refresh(message, reply: signed, fiveTuple: fiveTuple, now: now)
         case .createPermission: return createPermission(message, reply: signed, fiveTuple: fiveTuple, now: now)
         case .channelBind: return channelBind(message, reply: signed, fiveTuple: fiveTuple, now: now)
@@ -36,14 +41,19 @@ extension AllocationTable {
     }
 
     /// RFC 8656 §7.2.
-    private func allocate(
-        _ message: STUNMessage, identity: TURNAuthenticator.Identity, reply: Reply, fiveTuple: FiveTuple
+    private mutating func allocate(
+        _ message: STUNMessage, identity: TURNAuthenticator.Identity, reply: Reply, fiveTuple: FiveTuple, now: Instant
     ) -> [Action] {
-        if let existing = allocations[fiveTuple] {
+        if let existing = live(fiveTuple, now: now) {
             guard existing.allocateTransaction == message.transactionID else {
                 return [reply.error(.allocationMismatch)]
             }
-            return [reply.success(allocationAttributes(existing, lifetime: limits.defaultLifetime))]
+            let remaining = UInt32(max(0, (existing.expires - now).components.seconds))
+            return [reply.success(allocationAttributes(existing, lifetime: remaining))]
+        }
+        if let waiting = pending[fiveTuple] {
+            // A retransmission is answered when the relay opens; another transaction is a mismatch.
+            return waiting.transaction == message.transactionID ? [] : [reply.error(.allocationMismatch)]
         }
         guard case .requestedTransport(let proto) = message.attribute(.requestedTransport) else {
             return [reply.error(.badRequest)]
@@ -55,28 +65,39 @@ extension AllocationTable {
             family = requested
         }
         let owner = identity.subject ?? identity.username
-        guard
-            allocations.values.filter({ ($0.identity.subject ?? $0.identity.username) == owner }).count
-                < limits.maxAllocationsPerUser
-        else { return [reply.error(.allocationQuotaReached)] }
-        guard allocations.count < limits.maxAllocations else { return [reply.error(.insufficientCapacity)] }
-        let pending = PendingAllocation(
+        let owned =
+            allocations.values.filter { $0.owner == owner }.count + pending.values.filter { $0.owner == owner }.count
+        guard owned < limits.maxAllocationsPerUser else { return [reply.error(.allocationQuotaReached)] }
+        guard allocations.count + pending.count < limits.maxAllocations else {
+            return [reply.error(.insufficientCapacity)]
+        }
+        pending[fiveTuple] = (message.transactionID, owner)
+        let request = PendingAllocation(
             fiveTuple: fiveTuple, family: family, lifetime: lifetime(requested: message),
             request: message.transactionID,
             identity: identity, reply: reply)
-        return [.openRelay(pending)]
+        return [.openRelay(request)]
     }
 
-    /// Completes an Allocate once the driver has a relay socket (or none: 508).
-    public mutating func relayOpened(_ pending: PendingAllocation, relayed: TransportAddress?, now: Instant) -> [Action]
-    {
-        guard let relayed else { return [pending.reply.error(.insufficientCapacity)] }
+    /// Completes an Allocate once the driver has a relay socket (or none: 508). If the allocation was
+    /// revoked or replaced meanwhile, the new socket is closed again.
+    public mutating func relayOpened(
+        _ request: PendingAllocation, relayed: TransportAddress?, now: Instant
+    ) -> [Action] {
+        guard pending[request.fiveTuple]?.transaction == request.request else {
+            return relayed.map { [.closeRelay($0)] } ?? []
+        }
+        pending[request.fiveTuple] = nil
+        guard let relayed else { return [request.reply.error(.insufficientCapacity)] }
+        guard !isRevoked(request.identity), live(request.fiveTuple, now: now) == nil else {
+            return [.closeRelay(relayed), request.reply.error(.allocationMismatch)]
+        }
         let allocation = Allocation(
-            fiveTuple: pending.fiveTuple, relayed: relayed, identity: pending.identity,
-            expires: now + .seconds(Int(pending.lifetime)), allocateTransaction: pending.request)
-        allocations[pending.fiveTuple] = allocation
-        byRelay[relayed] = pending.fiveTuple
-        return [pending.reply.success(allocationAttributes(allocation, lifetime: pending.lifetime))]
+            fiveTuple: request.fiveTuple, relayed: relayed, identity: request.identity,
+            expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
+        allocations[request.fiveTuple] = allocation
+        byRelay[relayed] = request.fiveTuple
+        return [request.reply.success(allocationAttributes(allocation, lifetime: request.lifetime))]
     }
 
     private func allocationAttributes(_ allocation: Allocation, lifetime: UInt32) -> [STUNAttribute] {
@@ -86,7 +107,7 @@ extension AllocationTable {
     /// RFC 8656 §7.3: LIFETIME 0 deletes the allocation.
     private mutating func refresh(_ message: STUNMessage, reply: Reply, fiveTuple: FiveTuple, now: Instant) -> [Action]
     {
-        guard allocations[fiveTuple] != nil else { return [reply.error(.allocationMismatch)] }
+        guard live(fiveTuple, now: now) != nil else { return [reply.error(.allocationMismatch)] }
         if case .lifetime(0) = message.attribute(.lifetime) {
             return removeAllocation(fiveTuple) + [reply.success([.lifetime(0)])]
         }
@@ -99,7 +120,7 @@ extension AllocationTable {
     private mutating func createPermission(
         _ message: STUNMessage, reply: Reply, fiveTuple: FiveTuple, now: Instant
     ) -> [Action] {
-        guard let allocation = allocations[fiveTuple] else { return [reply.error(.allocationMismatch)] }
+        guard let allocation = live(fiveTuple, now: now) else { return [reply.error(.allocationMismatch)] }
         let peers = message.attributes.compactMap { attribute -> TransportAddress? in
             if case .xorPeerAddress(let peer) = attribute { peer } else { nil }
         }
@@ -115,9 +136,10 @@ extension AllocationTable {
     private mutating func channelBind(_ message: STUNMessage, reply: Reply, fiveTuple: FiveTuple, now: Instant)
         -> [Action]
     {
-        guard let allocation = allocations[fiveTuple] else { return [reply.error(.allocationMismatch)] }
+        guard let allocation = live(fiveTuple, now: now) else { return [reply.error(.allocationMismatch)] }
         guard case .channelNumber(let channel) = message.attribute(.channelNumber),
-            case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress)
+            case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
+            ChannelData.validChannels.contains(channel)
         else { return [reply.error(.badRequest)] }
         if let error = refusal(of: peer, for: allocation) { return [reply.error(error)] }
         do {
@@ -130,7 +152,7 @@ extension AllocationTable {
 
     /// RFC 8656 §11.2: a Send indication is relayed only with a permission; otherwise silently dropped.
     private func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard let allocation = allocations[fiveTuple],
+        guard let allocation = live(fiveTuple, now: now),
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             case .data(let data) = message.attribute(.data),
             allocation.bindings.hasPermission(for: peer.ip, now: now)
@@ -140,7 +162,7 @@ extension AllocationTable {
 
     /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped.
     public func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard let allocation = allocations[fiveTuple],
+        guard let allocation = live(fiveTuple, now: now),
             let peer = allocation.bindings.peer(onChannel: message.channel, now: now),
             allocation.bindings.hasPermission(for: peer.ip, now: now)
         else { return nil }
@@ -152,8 +174,8 @@ extension AllocationTable {
     public func peerData(_ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant)
         -> Action?
     {
-        guard let fiveTuple = byRelay[relay], let allocation = allocations[fiveTuple],
-            allocation.bindings.hasPermission(for: peer.ip, now: now)
+        guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
+            let allocation = live(fiveTuple, now: now), allocation.bindings.hasPermission(for: peer.ip, now: now)
         else { return nil }
         var out = ByteBuffer()
         if let channel = allocation.bindings.channel(forPeer: peer, now: now) {
@@ -166,6 +188,9 @@ extension AllocationTable {
         }
         return .toClient(fiveTuple, out)
     }
+
+    /// The largest peer datagram relayed: a Data indication around it must still fit STUN's 16-bit length.
+    public static let maxRelayedPayload = 65_535 - 64
 
     /// Deletes expired allocations and forgets expired permissions and channels.
     public mutating func expire(now: Instant) -> [Action] {
@@ -181,8 +206,13 @@ extension AllocationTable {
     /// down their allocations, permissions and channels at once.
     public mutating func revoke(subjectPrefix: String) -> [Action] {
         revokedSubjectPrefixes.insert(subjectPrefix)
+        pending = pending.filter { !$0.value.owner.hasPrefix(subjectPrefix) }
         return allocations.filter { $0.value.identity.subject?.hasPrefix(subjectPrefix) == true }.keys
             .flatMap { removeAllocation($0) }
+    }
+
+    private func isRevoked(_ identity: TURNAuthenticator.Identity) -> Bool {
+        identity.subject.map { subject in revokedSubjectPrefixes.contains(where: subject.hasPrefix) } ?? false
     }
 
     private mutating func removeAllocation(_ fiveTuple: FiveTuple) -> [Action] {
@@ -211,7 +241,7 @@ struct Reply: Sendable {
     let transactionID: TransactionID
     let fiveTuple: FiveTuple
     let software: String
-    let sha256: Bool
+    var sha256: Bool
     var key: STUNKey?
 
     init(view: STUNMessageView, fiveTuple: FiveTuple, software: String) {
@@ -222,9 +252,12 @@ struct Reply: Sendable {
         sha256 = view.messageIntegritySHA256Offset != nil
     }
 
-    func signed(with identity: TURNAuthenticator.Identity) -> Reply {
+    /// RFC 8489 §9.2.4: responses carry MESSAGE-INTEGRITY-SHA256 when the request did or when it named
+    /// its password algorithm; otherwise MESSAGE-INTEGRITY, for RFC 5389 clients.
+    func signed(with identity: TURNAuthenticator.Identity, message: STUNMessage) -> Reply {
         var copy = self
         copy.key = identity.key
+        copy.sha256 = sha256 || message.attribute(.passwordAlgorithm) != nil
         return copy
     }
 

@@ -49,6 +49,16 @@ public struct AllocationTable: Sendable {
         public internal(set) var expires: Instant
         public internal(set) var bindings = PeerBindings()
         let allocateTransaction: TransactionID
+
+        /// REST users are counted per subject, static users per username.
+        var owner: String { identity.subject ?? identity.username }
+    }
+
+    /// The allocation of `fiveTuple` if it has not expired (an expired one is gone even before
+    /// ``expire(now:)`` sweeps it, RFC 8656 §7.5).
+    func live(_ fiveTuple: FiveTuple, now: Instant) -> Allocation? {
+        guard let allocation = allocations[fiveTuple], now < allocation.expires else { return nil }
+        return allocation
     }
 
     public var authenticator: TURNAuthenticator
@@ -57,6 +67,8 @@ public struct AllocationTable: Sendable {
     public var software: String
     public internal(set) var allocations: [FiveTuple: Allocation] = [:]
     var byRelay: [TransportAddress: FiveTuple] = [:]
+    /// Allocates waiting for their relay socket, by 5-tuple: the Allocate's transaction ID and owner.
+    var pending: [FiveTuple: (transaction: TransactionID, owner: String)] = [:]
     /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
     public internal(set) var revokedSubjectPrefixes: Set<String> = []
 

@@ -44,18 +44,13 @@ public struct TURNAuthenticator: Sendable {
     public func authenticate(
         _ view: STUNMessageView, _ message: STUNMessage, client: TransportAddress, now: UInt64
     ) -> Decision {
-        let challengeAttributes: [STUNAttribute] = [
-            .realm(realm), .nonce(nonces.nonce(for: client, now: now)), .passwordAlgorithms(Self.passwordAlgorithms),
-        ]
+        let challengeAttributes = challengeAttributes(for: client, now: now)
         guard view.messageIntegrityOffset != nil || view.messageIntegritySHA256Offset != nil else {
             return .challenge(.unauthorized, challengeAttributes)
         }
         guard let nonce = message.nonce, message.realm != nil else { return .badRequest }
         guard let username = username(of: message) else {
             return message.attribute(.userhash) != nil ? .challenge(.unauthorized, challengeAttributes) : .badRequest
-        }
-        guard nonces.check(nonce, client: client, now: now) == .fresh else {
-            return .challenge(.staleNonce, challengeAttributes)
         }
         guard let algorithm = passwordAlgorithm(of: message) else { return .badRequest }
         var subject: String?
@@ -77,12 +72,21 @@ public struct TURNAuthenticator: Sendable {
                     username: username, realm: realm, password: password, algorithm: algorithm)
             else { continue }
             if case .valid = view.checkIntegrity(key: key) {
+                // RFC 8489 §9.2.4: the nonce is judged last, once the credentials are known to be right.
+                guard nonces.check(nonce, client: client, now: now) == .fresh else {
+                    return .challenge(.staleNonce, challengeAttributes)
+                }
                 return .authenticated(
                     Identity(
                         username: username, key: key, passwordAlgorithm: algorithm, subject: subject, expires: expires))
             }
         }
         return .challenge(.unauthorized, challengeAttributes)
+    }
+
+    /// REALM, a fresh NONCE and PASSWORD-ALGORITHMS: what every 401 and 438 carries.
+    public func challengeAttributes(for client: TransportAddress, now: UInt64) -> [STUNAttribute] {
+        [.realm(realm), .nonce(nonces.nonce(for: client, now: now)), .passwordAlgorithms(Self.passwordAlgorithms)]
     }
 
     /// USERNAME, or the static user whose USERHASH matches (RFC 8489 §14.4).

@@ -262,4 +262,90 @@ struct AllocationTableTests {
                 from: client, now: start, unixTime: unixTime))
         #expect(again.errorCode?.code == 401)
     }
+
+    @Test(
+        "an Allocate retransmitted while its relay opens opens nothing more; revoking meanwhile closes the new socket")
+    func pendingAllocate() throws {
+        var table = makeTable()
+        let id = TransactionID.random()
+        let first = table.handle(
+            try request(.allocate, [.requestedTransport(17)], table: table, transactionID: id), from: client,
+            now: start,
+            unixTime: unixTime)
+        guard case .openRelay(let pending) = try #require(first.first) else {
+            Issue.record("no relay opened")
+            return
+        }
+        let retransmitted = table.handle(
+            try request(.allocate, [.requestedTransport(17)], table: table, transactionID: id), from: client,
+            now: start,
+            unixTime: unixTime)
+        #expect(retransmitted.isEmpty)
+        let other = table.handle(
+            try request(.allocate, [.requestedTransport(17)], table: table), from: client, now: start,
+            unixTime: unixTime)
+        #expect(try response(other).errorCode?.code == 437)
+        #expect(
+            try response(table.relayOpened(pending, relayed: relayed, now: start)).type.messageClass == .successResponse
+        )
+        let late = table.relayOpened(pending, relayed: TransportAddress(ip: relayed.ip, port: 20010), now: start)
+        #expect(late.count == 1)
+
+        var revoking = makeTable()
+        let credential = rest.mint(subject: "s/1/m", ttl: 600, now: unixTime)
+        let opening = revoking.handle(
+            try request(
+                .allocate, [.requestedTransport(17)], table: revoking, as: (credential.username, credential.password)),
+            from: client, now: start, unixTime: unixTime)
+        guard case .openRelay(let revokedPending) = try #require(opening.first) else { return }
+        _ = revoking.revoke(subjectPrefix: "s/1/")
+        let closed = revoking.relayOpened(revokedPending, relayed: relayed, now: start)
+        #expect(closed.count == 1)
+        #expect(revoking.allocations.isEmpty)
+    }
+
+    @Test("an expired allocation is gone before the sweep: Refresh gets 437 and nothing is relayed")
+    func expiredBeforeSweep() throws {
+        var table = makeTable()
+        let id = TransactionID.random()
+        try allocate(&table, transactionID: id)
+        _ = table.handle(
+            try request(.createPermission, [.xorPeerAddress(peer)], table: table), from: client, now: start,
+            unixTime: unixTime)
+        let later = start + .seconds(100)
+        let again = try response(
+            table.handle(
+                try request(.allocate, [.requestedTransport(17)], table: table, transactionID: id), from: client,
+                now: later,
+                unixTime: unixTime))
+        #expect(again.attribute(.lifetime) == .lifetime(500))
+        let expired = start + .seconds(600)
+        #expect(table.peerData(ByteBuffer(bytes: [1]), from: peer, relay: relayed, now: expired) == nil)
+        let refresh = try response(
+            table.handle(try request(.refresh, [], table: table), from: client, now: expired, unixTime: unixTime))
+        #expect(refresh.errorCode?.code == 437)
+    }
+
+    @Test("420 for unknown comprehension-required attributes; oversized peer datagrams are dropped, not trapped on")
+    func unknownAttributesAndSizes() throws {
+        var table = makeTable()
+        try allocate(&table)
+        let unknown = STUNAttribute.unknown(
+            type: STUNAttributeType(rawValue: 0x7F7F), value: ByteBuffer(bytes: [1, 2, 3, 4]))
+        let reply = try response(
+            table.handle(try request(.refresh, [unknown], table: table), from: client, now: start, unixTime: unixTime))
+        #expect(reply.errorCode?.code == 420)
+        #expect(reply.attribute(.unknownAttributes) == .unknownAttributes([0x7F7F]))
+        _ = table.handle(
+            try request(.createPermission, [.xorPeerAddress(peer)], table: table), from: client, now: start,
+            unixTime: unixTime)
+        let huge = ByteBuffer(repeating: 7, count: AllocationTable.maxRelayedPayload + 1)
+        #expect(table.peerData(huge, from: peer, relay: relayed, now: start) == nil)
+        let largest = ByteBuffer(repeating: 7, count: AllocationTable.maxRelayedPayload)
+        guard
+            case .toClient(_, let indication) = try #require(
+                table.peerData(largest, from: peer, relay: relayed, now: start))
+        else { return }
+        #expect(try STUNMessage(datagram: indication).attribute(.data) == .data(largest))
+    }
 }
