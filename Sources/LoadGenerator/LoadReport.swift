@@ -15,7 +15,7 @@ public struct LoadReport: Sendable {
     public init() {}
 
     public var responsesPerSecond: Double {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration / .seconds(1)
         return seconds > 0 ? Double(received) / seconds : 0
     }
 
@@ -37,7 +37,7 @@ public struct LoadReport: Sendable {
         let rows: [(String, String)] = [
             (
                 "duration",
-                String(format2(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18))
+                String(format2(duration / .seconds(1)))
                     + " s"
             ),
             ("requests sent", "\(sent)"),

@@ -139,8 +139,7 @@ final class LoadSocketHandler: ChannelInboundHandler {
     init(state: LoadSocketState, target: SocketAddress, timeout: Duration, segmentationOffload: Bool) {
         self.state = state
         self.target = target
-        self.timeout = .nanoseconds(
-            timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = TimeAmount(timeout)
         self.segmentationOffload = segmentationOffload
         template = STUNMessage(type: .bindingRequest, transactionID: TransactionID(high: 0, low: 0)).encoded()
     }

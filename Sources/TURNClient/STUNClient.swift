@@ -81,7 +81,7 @@ public enum STUNClient {
                 .connect(to: server).get()
         }
         let started = ContinuousClock.now
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             promise.fail(STUNClientError.timedOut(timeout))
         }
         defer {
@@ -114,12 +114,6 @@ public enum STUNClient {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-}
-
 /// Sends the request over UDP, retransmits on RFC 8489's schedule and completes on the matching response.
 final class DatagramTransactionHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -146,7 +140,7 @@ final class DatagramTransactionHandler: ChannelInboundHandler {
         context.writeAndFlush(
             wrapOutboundOut(AddressedEnvelope(remoteAddress: server, data: transaction.request)), promise: nil)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        retransmission = context.eventLoop.scheduleTask(in: .nanoseconds(wait.nanoseconds)) {
+        retransmission = context.eventLoop.scheduleTask(in: TimeAmount(wait)) {
             let (handler, context) = loopBound.value
             handler.send(context: context)
         }

@@ -35,7 +35,7 @@ struct STUNLoadCommand: AsyncParsableCommand {
             target: address, duration: .milliseconds(Int(duration * 1000)), inflight: inflight, sockets: sockets)
         print("load stun → \(address), \(inflight) in flight over \(generator.sockets) sockets, \(duration) s")
         let report = try await generator.run { elapsed, responses in
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed / .seconds(1)
             print(
                 "  \(Int(seconds.rounded())) s  \(responses) responses  \(Int(Double(responses) / max(seconds, 0.001))) /s"
             )

@@ -29,15 +29,13 @@ struct ProbeCommand: AsyncParsableCommand {
             insecure ? .insecureNoVerification : caFile.map(TLSTrust.certificateFile) ?? .systemDefault
         do {
             let result = try await STUNClient.binding(server, timeout: .milliseconds(Int(timeout * 1000)), trust: trust)
-            let micros =
-                result.roundTrip.components.seconds * 1_000_000 + result.roundTrip.components.attoseconds
-                / 1_000_000_000_000
+            let milliseconds = (result.roundTrip / .microseconds(1)).rounded(.down) / 1000
             print(
                 "server      \(server.host):\(server.port) over \(server.transport.rawValue) (\(result.serverAddress))")
             print("mapped      \(result.mappedAddress)")
             if let local = result.localAddress { print("local       \(local)") }
             if let software = result.software { print("software    \(software)") }
-            print("round trip  \(Double(micros) / 1000) ms")
+            print("round trip  \(milliseconds) ms")
         } catch {
             print("probe failed: \(error)")
             throw ExitCode(1)
