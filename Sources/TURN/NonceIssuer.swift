@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import STUN
 
-/// Stateless nonces (RFC 8489 §9.2): the nonce carries its issue time and an HMAC binding it to the client's
+/// Stateless nonces (RFC 8489 §9.2): the nonce carries its issue time and an HMAC-SHA256 binding it to the client's
 /// transport address, so the server stores nothing per client and a flood of spoofed requests costs no
 /// memory. Each nonce starts with RFC 8489's cookie announcing PASSWORD-ALGORITHMS support.
 public struct NonceIssuer: Sendable {
@@ -21,8 +21,9 @@ public struct NonceIssuer: Sendable {
 
     /// A fresh nonce for `client` at `now` (Unix seconds).
     public func nonce(for client: TransportAddress, now: UInt64) -> String {
-        var payload = withUnsafeBytes(of: now.bigEndian) { Array($0) }
-        payload += mac(issued: payload, client: client)
+        let issued = withUnsafeBytes(of: now.bigEndian) { Array($0) }
+        let payload =
+            issued + HMAC<SHA256>.authenticationCode(for: macInput(issued: issued, client: client), using: key)
         return Self.cookie + Data(payload).base64EncodedString()
     }
 
@@ -37,19 +38,22 @@ public struct NonceIssuer: Sendable {
 
     public func check(_ nonce: String, client: TransportAddress, now: UInt64) -> Check {
         guard nonce.hasPrefix(Self.cookie),
-            let payload = Data(base64Encoded: String(nonce.dropFirst(Self.cookie.count))), payload.count == 8 + 16
+            let payload = Data(base64Encoded: String(nonce.dropFirst(Self.cookie.count))),
+            payload.count == 8 + SHA256.byteCount
         else { return .invalid }
         let issuedBytes = Array(payload.prefix(8))
-        // A truncated MAC, compared without an early exit.
-        let expected = mac(issued: issuedBytes, client: client)
-        guard zip(expected, payload.suffix(16)).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return .invalid }
+        guard
+            HMAC<SHA256>.isValidAuthenticationCode(
+                payload.suffix(SHA256.byteCount), authenticating: macInput(issued: issuedBytes, client: client),
+                using: key)
+        else { return .invalid }
         let issued = issuedBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard issued <= now + 5 else { return .invalid }
         return now - min(issued, now) > lifetime ? .stale : .fresh
     }
 
-    /// The first 16 bytes of HMAC-SHA256(key, issued ‖ client address ‖ port).
-    private func mac(issued: [UInt8], client: TransportAddress) -> [UInt8] {
+    /// What the nonce's HMAC-SHA256 covers: issue time, client address and port.
+    private func macInput(issued: [UInt8], client: TransportAddress) -> [UInt8] {
         var input = issued
         switch client.ip {
         case .v4(let address): input += withUnsafeBytes(of: address.bigEndian) { Array($0) }
@@ -57,7 +61,6 @@ public struct NonceIssuer: Sendable {
             input +=
                 withUnsafeBytes(of: high.bigEndian) { Array($0) } + withUnsafeBytes(of: low.bigEndian) { Array($0) }
         }
-        input += [UInt8(client.port >> 8), UInt8(client.port & 0xFF)]
-        return Array(HMAC<SHA256>.authenticationCode(for: input, using: key).prefix(16))
+        return input + [UInt8(client.port >> 8), UInt8(client.port & 0xFF)]
     }
 }
