@@ -23,12 +23,7 @@ extension STUNMessage {
         into buffer: inout ByteBuffer, signing: STUNSigning? = nil, fingerprint: Bool = false,
         paddingByte: UInt8 = 0
     ) {
-        let start = buffer.writerIndex
-        buffer.writeInteger(type.rawValue)
-        buffer.writeInteger(UInt16(0))
-        buffer.writeInteger(STUNConstants.magicCookie)
-        buffer.writeInteger(transactionID.high)
-        buffer.writeInteger(transactionID.low)
+        let start = buffer.writeSTUNHeader(type: type, transactionID: transactionID)
         for attribute in attributes {
             attribute.encode(into: &buffer, transactionID: transactionID, paddingByte: paddingByte)
         }
@@ -76,5 +71,20 @@ extension STUNMessage {
         buffer.writeInteger(STUNAttributeType.fingerprint.rawValue)
         buffer.writeInteger(UInt16(4))
         buffer.writeInteger(crc ^ STUNConstants.fingerprintXOR)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a 20-byte STUN header with a zero length (to be set once the attributes are written) and
+    /// returns the index it starts at.
+    @discardableResult
+    public mutating func writeSTUNHeader(type: STUNMessageType, transactionID: TransactionID) -> Int {
+        let start = writerIndex
+        writeInteger(type.rawValue)
+        writeInteger(UInt16(0))
+        writeInteger(STUNConstants.magicCookie)
+        writeInteger(transactionID.high)
+        writeInteger(transactionID.low)
+        return start
     }
 }

@@ -71,12 +71,7 @@ public struct BindingResponder: Sendable {
             }
             return .answeredWithError(420)
         }
-        let start = out.writerIndex
-        out.writeInteger(STUNMessageType.bindingSuccess.rawValue)
-        out.writeInteger(UInt16(0))
-        out.writeInteger(STUNConstants.magicCookie)
-        out.writeInteger(view.transactionID.high)
-        out.writeInteger(view.transactionID.low)
+        let start = out.writeSTUNHeader(type: STUNMessageType.bindingSuccess, transactionID: view.transactionID)
         out.writeInteger(STUNAttributeType.xorMappedAddress.rawValue)
         out.writeInteger(UInt16(source.ip.family == .ipv4 ? 8 : 20))
         out.writeAddress(source, xor: view.transactionID)
@@ -89,12 +84,9 @@ public struct BindingResponder: Sendable {
         _ error: STUNErrorCode, for view: STUNMessageView, into out: inout ByteBuffer,
         extra: (inout ByteBuffer) -> Void
     ) {
-        let start = out.writerIndex
-        out.writeInteger(STUNMessageType(method: view.type.method, messageClass: .errorResponse).rawValue)
-        out.writeInteger(UInt16(0))
-        out.writeInteger(STUNConstants.magicCookie)
-        out.writeInteger(view.transactionID.high)
-        out.writeInteger(view.transactionID.low)
+        let start = out.writeSTUNHeader(
+            type: STUNMessageType(method: view.type.method, messageClass: .errorResponse),
+            transactionID: view.transactionID)
         STUNAttribute.errorCode(error).encode(into: &out, transactionID: view.transactionID)
         extra(&out)
         out.writeBytes(softwareAttribute)
