@@ -1,5 +1,5 @@
 /// The ERROR-CODE value (RFC 8489 §14.8): a code 300–699 and a reason phrase.
-public struct STUNErrorCode: Hashable, Sendable, CustomStringConvertible {
+public struct STUNErrorCode: Hashable, Sendable, CustomStringConvertible, Error {
     public var code: Int
     public var reason: String
 

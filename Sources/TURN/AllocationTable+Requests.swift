@@ -49,7 +49,7 @@ extension AllocationTable {
                 return [reply.error(.allocationMismatch)]
             }
             let remaining = UInt32(max(0, (existing.expires - now).components.seconds))
-            return [reply.success(allocationAttributes(existing, lifetime: remaining))]
+            return [reply.success(allocationAttributes(existing, lifetime: remaining, unavailable: []))]
         }
         if let waiting = pending[fiveTuple] {
             // A retransmission is answered when the relay opens; another transaction is a mismatch.
@@ -59,55 +59,105 @@ extension AllocationTable {
             return [reply.error(.badRequest)]
         }
         guard proto == 17 else { return [reply.error(.unsupportedTransportProtocol)] }
-        if message.attribute(.reservationToken) != nil { return [reply.error(.insufficientCapacity)] }
-        var family = AddressFamily.ipv4
-        if case .requestedAddressFamily(let requested) = message.attribute(.requestedAddressFamily) {
-            family = requested
+        let families: [AddressFamily]
+        switch familyRequest(message) {
+        case .failure(let error): return [reply.error(error)]
+        case .success(let requested): families = requested
         }
-        let owner = identity.subject ?? identity.username
-        let owned =
-            allocations.values.filter { $0.owner == owner }.count + pending.values.filter { $0.owner == owner }.count
-        guard owned < limits.maxAllocationsPerUser else { return [reply.error(.allocationQuotaReached)] }
-        guard allocations.count + pending.count < limits.maxAllocations else {
-            return [reply.error(.insufficientCapacity)]
+        var evenPort = false
+        var reserveNextPort = false
+        if case .evenPort(let reserve) = message.attribute(.evenPort) { (evenPort, reserveNextPort) = (true, reserve) }
+        var token: UInt64?
+        if case .reservationToken(let value) = message.attribute(.reservationToken) {
+            // RFC 8656 §7.2: a token names an address already chosen; it cannot be combined with choices.
+            guard !evenPort, message.attribute(.requestedAddressFamily) == nil,
+                message.attribute(.additionalAddressFamily) == nil
+            else { return [reply.error(.badRequest)] }
+            token = value
         }
-        pending[fiveTuple] = (message.transactionID, owner)
+        if let refusal = ledger.reserve(owner: identity.owner) { return [reply.error(refusal)] }
+        pending[fiveTuple] = (message.transactionID, identity)
         let request = PendingAllocation(
-            fiveTuple: fiveTuple, family: family, lifetime: lifetime(requested: message),
-            request: message.transactionID,
+            fiveTuple: fiveTuple, families: families, lifetime: lifetime(requested: message), evenPort: evenPort,
+            reserveNextPort: reserveNextPort, reservationToken: token,
+            dontFragment: message.attribute(.dontFragment) != nil, request: message.transactionID,
             identity: identity, reply: reply)
         return [.openRelay(request)]
     }
 
-    /// Completes an Allocate once the driver has a relay socket (or none: 508). If the allocation was
-    /// revoked or replaced meanwhile, the new socket is closed again.
-    public mutating func relayOpened(
-        _ request: PendingAllocation, relayed: TransportAddress?, now: Instant
-    ) -> [Action] {
-        guard pending[request.fiveTuple]?.transaction == request.request else {
-            return relayed.map { [.closeRelay($0)] } ?? []
+    /// The families an Allocate asks for (RFC 8656 §7.2, RFC 6156): IPv4 by default, one requested
+    /// family, or IPv4 plus IPv6 when ADDITIONAL-ADDRESS-FAMILY names IPv6.
+    private func familyRequest(_ message: STUNMessage) -> Result<[AddressFamily], STUNErrorCode> {
+        let requested = message.attribute(.requestedAddressFamily)
+        let additional = message.attribute(.additionalAddressFamily)
+        switch (requested, additional) {
+        case (.some, .some):
+            return .failure(.badRequest)
+        case (.requestedAddressFamily(let family)?, nil):
+            return relayFamilies.contains(family) ? .success([family]) : .failure(.addressFamilyNotSupported)
+        case (nil, .additionalAddressFamily(let family)?):
+            guard family == .ipv6 else { return .failure(.badRequest) }
+            // A dual allocation without an IPv6 relay still gets IPv4, with ADDRESS-ERROR-CODE for IPv6.
+            return relayFamilies.contains(.ipv4) ? .success([.ipv4, .ipv6]) : .failure(.addressFamilyNotSupported)
+        default:
+            return relayFamilies.contains(.ipv4) ? .success([.ipv4]) : .failure(.addressFamilyNotSupported)
         }
-        pending[request.fiveTuple] = nil
-        guard let relayed else { return [request.reply.error(.insufficientCapacity)] }
-        guard !isRevoked(request.identity), live(request.fiveTuple, now: now) == nil else {
-            return [.closeRelay(relayed), request.reply.error(.allocationMismatch)]
-        }
-        let allocation = Allocation(
-            fiveTuple: request.fiveTuple, relayed: relayed, identity: request.identity,
-            expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
-        allocations[request.fiveTuple] = allocation
-        byRelay[relayed] = request.fiveTuple
-        return [request.reply.success(allocationAttributes(allocation, lifetime: request.lifetime))]
     }
 
-    private func allocationAttributes(_ allocation: Allocation, lifetime: UInt32) -> [STUNAttribute] {
-        [.xorRelayedAddress(allocation.relayed), .lifetime(lifetime), .xorMappedAddress(allocation.fiveTuple.client)]
+    /// Completes an Allocate once the driver has tried to open its relay sockets: `relayed` holds the
+    /// addresses it got, in the order of ``PendingAllocation/families``, and `reservationToken` the token
+    /// of a port it holds for EVEN-PORT's R flag. No address at all is 508. If the allocation was revoked
+    /// or replaced meanwhile, the new sockets are closed again.
+    public mutating func relayOpened(
+        _ request: PendingAllocation, relayed: [TransportAddress], reservationToken: UInt64? = nil, now: Instant
+    ) -> [Action] {
+        guard pending[request.fiveTuple]?.transaction == request.request else {
+            return relayed.map { .closeRelay($0) }
+        }
+        pending[request.fiveTuple] = nil
+        guard let first = relayed.first, first.ip.family == request.families[0] else {
+            ledger.release(owner: request.identity.owner)
+            return relayed.map { .closeRelay($0) } + [request.reply.error(.insufficientCapacity)]
+        }
+        guard !isRevoked(request.identity), live(request.fiveTuple, now: now) == nil else {
+            ledger.release(owner: request.identity.owner)
+            return relayed.map { .closeRelay($0) } + [request.reply.error(.allocationMismatch)]
+        }
+        let allocation = Allocation(
+            fiveTuple: request.fiveTuple, relayedAddresses: relayed, identity: request.identity,
+            expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
+        allocations[request.fiveTuple] = allocation
+        for address in relayed { byRelay[address] = request.fiveTuple }
+        let unavailable = request.families.filter { allocation.relayed(for: $0) == nil }
+        var attributes = allocationAttributes(allocation, lifetime: request.lifetime, unavailable: unavailable)
+        if let reservationToken { attributes.append(.reservationToken(reservationToken)) }
+        return [request.reply.success(attributes)]
+    }
+
+    /// ``relayOpened(_:relayed:reservationToken:now:)`` for a single-family allocation.
+    public mutating func relayOpened(_ request: PendingAllocation, relayed: TransportAddress?, now: Instant)
+        -> [Action]
+    {
+        relayOpened(request, relayed: relayed.map { [$0] } ?? [], now: now)
+    }
+
+    private func allocationAttributes(_ allocation: Allocation, lifetime: UInt32, unavailable: [AddressFamily])
+        -> [STUNAttribute]
+    {
+        allocation.relayedAddresses.map { .xorRelayedAddress($0) }
+            + unavailable.map { .addressErrorCode(family: $0, error: .addressFamilyNotSupported) }
+            + [.lifetime(lifetime), .xorMappedAddress(allocation.fiveTuple.client)]
     }
 
     /// RFC 8656 §7.3: LIFETIME 0 deletes the allocation.
     private mutating func refresh(_ message: STUNMessage, reply: Reply, fiveTuple: FiveTuple, now: Instant) -> [Action]
     {
-        guard live(fiveTuple, now: now) != nil else { return [reply.error(.allocationMismatch)] }
+        guard let allocation = live(fiveTuple, now: now) else { return [reply.error(.allocationMismatch)] }
+        if case .requestedAddressFamily(let family) = message.attribute(.requestedAddressFamily),
+            allocation.relayed(for: family) == nil
+        {
+            return [reply.error(.peerAddressFamilyMismatch)]
+        }
         if case .lifetime(0) = message.attribute(.lifetime) {
             return removeAllocation(fiveTuple) + [reply.success([.lifetime(0)])]
         }
@@ -126,8 +176,10 @@ extension AllocationTable {
         }
         guard !peers.isEmpty else { return [reply.error(.badRequest)] }
         for peer in peers {
-            if let error = refusal(of: peer, for: allocation) { return [reply.error(error)] }
+            if allocation.relayed(for: peer.ip.family) == nil { return [reply.error(.peerAddressFamilyMismatch)] }
+            if peerPolicy.permissionRefusal(for: peer.ip) != nil { return [reply.error(.forbidden)] }
         }
+        if !hasRoom(for: peers.map(\.ip), in: allocation, now: now) { return [reply.error(.insufficientCapacity)] }
         for peer in peers { allocations[fiveTuple]?.bindings.installPermission(for: peer.ip, now: now) }
         return [reply.success([])]
     }
@@ -141,7 +193,9 @@ extension AllocationTable {
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             ChannelData.validChannels.contains(channel)
         else { return [reply.error(.badRequest)] }
-        if let error = refusal(of: peer, for: allocation) { return [reply.error(error)] }
+        if allocation.relayed(for: peer.ip.family) == nil { return [reply.error(.peerAddressFamilyMismatch)] }
+        if peerPolicy.refusal(for: peer) != nil { return [reply.error(.forbidden)] }
+        if !hasRoom(for: [peer.ip], in: allocation, now: now) { return [reply.error(.insufficientCapacity)] }
         do {
             try allocations[fiveTuple]?.bindings.bind(channel: channel, to: peer, now: now)
         } catch {
@@ -150,23 +204,27 @@ extension AllocationTable {
         return [reply.success([])]
     }
 
-    /// RFC 8656 §11.2: a Send indication is relayed only with a permission; otherwise silently dropped.
+    /// RFC 8656 §11.2: a Send indication is relayed only with a permission, to a peer the policy allows
+    /// on that port; otherwise silently dropped.
     private func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
         guard let allocation = live(fiveTuple, now: now),
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             case .data(let data) = message.attribute(.data),
-            allocation.bindings.hasPermission(for: peer.ip, now: now)
+            let relay = allocation.relayed(for: peer.ip.family),
+            allocation.bindings.hasPermission(for: peer.ip, now: now),
+            peerPolicy.refusal(for: peer) == nil
         else { return nil }
-        return .toPeer(relay: allocation.relayed, peer: peer, data: data)
+        return .toPeer(relay: relay, peer: peer, data: data)
     }
 
     /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped.
     public func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
         guard let allocation = live(fiveTuple, now: now),
             let peer = allocation.bindings.peer(onChannel: message.channel, now: now),
+            let relay = allocation.relayed(for: peer.ip.family),
             allocation.bindings.hasPermission(for: peer.ip, now: now)
         else { return nil }
-        return .toPeer(relay: allocation.relayed, peer: peer, data: message.data)
+        return .toPeer(relay: relay, peer: peer, data: message.data)
     }
 
     /// A datagram from `peer` on the relay socket `relay` (RFC 8656 §11.3, §12.7): ChannelData when a
@@ -202,29 +260,41 @@ extension AllocationTable {
         return actions
     }
 
-    /// Refuses further requests from REST credentials whose subject starts with `subjectPrefix` and tears
-    /// down their allocations, permissions and channels at once.
+    /// Refuses further requests from REST credentials whose subject lies under `subjectPrefix` (segment by
+    /// segment, see ``TURNAuthenticator/Identity/isSubject(under:)``) and tears down their allocations,
+    /// permissions and channels at once.
     public mutating func revoke(subjectPrefix: String) -> [Action] {
+        guard !subjectPrefix.isEmpty else { return [] }
         revokedSubjectPrefixes.insert(subjectPrefix)
-        pending = pending.filter { !$0.value.owner.hasPrefix(subjectPrefix) }
-        return allocations.filter { $0.value.identity.subject?.hasPrefix(subjectPrefix) == true }.keys
+        for (fiveTuple, waiting) in pending where waiting.identity.isSubject(under: subjectPrefix) {
+            pending[fiveTuple] = nil
+            ledger.release(owner: waiting.identity.owner)
+        }
+        return allocations.filter { $0.value.identity.isSubject(under: subjectPrefix) }.keys
             .flatMap { removeAllocation($0) }
     }
 
+    /// The client's TCP or TLS connection closed: its allocation goes with it (RFC 8656 §3.1).
+    public mutating func connectionClosed(_ fiveTuple: FiveTuple) -> [Action] {
+        if let waiting = pending.removeValue(forKey: fiveTuple) { ledger.release(owner: waiting.identity.owner) }
+        return removeAllocation(fiveTuple)
+    }
+
     private func isRevoked(_ identity: TURNAuthenticator.Identity) -> Bool {
-        identity.subject.map { subject in revokedSubjectPrefixes.contains(where: subject.hasPrefix) } ?? false
+        identity.subject != nil && revokedSubjectPrefixes.contains(where: identity.isSubject(under:))
     }
 
     private mutating func removeAllocation(_ fiveTuple: FiveTuple) -> [Action] {
         guard let allocation = allocations.removeValue(forKey: fiveTuple) else { return [] }
-        byRelay[allocation.relayed] = nil
-        return [.closeRelay(allocation.relayed)]
+        ledger.release(owner: allocation.owner)
+        for address in allocation.relayedAddresses { byRelay[address] = nil }
+        return allocation.relayedAddresses.map { .closeRelay($0) }
     }
 
-    /// 443 for a peer of the other family, 403 for a refused address.
-    private func refusal(of peer: TransportAddress, for allocation: Allocation) -> STUNErrorCode? {
-        if peer.ip.family != allocation.relayed.ip.family { return .peerAddressFamilyMismatch }
-        return peerPolicy.refusal(for: peer.ip) == nil ? nil : .forbidden
+    /// Whether `peers` fit in the allocation's permission quota (RFC 8656 §9: a server may limit them).
+    private func hasRoom(for peers: [IPAddress], in allocation: Allocation, now: Instant) -> Bool {
+        let added = Set(peers).filter { !allocation.bindings.hasPermission(for: $0, now: now) }.count
+        return allocation.bindings.counts(now: now).permissions + added <= limits.maxPermissionsPerAllocation
     }
 
     /// RFC 8656 §7.2: the requested LIFETIME, but at least the default and at most the maximum.

@@ -6,10 +6,13 @@ public struct AllocationLimits: Sendable {
     /// Seconds; RFC 8656 recommends 600 s by default and 3600 s at most.
     public var defaultLifetime: UInt32 = 600
     public var maxLifetime: UInt32 = 3600
-    /// 486 Allocation Quota Reached beyond this per username (REST usernames count per subject).
+    /// 486 Allocation Quota Reached beyond this per username (REST usernames count per subject); the
+    /// table's default ``AllocationLedger`` takes it from here.
     public var maxAllocationsPerUser = 10
     /// 508 Insufficient Capacity beyond this in total.
     public var maxAllocations = 10_000
+    /// 508 for a CreatePermission or ChannelBind that would give one allocation more peers than this.
+    public var maxPermissionsPerAllocation = 256
 
     public init() {}
 }
@@ -31,11 +34,20 @@ public struct AllocationTable: Sendable {
         case toPeer(relay: TransportAddress, peer: TransportAddress, data: ByteBuffer)
     }
 
-    /// An authenticated, valid Allocate waiting for its relay socket.
+    /// An authenticated, valid Allocate waiting for its relay sockets.
     public struct PendingAllocation: Sendable {
         public let fiveTuple: FiveTuple
-        public let family: AddressFamily
+        /// One family, or IPv4 then IPv6 for a dual allocation (RFC 8656 §7.2, ADDITIONAL-ADDRESS-FAMILY).
+        public let families: [AddressFamily]
         public let lifetime: UInt32
+        /// EVEN-PORT: the relayed port must be even; with `reserveNextPort`, the next port is held for a
+        /// later Allocate that brings the RESERVATION-TOKEN the driver returns.
+        public let evenPort: Bool
+        public let reserveNextPort: Bool
+        /// RESERVATION-TOKEN: the relayed address is the one reserved under this token, or there is none (508).
+        public let reservationToken: UInt64?
+        /// DONT-FRAGMENT: relay with the DF bit set.
+        public let dontFragment: Bool
         let request: TransactionID
         let identity: TURNAuthenticator.Identity
         let reply: Reply
@@ -44,14 +56,23 @@ public struct AllocationTable: Sendable {
     /// One allocation.
     public struct Allocation: Sendable {
         public let fiveTuple: FiveTuple
-        public let relayed: TransportAddress
+        /// One relayed address per family: one, or two for a dual allocation.
+        public let relayedAddresses: [TransportAddress]
         public let identity: TURNAuthenticator.Identity
         public internal(set) var expires: Instant
         public internal(set) var bindings = PeerBindings()
         let allocateTransaction: TransactionID
 
+        /// The first relayed address.
+        public var relayed: TransportAddress { relayedAddresses[0] }
+
+        /// The relayed address that can reach peers of `family`.
+        public func relayed(for family: AddressFamily) -> TransportAddress? {
+            relayedAddresses.first { $0.ip.family == family }
+        }
+
         /// REST users are counted per subject, static users per username.
-        var owner: String { identity.subject ?? identity.username }
+        var owner: String { identity.owner }
     }
 
     /// The allocation of `fiveTuple` if it has not expired (an expired one is gone even before
@@ -64,21 +85,29 @@ public struct AllocationTable: Sendable {
     public var authenticator: TURNAuthenticator
     public var peerPolicy: PeerAddressPolicy
     public var limits: AllocationLimits
+    /// Per-owner and total counts, shared with the tables of other event loops.
+    public let ledger: AllocationLedger
+    /// The address families this server can relay; others get 440.
+    public var relayFamilies: Set<AddressFamily>
     public var software: String
     public internal(set) var allocations: [FiveTuple: Allocation] = [:]
     var byRelay: [TransportAddress: FiveTuple] = [:]
-    /// Allocates waiting for their relay socket, by 5-tuple: the Allocate's transaction ID and owner.
-    var pending: [FiveTuple: (transaction: TransactionID, owner: String)] = [:]
+    /// Allocates waiting for their relay sockets, by 5-tuple: the Allocate's transaction ID and owner.
+    var pending: [FiveTuple: (transaction: TransactionID, identity: TURNAuthenticator.Identity)] = [:]
     /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
     public internal(set) var revokedSubjectPrefixes: Set<String> = []
 
     public init(
         authenticator: TURNAuthenticator, peerPolicy: PeerAddressPolicy = PeerAddressPolicy(),
-        limits: AllocationLimits = AllocationLimits(), software: String = "PartyLine"
+        limits: AllocationLimits = AllocationLimits(), ledger: AllocationLedger? = nil,
+        relayFamilies: Set<AddressFamily> = [.ipv4, .ipv6], software: String = "PartyLine"
     ) {
         self.authenticator = authenticator
         self.peerPolicy = peerPolicy
         self.limits = limits
+        self.ledger =
+            ledger ?? AllocationLedger(maxPerOwner: limits.maxAllocationsPerUser, maxTotal: limits.maxAllocations)
+        self.relayFamilies = relayFamilies
         self.software = software
     }
 }

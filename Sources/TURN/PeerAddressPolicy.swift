@@ -16,25 +16,44 @@ public struct PeerAddressPolicy: Sendable {
     public var allowed: [IPNetwork]
     /// The relay's own addresses (its listeners and relay sockets).
     public var serverAddresses: Set<IPAddress>
+    /// The relay port range. A peer at one of ``serverAddresses`` is allowed on these ports only: that is
+    /// another client's relayed address (two clients of one relay reaching each other, as WebRTC does
+    /// when both sides are behind NATs that need TURN), never the relay's listeners or other services.
+    public var relayPorts: ClosedRange<UInt16>?
 
     public init(
         denied: [IPNetwork] = PeerAddressPolicy.defaultDenied, allowed: [IPNetwork] = [],
-        serverAddresses: Set<IPAddress> = []
+        serverAddresses: Set<IPAddress> = [], relayPorts: ClosedRange<UInt16>? = nil
     ) {
         self.denied = denied
         self.allowed = allowed
         self.serverAddresses = serverAddresses
+        self.relayPorts = relayPorts
+    }
+
+    /// Nil when datagrams may be relayed to `peer` (Send, ChannelBind): a server address passes on a
+    /// relay port only.
+    public func refusal(for peer: TransportAddress) -> Refusal? {
+        let refusal = refusal(for: peer.ip)
+        if refusal == .serverAddress, let relayPorts, relayPorts.contains(peer.port) { return nil }
+        return refusal
+    }
+
+    /// Nil when a permission (CreatePermission: an IP, no port) may be installed for `peer`. A server
+    /// address passes when relay ports are known, since its port is judged when data is sent.
+    public func permissionRefusal(for peer: IPAddress) -> Refusal? {
+        let refusal = refusal(for: peer)
+        return refusal == .serverAddress && relayPorts != nil ? nil : refusal
     }
 
     /// Nil when `peer` may be relayed to; otherwise why not (answered with 403).
     public func refusal(for peer: IPAddress) -> Refusal? {
         let forms = Self.forms(of: peer)
         if forms.contains(where: { form in allowed.contains { $0.contains(form) } }) { return nil }
-        if forms.contains(where: serverAddresses.contains) { return .serverAddress }
         for form in forms {
             if let network = denied.first(where: { $0.contains(form) }) { return .deniedNetwork(network) }
         }
-        return nil
+        return forms.contains(where: serverAddresses.contains) ? .serverAddress : nil
     }
 
     /// The address itself and any IPv4 address embedded in it.

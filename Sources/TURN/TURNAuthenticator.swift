@@ -30,6 +30,17 @@ public struct TURNAuthenticator: Sendable {
         /// For REST usernames: the subject (`session/turn/member`) and the expiry.
         public var subject: String?
         public var expires: UInt64?
+
+        /// Whom quotas count against: the subject for REST usernames, the username otherwise.
+        public var owner: String { subject ?? username }
+
+        /// Whether the subject lies under `prefix`, path segment by segment: `party-1/` and `party-1` both
+        /// cover `party-1/group-2/…`, neither covers `party-10/…`.
+        public func isSubject(under prefix: String) -> Bool {
+            guard let subject, subject.hasPrefix(prefix) else { return false }
+            if prefix.hasSuffix("/") || subject.count == prefix.count { return true }
+            return subject.dropFirst(prefix.count).first == "/"
+        }
     }
 
     public enum Decision: Hashable, Sendable {

@@ -41,6 +41,22 @@ struct PeerAddressPolicyTests {
         #expect(policy.refusal(for: IPAddress(parsing: "::ffff:203.0.114.7")!) == .serverAddress)
     }
 
+    @Test("a server address is a peer on relay ports only; denied networks stay denied")
+    func relayToRelay() throws {
+        let server = try #require(IPAddress(parsing: "203.0.114.7"))
+        let policy = PeerAddressPolicy(
+            serverAddresses: [server, IPAddress(parsing: "127.0.0.1")!], relayPorts: 49152...65535)
+        #expect(policy.permissionRefusal(for: server) == nil)
+        #expect(policy.refusal(for: TransportAddress(ip: server, port: 50000)) == nil)
+        #expect(policy.refusal(for: TransportAddress(ip: server, port: 3478)) == .serverAddress)
+        #expect(policy.refusal(for: TransportAddress(ip: server, port: 8080)) == .serverAddress)
+        let loopback = try #require(IPAddress(parsing: "127.0.0.1"))
+        #expect(policy.permissionRefusal(for: loopback) != nil)
+        #expect(policy.refusal(for: TransportAddress(ip: loopback, port: 50000)) != nil)
+        let withoutRange = PeerAddressPolicy(serverAddresses: [server])
+        #expect(withoutRange.permissionRefusal(for: server) == .serverAddress)
+    }
+
     @Test("networks parse and match by prefix")
     func networks() throws {
         let network = try #require(IPNetwork(parsing: "fc00::/7"))
