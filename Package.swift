@@ -65,6 +65,7 @@ let package = Package(
             name: "RelayServer",
             dependencies: [
                 "STUN",
+                "TURN",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -140,6 +141,8 @@ let package = Package(
             dependencies: [
                 "RelayServer",
                 "STUN",
+                "TURN",
+                "TURNClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -160,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator", "STUN",
+                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator", "STUN", "TURN",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import STUN
 import ServiceLifecycle
+import TURN
 
 #if canImport(Glibc)
     import Glibc
@@ -32,6 +33,8 @@ public final class RelayServer: Service, Sendable {
         var channels: [any Channel] = []
         var listeners: [Listener] = []
         var counters: [TrafficCounters] = []
+        var turn: TURNLoops?
+        var sweeps: [RepeatedTask] = []
         var started = false
     }
 
@@ -53,14 +56,15 @@ public final class RelayServer: Service, Sendable {
     public func start() async throws -> [Listener] {
         let responder = BindingResponder(software: configuration.software)
         do {
-            for address in configuration.udp { try await bindUDP(address, responder: responder) }
+            let turn = try await startTURN()
+            for address in configuration.udp { try await bindUDP(address, responder: responder, turn: turn) }
             for address in configuration.tcp {
-                try await bindStream(address, transport: .tcp, tls: nil, responder: responder)
+                try await bindStream(address, transport: .tcp, tls: nil, responder: responder, turn: turn)
             }
             if let files = configuration.certificate {
                 let context = try Self.makeTLSContext(files)
                 for address in configuration.tls {
-                    try await bindStream(address, transport: .tls, tls: context, responder: responder)
+                    try await bindStream(address, transport: .tls, tls: context, responder: responder, turn: turn)
                 }
             }
         } catch {
@@ -93,13 +97,51 @@ public final class RelayServer: Service, Sendable {
         await stop()
     }
 
-    /// Closes every listener; safe to call more than once.
+    /// Closes every listener and relay socket; safe to call more than once.
     public func stop() async {
-        let channels = state.withLockedValue { state in
-            defer { state.channels = [] }
-            return state.channels
+        let (channels, sweeps, turn) = state.withLockedValue { state in
+            defer { (state.channels, state.sweeps) = ([], []) }
+            return (state.channels, state.sweeps, state.turn)
         }
+        for sweep in sweeps { sweep.cancel() }
         for channel in channels { try? await channel.close() }
+        _ = await turn?.onEveryLoop { $0.closeAll() }
+    }
+
+    /// Refuses REST credentials whose subject lies under `subjectPrefix` (`party/group/turn/`) and tears
+    /// down their allocations, permissions and channels on every event loop before returning: relayed
+    /// packets stop at once. Returns the number of relay sockets closed.
+    @discardableResult
+    public func revoke(subjectPrefix: String) async -> Int {
+        guard let turn = state.withLockedValue({ $0.turn }) else { return 0 }
+        return await turn.onEveryLoop { $0.revoke(subjectPrefix: subjectPrefix) }.reduce(0, +)
+    }
+
+    /// What the TURN relay has done, summed over event loops; zero when TURN is off.
+    public func relayStatistics() async -> RelayStatistics {
+        guard let turn = state.withLockedValue({ $0.turn }) else { return RelayStatistics() }
+        var statistics = await turn.onEveryLoop { $0.counters.snapshot }.reduce(RelayStatistics(), +)
+        statistics.allocations = turn.ledger.total
+        return statistics
+    }
+
+    /// Builds the per-loop TURN drivers and their once-a-second expiry sweeps, when TURN is configured.
+    private func startTURN() async throws -> TURNLoops? {
+        guard let configuration = configuration.turn, configuration.isEnabled else { return nil }
+        let turn = try await TURNLoops.make(
+            configuration, software: self.configuration.software, listeners: self.configuration.udp, group: group)
+        var sweeps: [RepeatedTask] = []
+        for loop in group.makeIterator() {
+            sweeps.append(
+                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                    turn.driver(for: loop)?.expire()
+                })
+        }
+        state.withLockedValue { state in
+            state.turn = turn
+            state.sweeps = sweeps
+        }
+        return turn
     }
 
     /// Counters summed over every listener, per transport.
@@ -122,7 +164,7 @@ public final class RelayServer: Service, Sendable {
         }
     }
 
-    private func bindUDP(_ address: ListenAddress, responder: BindingResponder) async throws {
+    private func bindUDP(_ address: ListenAddress, responder: BindingResponder, turn: TURNLoops?) async throws {
         let count = configuration.udpSocketsPerAddress > 0 ? configuration.udpSocketsPerAddress : System.coreCount
         let vector = max(1, configuration.udpVectorReadCount)
         var port = address.port
@@ -139,7 +181,8 @@ public final class RelayServer: Service, Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            UDPBindingHandler(responder: responder, counters: counters))
+                            UDPListenerHandler(
+                                responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop)))
                     }
                 }
             if address.host.contains(":") { bootstrap = bootstrap.channelOption(Self.ipv6Only, value: 1) }
@@ -150,7 +193,8 @@ public final class RelayServer: Service, Sendable {
     }
 
     private func bindStream(
-        _ address: ListenAddress, transport: RelayTransport, tls: NIOSSLContext?, responder: BindingResponder
+        _ address: ListenAddress, transport: RelayTransport, tls: NIOSSLContext?, responder: BindingResponder,
+        turn: TURNLoops?
     ) async throws {
         let counters = TrafficCounters(transport: transport)
         var bootstrap = ServerBootstrap(group: group)
@@ -162,7 +206,10 @@ public final class RelayServer: Service, Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                     try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
-                    try sync.addHandler(StreamBindingHandler(responder: responder, counters: counters))
+                    try sync.addHandler(
+                        StreamListenerHandler(
+                            responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop),
+                            transport: transport == .tls ? .tls : .tcp))
                 }
             }
         if address.host.contains(":") { bootstrap = bootstrap.serverChannelOption(Self.ipv6Only, value: 1) }

@@ -46,6 +46,8 @@ public struct RelayServerConfiguration: Sendable {
     public var udpSocketsPerAddress: Int
     /// Datagrams read per recvmmsg call.
     public var udpVectorReadCount: Int
+    /// The TURN relay; nil (or no credentials in it) serves STUN Binding only.
+    public var turn: TURNConfiguration?
 
     public init(
         udp: [ListenAddress] = [
@@ -60,7 +62,8 @@ public struct RelayServerConfiguration: Sendable {
         certificate: TLSCertificateFiles? = nil,
         software: String = "PartyLine",
         udpSocketsPerAddress: Int = 0,
-        udpVectorReadCount: Int = 32
+        udpVectorReadCount: Int = 32,
+        turn: TURNConfiguration? = nil
     ) {
         self.udp = udp
         self.tcp = tcp
@@ -69,5 +72,6 @@ public struct RelayServerConfiguration: Sendable {
         self.software = software
         self.udpSocketsPerAddress = udpSocketsPerAddress
         self.udpVectorReadCount = udpVectorReadCount
+        self.turn = turn
     }
 }

@@ -45,3 +45,18 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(address)/\(prefixLength)" }
 }
+
+extension IPAddress {
+    /// `0.0.0.0` or `::`: a wildcard, not an address anyone can send to.
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let value): value == 0
+        case .v6(let high, let low): high == 0 && low == 0
+        }
+    }
+
+    /// Loopback (127/8, ::1) or link-local (169.254/16, fe80::/10): never a relay address for others.
+    public var isLoopbackOrLinkLocal: Bool {
+        ["127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10"].contains { IPNetwork(parsing: $0)!.contains(self) }
+    }
+}

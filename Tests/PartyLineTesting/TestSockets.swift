@@ -35,6 +35,11 @@ public final class TestUDPSocket: Sendable {
         try await pollInbox(inbox, timeout: timeout)?.data
     }
 
+    /// The next datagram with its source address, or nil if none arrives within `timeout`.
+    public func receiveEnvelope(timeout: Duration = .seconds(2)) async throws -> AddressedEnvelope<ByteBuffer>? {
+        try await pollInbox(inbox, timeout: timeout)
+    }
+
     public func close() async { try? await channel.close() }
 
     private final class Collector: ChannelInboundHandler {
@@ -126,6 +131,16 @@ func pollInbox<T: Sendable>(_ inbox: NIOLockedValueBox<[T]>, timeout: Duration) 
 public func eventually(timeout: Duration = .seconds(2), _ condition: () -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    return true
+}
+
+/// Polls an asynchronous `condition` until it holds or `timeout` passes; returns whether it held.
+public func eventually(timeout: Duration = .seconds(2), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
         if ContinuousClock.now >= deadline { return false }
         try await Task.sleep(for: .milliseconds(5))
     }

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOPosix
+import STUN
+import TURN
+
+/// One ``TURNLoop`` per event loop of the server's group, found by the loop a channel runs on.
+struct TURNLoops: Sendable {
+    private let loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>]
+    let ledger: AllocationLedger
+
+    /// Builds a table and driver on every loop of `group` from `configuration`; `listeners` are the
+    /// configured UDP addresses, used to choose relay addresses when none are configured.
+    static func make(
+        _ configuration: TURNConfiguration, software: String, listeners: [ListenAddress], group: any EventLoopGroup
+    ) async throws -> TURNLoops {
+        let relayIPs =
+            try configuration.relayAddresses.isEmpty
+            ? Self.defaultRelayAddresses(listeners: listeners) : configuration.relayAddresses
+        var hosts: [AddressFamily: TURNLoop.RelayHost] = [:]
+        for ip in relayIPs where hosts[ip.family] == nil {
+            hosts[ip.family] = TURNLoop.RelayHost(ip: ip, pool: RelayPortPool(range: configuration.relayPorts))
+        }
+        let ledger = AllocationLedger(
+            maxPerOwner: configuration.limits.maxAllocationsPerUser, maxTotal: configuration.limits.maxAllocations)
+        let authenticator = TURNAuthenticator(
+            realm: configuration.realm, staticUsers: configuration.staticUsers,
+            restSecrets: TURNRESTSecrets(configuration.restSecrets),
+            nonces: NonceIssuer(lifetime: configuration.nonceLifetime))
+        let policy = PeerAddressPolicy(
+            denied: configuration.deniedPeers, allowed: configuration.allowedPeers,
+            serverAddresses: Set(relayIPs), relayPorts: configuration.relayPorts)
+        let table = AllocationTable(
+            authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
+            relayFamilies: Set(hosts.keys), software: software)
+        var loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>] = [:]
+        for loop in group.makeIterator() {
+            let hostsCopy = hosts
+            loops[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(TURNLoop(eventLoop: loop, table: table, relayHosts: hostsCopy), eventLoop: loop)
+            }.get()
+        }
+        return TURNLoops(loops: loops, ledger: ledger)
+    }
+
+    /// The driver of `eventLoop`; call on that loop.
+    func driver(for eventLoop: any EventLoop) -> TURNLoop? {
+        loops[ObjectIdentifier(eventLoop)]?.value
+    }
+
+    /// Runs `body` on every loop with its driver and collects the results.
+    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (TURNLoop) -> T) async -> [T] {
+        var results: [T] = []
+        for bound in loops.values {
+            if let result = try? await bound.eventLoop.submit({ body(bound.value) }).get() { results.append(result) }
+        }
+        return results
+    }
+
+    /// Relay addresses when none are configured: the concrete UDP listener address of each family, or
+    /// else the first address of an interface that is up and not loopback or link-local.
+    static func defaultRelayAddresses(listeners: [ListenAddress]) throws -> [IPAddress] {
+        var chosen: [AddressFamily: IPAddress] = [:]
+        for listener in listeners {
+            guard let ip = IPAddress(parsing: listener.host), !ip.isUnspecified, chosen[ip.family] == nil else {
+                continue
+            }
+            chosen[ip.family] = ip
+        }
+        let devices = (try? System.enumerateDevices()) ?? []
+        for device in devices {
+            guard let address = device.address, let ip = TransportAddress(address)?.ip, chosen[ip.family] == nil,
+                !ip.isLoopbackOrLinkLocal
+            else { continue }
+            chosen[ip.family] = ip
+        }
+        if chosen.isEmpty { chosen[.ipv4] = IPAddress(parsing: "127.0.0.1") }
+        return [chosen[.ipv4], chosen[.ipv6]].compactMap { $0 }
+    }
+}

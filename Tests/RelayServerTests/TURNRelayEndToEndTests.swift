@@ -1,0 +1,89 @@
+import NIOCore
+import PartyLineTesting
+import RelayServer
+import STUN
+import TURN
+import Testing
+
+/// The TURN relay over real loopback sockets: allocations, permissions, channels, data both ways.
+@Suite("TURN relay over real sockets")
+struct TURNRelayEndToEndTests {
+    static func withRelay(
+        _ turn: TURNConfiguration = .loopback(), _ body: (RelayServer) async throws -> Void
+    ) async throws {
+        var configuration = RelayServerConfiguration.loopback()
+        configuration.turn = turn
+        let server = RelayServer(configuration: configuration)
+        try await server.start()
+        do {
+            try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    static func relayed(_ response: STUNMessage) throws -> TransportAddress {
+        guard case .xorRelayedAddress(let address) = try #require(response.attribute(.xorRelayedAddress)) else {
+            throw TURNTestClientError.refused(response)
+        }
+        return address
+    }
+
+    @Test("Allocate, Send and Data indications, ChannelBind and ChannelData both ways, Refresh 0 ends it")
+    func relayUDP() async throws {
+        try await Self.withRelay { server in
+            let serverAddress = try #require(server.address(.udp))
+            let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let peer = try await TestUDPSocket.bind()
+            let peerSocket = try #require(peer.localAddress)
+            let peerAddress = try #require(TransportAddress(peerSocket))
+
+            let allocation = try await client.allocate()
+            let relayed = try Self.relayed(allocation)
+            #expect(relayed.ip == IPAddress(parsing: "127.0.0.1"))
+            #expect((20000...29999).contains(relayed.port))
+            #expect(allocation.attribute(.lifetime) == .lifetime(600))
+            let clientSocket = try #require(client.socket.localAddress)
+            #expect(allocation.xorMappedAddress == TransportAddress(clientSocket))
+
+            let permission = try await client.request(.createPermission, [.xorPeerAddress(peerAddress)])
+            #expect(permission.type.messageClass == .successResponse)
+
+            try await client.send(ByteBuffer(string: "via send"), to: peerAddress)
+            let atPeer = try await peer.receiveEnvelope()
+            #expect(atPeer?.data == ByteBuffer(string: "via send"))
+            #expect(atPeer.flatMap { TransportAddress($0.remoteAddress) } == relayed)
+
+            try await peer.send(ByteBuffer(string: "data back"), to: relayed.socketAddress)
+            let indicationBytes = try #require(await client.receive())
+            let indication = try STUNMessage(datagram: indicationBytes)
+            #expect(indication.type == STUNMessageType(method: .data, messageClass: .indication))
+            #expect(indication.attribute(.xorPeerAddress) == .xorPeerAddress(peerAddress))
+            #expect(indication.attribute(.data) == .data(ByteBuffer(string: "data back")))
+
+            let bind = try await client.request(.channelBind, [.channelNumber(0x4001), .xorPeerAddress(peerAddress)])
+            #expect(bind.type.messageClass == .successResponse)
+            try await client.send(ByteBuffer(string: "on channel"), channel: 0x4001)
+            #expect(try await peer.receive() == ByteBuffer(string: "on channel"))
+            try await peer.send(ByteBuffer(string: "channel back"), to: relayed.socketAddress)
+            let channelData = try #require(await client.receive())
+            #expect(channelData.getInteger(at: 0, as: UInt16.self) == 0x4001)
+            #expect(channelData.getInteger(at: 2, as: UInt16.self) == 12)
+            #expect(channelData.getString(at: 4, length: 12) == "channel back")
+
+            let statistics = await server.relayStatistics()
+            #expect(statistics.allocations == 1)
+            #expect(statistics.toPeers == 2 && statistics.toClients >= 2)
+
+            let deleted = try await client.request(.refresh, [.lifetime(0)])
+            #expect(deleted.type.messageClass == .successResponse)
+            try #require(await eventually { await server.relayStatistics().allocations == 0 })
+            try await peer.send(ByteBuffer(string: "too late"), to: relayed.socketAddress)
+            #expect(try await client.receive(timeout: .milliseconds(200)) == nil)
+            await client.close()
+            await peer.close()
+        }
+    }
+}
