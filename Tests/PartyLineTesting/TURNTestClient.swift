@@ -35,6 +35,11 @@ public final class TURNTestClient: Sendable {
 
     public var authentication: TURNClientAuthentication { state.withLockedValue { $0 } }
 
+    /// Signs what follows as another user, from the same socket (and so the same 5-tuple).
+    public func authenticate(as username: String, password: String) {
+        state.withLockedValue { $0 = TURNClientAuthentication(username: username, password: password) }
+    }
+
     /// Sends a request and returns its final response, answering one 401 or 438 challenge on the way.
     public func request(_ method: STUNMethod, _ attributes: [STUNAttribute]) async throws -> STUNMessage {
         var response = try await exchange(method, attributes)
