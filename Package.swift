@@ -105,6 +105,8 @@ let package = Package(
             name: "PartyLineServer",
             dependencies: [
                 "RelayServer",
+                "STUN",
+                "TURN",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),

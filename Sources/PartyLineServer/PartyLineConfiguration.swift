@@ -57,6 +57,7 @@ public struct PartyLineConfiguration: Sendable {
         default:
             throw ConfigurationError("tls.certificate and tls.privateKey must be given together")
         }
+        relay.turn = try TURNConfiguration(reader: reader)
         let level = reader.string(forKey: "log.level", default: "info")
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError("unknown log.level '\(level)'")

@@ -129,7 +129,8 @@ public final class RelayServer: Service, Sendable {
     private func startTURN() async throws -> TURNLoops? {
         guard let configuration = configuration.turn, configuration.isEnabled else { return nil }
         let turn = try await TURNLoops.make(
-            configuration, software: self.configuration.software, listeners: self.configuration.udp, group: group)
+            configuration, software: self.configuration.software, listeners: self.configuration.udp, group: group,
+            logger: logger)
         var sweeps: [RepeatedTask] = []
         for loop in group.makeIterator() {
             sweeps.append(

@@ -115,7 +115,8 @@ extension AllocationTable {
             return relayed.map { .closeRelay($0) }
         }
         pending[request.fiveTuple] = nil
-        guard let first = relayed.first, first.ip.family == request.families[0] else {
+        guard let first = relayed.first, request.reservationToken != nil || first.ip.family == request.families[0]
+        else {
             ledger.release(owner: request.identity.owner)
             return relayed.map { .closeRelay($0) } + [request.reply.error(.insufficientCapacity)]
         }
@@ -128,7 +129,8 @@ extension AllocationTable {
             expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
         allocations[request.fiveTuple] = allocation
         for address in relayed { byRelay[address] = request.fiveTuple }
-        let unavailable = request.families.filter { allocation.relayed(for: $0) == nil }
+        let unavailable =
+            request.reservationToken == nil ? request.families.filter { allocation.relayed(for: $0) == nil } : []
         var attributes = allocationAttributes(allocation, lifetime: request.lifetime, unavailable: unavailable)
         if let reservationToken { attributes.append(.reservationToken(reservationToken)) }
         return [request.reply.success(attributes)]
@@ -191,13 +193,14 @@ extension AllocationTable {
         guard let allocation = live(fiveTuple, now: now) else { return [reply.error(.allocationMismatch)] }
         guard case .channelNumber(let channel) = message.attribute(.channelNumber),
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
-            ChannelData.validChannels.contains(channel)
+            limits.channelNumbers.contains(channel)
         else { return [reply.error(.badRequest)] }
         if allocation.relayed(for: peer.ip.family) == nil { return [reply.error(.peerAddressFamilyMismatch)] }
         if peerPolicy.refusal(for: peer) != nil { return [reply.error(.forbidden)] }
         if !hasRoom(for: [peer.ip], in: allocation, now: now) { return [reply.error(.insufficientCapacity)] }
         do {
-            try allocations[fiveTuple]?.bindings.bind(channel: channel, to: peer, now: now)
+            try allocations[fiveTuple]?.bindings.bind(
+                channel: channel, to: peer, now: now, channels: limits.channelNumbers)
         } catch {
             return [reply.error(.badRequest)]
         }

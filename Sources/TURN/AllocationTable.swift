@@ -13,6 +13,9 @@ public struct AllocationLimits: Sendable {
     public var maxAllocations = 10_000
     /// 508 for a CreatePermission or ChannelBind that would give one allocation more peers than this.
     public var maxPermissionsPerAllocation = 256
+    /// Channel numbers ChannelBind accepts. RFC 8656 allows 0x4000–0x4FFF; the default also takes RFC
+    /// 5766's 0x5000–0x7FFF, because libwebrtc (every browser) and coturn's clients still pick from there.
+    public var channelNumbers = ChannelData.rfc5766Channels
 
     public init() {}
 }
@@ -38,6 +41,7 @@ public struct AllocationTable: Sendable {
     public struct PendingAllocation: Sendable {
         public let fiveTuple: FiveTuple
         /// One family, or IPv4 then IPv6 for a dual allocation (RFC 8656 §7.2, ADDITIONAL-ADDRESS-FAMILY).
+        /// With a reservation token, the family is the reserved port's.
         public let families: [AddressFamily]
         public let lifetime: UInt32
         /// EVEN-PORT: the relayed port must be even; with `reserveNextPort`, the next port is held for a

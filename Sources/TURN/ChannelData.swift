@@ -4,6 +4,9 @@ import NIOCore
 public struct ChannelData: Hashable, Sendable {
     /// RFC 8656 §12: channel numbers 0x4000 through 0x4FFF.
     public static let validChannels: ClosedRange<UInt16> = 0x4000...0x4FFF
+    /// RFC 5766's wider range, which libwebrtc and coturn's clients still pick from: every number whose
+    /// first two bits are 01, as the ChannelData encoding itself defines.
+    public static let rfc5766Channels: ClosedRange<UInt16> = 0x4000...0x7FFF
     public static let headerSize = 4
 
     public var channel: UInt16
@@ -17,7 +20,7 @@ public struct ChannelData: Hashable, Sendable {
     /// Why bytes are not a ChannelData message.
     public enum DecodingError: Error, Hashable, Sendable {
         case truncatedHeader
-        /// Outside 0x4000–0x4FFF.
+        /// Outside 0x4000–0x7FFF (the table then enforces the configured range).
         case invalidChannel(UInt16)
         /// The length field promises more bytes than arrived.
         case lengthExceedsInput
@@ -31,7 +34,7 @@ public struct ChannelData: Hashable, Sendable {
         guard let channel = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self),
             let length = bytes.getInteger(at: bytes.readerIndex + 2, as: UInt16.self)
         else { throw .truncatedHeader }
-        guard Self.validChannels.contains(channel) else { throw .invalidChannel(channel) }
+        guard Self.rfc5766Channels.contains(channel) else { throw .invalidChannel(channel) }
         let available = bytes.readableBytes - Self.headerSize
         guard Int(length) <= available else { throw .lengthExceedsInput }
         guard available - Int(length) <= 3 else { throw .trailingBytes }

@@ -44,8 +44,11 @@ public struct PeerBindings: Sendable {
 
     /// Binds `channel` to `peer` (or refreshes that binding) for 10 minutes and refreshes the peer's
     /// permission, as a successful ChannelBind does.
-    public mutating func bind(channel: UInt16, to peer: TransportAddress, now: Instant) throws(ChannelBindError) {
-        guard ChannelData.validChannels.contains(channel) else { throw .invalidChannelNumber }
+    public mutating func bind(
+        channel: UInt16, to peer: TransportAddress, now: Instant,
+        channels allowed: ClosedRange<UInt16> = ChannelData.validChannels
+    ) throws(ChannelBindError) {
+        guard allowed.contains(channel) else { throw .invalidChannelNumber }
         if let existing = channels[channel], existing.peer != peer, now < existing.expires + Self.channelReuseDelay {
             throw .channelBoundToAnotherPeer
         }

@@ -3,6 +3,7 @@ import Logging
 import PartyLineServer
 import RelayServer
 import STUN
+import TURN
 import TURNClient
 import Testing
 
@@ -37,6 +38,52 @@ struct ConfigurationTests {
         #expect(configuration.relay.tcp.map(\.description) == ["127.0.0.1:4001"])
         #expect(configuration.relay.software == "from-env")
         #expect(configuration.logLevel == .debug)
+    }
+
+    @Test("TURN keys: users and secrets from the environment, relay and policy from the file")
+    func turnKeys() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("partyline-\(UUID()).yaml")
+        try """
+        turn:
+          realm: example.org
+          relay:
+            addresses: ["192.0.2.10", "2001:db8::10"]
+            ports: "40000-40999"
+          peers:
+            allowed: ["10.1.0.0/16"]
+          quota:
+            perUser: 3
+          lifetime:
+            max: 1800
+        """.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: file.path, flags: [],
+            environment: ["PARTYLINE_TURN_USERS": "alice:a:b,bob:builder", "PARTYLINE_TURN_SECRETS": "north,south"])
+        let turn = try #require(configuration.relay.turn)
+        #expect(turn.isEnabled)
+        #expect(turn.realm == "example.org")
+        #expect(turn.staticUsers == ["alice": "a:b", "bob": "builder"])
+        #expect(turn.restSecrets == ["north", "south"])
+        #expect(turn.relayAddresses.map(\.description) == ["192.0.2.10", "2001:db8::10"])
+        #expect(turn.relayPorts == 40000...40999)
+        #expect(turn.allowedPeers.map(\.description) == ["10.1.0.0/16"])
+        #expect(turn.limits.maxAllocationsPerUser == 3 && turn.limits.maxLifetime == 1800)
+        let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
+        #expect(defaults.relay.turn?.isEnabled == false)
+    }
+
+    @Test(
+        "bad TURN values are refused",
+        arguments: [
+            ["PARTYLINE_TURN_RELAY_PORTS": "100-200"], ["PARTYLINE_TURN_RELAY_PORTS": "60000-50000"],
+            ["PARTYLINE_TURN_USERS": "nopassword"], ["PARTYLINE_TURN_RELAY_ADDRESSES": "0.0.0.0"],
+            ["PARTYLINE_TURN_PEERS_ALLOWED": "10.0.0.0/40"],
+        ])
+    func badTURNValues(environment: [String: String]) async throws {
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: environment)
+        }
     }
 
     @Test("a certificate without its key is refused")

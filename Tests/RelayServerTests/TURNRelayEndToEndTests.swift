@@ -87,3 +87,56 @@ struct TURNRelayEndToEndTests {
         }
     }
 }
+
+extension TURNRelayEndToEndTests {
+    @Test("a dual allocation relays IPv4 and IPv6; ADDITIONAL-ADDRESS-FAMILY names IPv6")
+    func dualAllocation() async throws {
+        try await Self.withRelay { server in
+            let serverAddress = try #require(server.address(.udp))
+            let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let response = try await client.allocate([.additionalAddressFamily(.ipv6)])
+            let relayed = response.attributes.compactMap { attribute -> TransportAddress? in
+                if case .xorRelayedAddress(let address) = attribute { address } else { nil }
+            }
+            #expect(relayed.map(\.ip.family) == [.ipv4, .ipv6])
+            #expect(response.attribute(.addressErrorCode) == nil)
+            let peers = [try await TestUDPSocket.bind(), try await TestUDPSocket.bind(ipv6: true)]
+            for (peer, relay) in zip(peers, relayed) {
+                let peerSocket = try #require(peer.localAddress)
+                let peerAddress = try #require(TransportAddress(peerSocket))
+                let permitted = try await client.request(.createPermission, [.xorPeerAddress(peerAddress)])
+                #expect(permitted.type.messageClass == .successResponse)
+                try await client.send(ByteBuffer(string: "hello \(relay.ip.family)"), to: peerAddress)
+                let received = try #require(await peer.receiveEnvelope())
+                #expect(TransportAddress(received.remoteAddress) == relay)
+                await peer.close()
+            }
+            await client.close()
+        }
+    }
+
+    @Test("EVEN-PORT with R reserves the next port; RESERVATION-TOKEN allocates it; a spent token gets 508")
+    func evenPortReservation() async throws {
+        try await Self.withRelay { server in
+            let serverAddress = try #require(server.address(.udp))
+            let rtp = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let first = try await rtp.allocate([.evenPort(reserveNextPort: true)])
+            let even = try Self.relayed(first)
+            #expect(even.port % 2 == 0)
+            guard case .reservationToken(let token) = try #require(first.attribute(.reservationToken)) else {
+                Issue.record("no RESERVATION-TOKEN")
+                return
+            }
+            let rtcp = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let second = try await rtcp.allocate([.reservationToken(token)])
+            #expect(try Self.relayed(second).port == even.port + 1)
+            let again = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let spent = try await again.request(.allocate, [.requestedTransport(17), .reservationToken(token)])
+            #expect(spent.errorCode?.code == 508)
+            let combined = try await again.request(
+                .allocate, [.requestedTransport(17), .reservationToken(token), .evenPort(reserveNextPort: false)])
+            #expect(combined.errorCode?.code == 400)
+            for client in [rtp, rtcp, again] { await client.close() }
+        }
+    }
+}

@@ -22,8 +22,9 @@ struct ChannelDataTests {
         #expect(throws: ChannelData.DecodingError.truncatedHeader) {
             try ChannelData(decoding: ByteBuffer(bytes: [0x40, 0x00, 0x00]))
         }
-        #expect(throws: ChannelData.DecodingError.invalidChannel(0x5000)) {
-            try ChannelData(decoding: ByteBuffer(bytes: [0x50, 0x00, 0x00, 0x00]))
+        #expect((try? ChannelData(decoding: ByteBuffer(bytes: [0x7F, 0xFF, 0x00, 0x00])))?.channel == 0x7FFF)
+        #expect(throws: ChannelData.DecodingError.invalidChannel(0x8000)) {
+            try ChannelData(decoding: ByteBuffer(bytes: [0x80, 0x00, 0x00, 0x00]))
         }
         #expect(throws: ChannelData.DecodingError.invalidChannel(0x3FFF)) {
             try ChannelData(decoding: ByteBuffer(bytes: [0x3F, 0xFF, 0x00, 0x00]))

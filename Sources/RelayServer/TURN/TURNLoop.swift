@@ -1,4 +1,5 @@
 import Atomics
+import Logging
 import NIOCore
 import NIOPosix
 import STUN
@@ -38,10 +39,15 @@ final class TURNLoop {
     /// Bind attempts per relay socket before 508 (another process may hold a port of the range).
     private static let bindAttempts = 5
 
-    init(eventLoop: any EventLoop, table: AllocationTable, relayHosts: [AddressFamily: RelayHost]) {
+    private let logger: Logger
+
+    init(
+        eventLoop: any EventLoop, table: AllocationTable, relayHosts: [AddressFamily: RelayHost], logger: Logger
+    ) {
         self.eventLoop = eventLoop
         self.table = table
         self.relayHosts = relayHosts
+        self.logger = logger
     }
 
     // MARK: Inputs
@@ -49,7 +55,29 @@ final class TURNLoop {
     /// A TURN request or Send indication from a client.
     func handle(_ view: STUNMessageView, from fiveTuple: FiveTuple) {
         counters.requests.wrappingIncrement(ordering: .relaxed)
-        perform(table.handle(view, from: fiveTuple, now: .now, unixTime: Self.unixTime()))
+        let actions = table.handle(view, from: fiveTuple, now: .now, unixTime: Self.unixTime())
+        if logger.logLevel <= .debug { log(view, actions, fiveTuple) }
+        perform(actions)
+    }
+
+    /// Debug log of a request and the error it was answered with, if any; trace logs every request.
+    private func log(_ view: STUNMessageView, _ actions: [AllocationTable.Action], _ fiveTuple: FiveTuple) {
+        logger.trace(
+            "TURN request",
+            metadata: [
+                "method": "\(view.type.method)", "client": "\(fiveTuple)",
+                "request": "\((try? view.decode())?.attributes ?? [])",
+            ])
+        for case .toClient(_, let bytes) in actions {
+            guard let response = try? STUNMessage(datagram: bytes), let error = response.errorCode else { continue }
+            logger.debug(
+                "TURN request refused",
+                metadata: [
+                    "method": "\(view.type.method)", "error": "\(error.code)", "client": "\(fiveTuple)",
+                    "request": "\((try? view.decode())?.attributes ?? [])",
+                ])
+        }
+        if actions.isEmpty { logger.debug("TURN message without answer", metadata: ["client": "\(fiveTuple)"]) }
     }
 
     /// ChannelData from a client.
@@ -164,20 +192,22 @@ final class TURNLoop {
 
     private func openRelay(_ request: AllocationTable.PendingAllocation) {
         var opened: [EventLoopFuture<RelaySocket?>] = []
-        for (index, family) in request.families.enumerated() {
-            guard let host = relayHosts[family] else { continue }
-            if let reservation = request.reservationToken {
-                opened.append(
-                    bind(host, dontFragment: request.dontFragment, attempts: 1) { now in
-                        host.pool.take(token: reservation, now: now).map { ($0, nil) }
-                    })
-            } else {
-                let reserve = index == 0 && request.reserveNextPort
-                opened.append(
-                    bind(host, dontFragment: request.dontFragment, attempts: Self.bindAttempts) { now in
-                        host.pool.take(even: request.evenPort, reserveNext: reserve, now: now)
-                    })
+        if let reservation = request.reservationToken {
+            // The token names a port of whichever family reserved it.
+            let now = Instant.now
+            for host in relayHosts.values {
+                guard let port = host.pool.take(token: reservation, now: now) else { continue }
+                opened.append(bind(host, dontFragment: request.dontFragment, attempts: 1) { _ in (port, nil) })
+                break
             }
+        }
+        for (index, family) in request.families.enumerated() where request.reservationToken == nil {
+            guard let host = relayHosts[family] else { continue }
+            let reserve = index == 0 && request.reserveNextPort
+            opened.append(
+                bind(host, dontFragment: request.dontFragment, attempts: Self.bindAttempts) { now in
+                    host.pool.take(even: request.evenPort, reserveNext: reserve, now: now)
+                })
         }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         EventLoopFuture.whenAllComplete(opened, on: eventLoop).whenSuccess { results in

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import STUN
@@ -11,7 +12,8 @@ struct TURNLoops: Sendable {
     /// Builds a table and driver on every loop of `group` from `configuration`; `listeners` are the
     /// configured UDP addresses, used to choose relay addresses when none are configured.
     static func make(
-        _ configuration: TURNConfiguration, software: String, listeners: [ListenAddress], group: any EventLoopGroup
+        _ configuration: TURNConfiguration, software: String, listeners: [ListenAddress], group: any EventLoopGroup,
+        logger: Logger
     ) async throws -> TURNLoops {
         let relayIPs =
             try configuration.relayAddresses.isEmpty
@@ -36,7 +38,8 @@ struct TURNLoops: Sendable {
         for loop in group.makeIterator() {
             let hostsCopy = hosts
             loops[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(TURNLoop(eventLoop: loop, table: table, relayHosts: hostsCopy), eventLoop: loop)
+                NIOLoopBound(
+                    TURNLoop(eventLoop: loop, table: table, relayHosts: hostsCopy, logger: logger), eventLoop: loop)
             }.get()
         }
         return TURNLoops(loops: loops, ledger: ledger)

@@ -1,0 +1,78 @@
+import Configuration
+import RelayServer
+import STUN
+import TURN
+
+extension TURNConfiguration {
+    /// Reads the `turn.*` keys; see `config/partyline.example.yaml`.
+    init(reader: ConfigReader) throws {
+        let defaults = TURNConfiguration()
+        func list(_ key: ConfigKey, secret: Bool = false) -> [String] {
+            (reader.stringArray(forKey: key, isSecret: secret) ?? []).flatMap { $0.split(separator: ",") }
+                .map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
+        }
+        var users: [String: String] = [:]
+        for entry in list("turn.users", secret: true) {
+            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else {
+                throw ConfigurationError("turn.users entries are user:password")
+            }
+            users[String(entry[..<colon])] = String(entry[entry.index(after: colon)...])
+        }
+        let relayAddresses = try list("turn.relay.addresses").map { text in
+            guard let ip = IPAddress(parsing: text), !ip.isUnspecified else {
+                throw ConfigurationError("turn.relay.addresses: '\(text)' is not a concrete IP address")
+            }
+            return ip
+        }
+        func networks(_ key: ConfigKey) throws -> [IPNetwork] {
+            try list(key).map { text in
+                guard let network = IPNetwork(parsing: text) else {
+                    throw ConfigurationError("\(key): '\(text)' is not an address or prefix")
+                }
+                return network
+            }
+        }
+        var limits = AllocationLimits()
+        limits.defaultLifetime = UInt32(
+            clamping: reader.int(forKey: "turn.lifetime.default", default: Int(limits.defaultLifetime)))
+        limits.maxLifetime = UInt32(clamping: reader.int(forKey: "turn.lifetime.max", default: Int(limits.maxLifetime)))
+        limits.maxAllocationsPerUser = reader.int(forKey: "turn.quota.perUser", default: limits.maxAllocationsPerUser)
+        limits.maxAllocations = reader.int(forKey: "turn.quota.total", default: limits.maxAllocations)
+        limits.maxPermissionsPerAllocation = reader.int(
+            forKey: "turn.quota.permissionsPerAllocation", default: limits.maxPermissionsPerAllocation)
+        switch reader.string(forKey: "turn.channelNumbers", default: "rfc5766") {
+        case "rfc5766": limits.channelNumbers = ChannelData.rfc5766Channels
+        case "rfc8656": limits.channelNumbers = ChannelData.validChannels
+        case let other: throw ConfigurationError("turn.channelNumbers: '\(other)' is neither rfc5766 nor rfc8656")
+        }
+        guard limits.defaultLifetime > 0, limits.defaultLifetime <= limits.maxLifetime else {
+            throw ConfigurationError("turn.lifetime.default must be positive and at most turn.lifetime.max")
+        }
+        self.init(
+            realm: reader.string(forKey: "turn.realm", default: defaults.realm),
+            staticUsers: users,
+            restSecrets: list("turn.secrets", secret: true),
+            relayAddresses: relayAddresses,
+            relayPorts: try Self.portRange(reader.string(forKey: "turn.relay.ports")) ?? defaults.relayPorts,
+            limits: limits,
+            allowedPeers: try networks("turn.peers.allowed"),
+            deniedPeers: defaults.deniedPeers + (try networks("turn.peers.denied")),
+            nonceLifetime: UInt64(reader.int(forKey: "turn.nonceLifetime", default: Int(defaults.nonceLifetime))))
+    }
+
+    /// `49152-65535`: at least one port, none below 1024.
+    static func portRange(_ text: String?) throws -> ClosedRange<UInt16>? {
+        guard let text else { return nil }
+        let bounds = text.split(separator: "-").compactMap { UInt16($0.trimmingWhitespace) }
+        guard bounds.count == 2, bounds[0] >= 1024, bounds[0] <= bounds[1] else {
+            throw ConfigurationError("turn.relay.ports: '\(text)' is not a range like 49152-65535")
+        }
+        return bounds[0]...bounds[1]
+    }
+}
+
+extension StringProtocol {
+    fileprivate var trimmingWhitespace: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
