@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# coturn's turnutils_uclient against PartyLine's TURN relay on loopback, with turnutils_peer as the peer
+# (both from Debian's coturn package). Every case must deliver every packet back (zero loss). CI runs this
+# after `swift test`.
+# Usage: scripts/interop-turn.sh [PATH_TO_PARTYLINE]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+partyline=${1:-}
+if [ -z "$partyline" ]; then
+  swift build --product partyline >/dev/null || exit 1
+  partyline=$(swift build --show-bin-path)/partyline
+fi
+for tool in turnutils_uclient turnutils_peer; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install coturn)"; exit 1; }
+done
+port=${INTEROP_TURN_PORT:-34790}
+peer_port=$((port + 10))
+log=$(mktemp)
+peer_log=$(mktemp)
+# Relay ports below the kernel's ephemeral range, so relay sockets never collide with client sockets; uclient
+# leaves its allocations to expire, so the per-user quota is raised for the run.
+"$partyline" serve --log-level debug \
+  --stun-listen-udp "127.0.0.1:$port,[::1]:$port" --stun-listen-tcp "127.0.0.1:$port,[::1]:$port" \
+  --turn-users alice:wonderland --turn-secrets north --turn-realm partyline \
+  --turn-relay-addresses "127.0.0.1,::1" --turn-relay-ports 20000-29999 \
+  --turn-peers-allowed "127.0.0.0/8,::1" --turn-quota-per-user 1000 >"$log" 2>&1 &
+server=$!
+turnutils_peer -p "$peer_port" -L 127.0.0.1 -L ::1 >"$peer_log" 2>&1 &
+peer=$!
+trap 'kill $server $peer 2>/dev/null; wait $server $peer 2>/dev/null; rm -f "$log" "$peer_log"' EXIT
+for _ in $(seq 50); do grep -q "transport=tcp" "$log" && break; sleep 0.1; done
+
+passed=0
+failed=0
+# name, then uclient options; 2 clients × 50 packets of 170 bytes each way.
+run() {
+  local name=$1
+  shift
+  local out sent received lost
+  out=$(timeout 60 turnutils_uclient "$@" -r "$peer_port" -n 50 -m 2 -l 170 -z 5 -p "$port" 2>&1)
+  sent=$(echo "$out" | grep -o 'tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' | tail -1 | grep -o 'tot_send_msgs=[0-9]*' | grep -o '[0-9]*')
+  received=$(echo "$out" | grep -o 'tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' | tail -1 | grep -o 'tot_recv_msgs=[0-9]*' | grep -o '[0-9]*')
+  lost=$(echo "$out" | grep -o 'Total lost packets [0-9]*' | grep -o '[0-9]*$')
+  if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" = "$received" ] && [ "$lost" = "0" ]; then
+    passed=$((passed + 1))
+    echo "PASS $name: sent $sent, received $received, lost $lost"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: sent ${sent:-?}, received ${received:-?}, lost ${lost:-?}"
+    echo "$out" | grep -iE 'error|cannot|fail' | head -5 | sed 's/^/    /'
+  fi
+}
+
+user=(-u alice -w wonderland)
+rest=(-W north -u party-1/member-1)
+run "udp channels, long-term" "${user[@]}" -c -e 127.0.0.1 127.0.0.1
+run "udp channels RTP+RTCP (EVEN-PORT, RESERVATION-TOKEN)" "${user[@]}" -e 127.0.0.1 127.0.0.1
+run "udp Send/Data indications" "${user[@]}" -c -s -e 127.0.0.1 127.0.0.1
+run "udp DONT-FRAGMENT" "${user[@]}" -c -g -e 127.0.0.1 127.0.0.1
+run "tcp channels, long-term" "${user[@]}" -t -c -e 127.0.0.1 127.0.0.1
+run "tcp channels RTP+RTCP" "${user[@]}" -t -e 127.0.0.1 127.0.0.1
+run "tcp Send/Data indications" "${user[@]}" -t -c -s -e 127.0.0.1 127.0.0.1
+run "udp channels, REST credentials" "${rest[@]}" -c -e 127.0.0.1 127.0.0.1
+run "tcp channels, REST credentials" "${rest[@]}" -t -c -e 127.0.0.1 127.0.0.1
+run "udp IPv6 relay (REQUESTED-ADDRESS-FAMILY)" "${user[@]}" -x -e ::1 127.0.0.1
+run "udp over IPv6 to the server" "${user[@]}" -c -x -e ::1 ::1
+
+echo "interop-turn: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
