@@ -93,6 +93,8 @@ let package = Package(
             dependencies: [
                 "STUN",
                 "TURNClient",
+                "TURN",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -30,7 +30,10 @@ public struct LoadReport: Sendable {
     }
 
     /// The closing table.
-    public func table(title: String) -> String {
+    public func table(
+        title: String, sentLabel: String = "requests sent", receivedLabel: String = "responses",
+        rateLabel: String = "responses/s"
+    ) -> String {
         func micros(_ percentile: Double) -> String {
             received == 0 ? "-" : formatMicros(latency.valueAtPercentile(percentile))
         }
@@ -40,9 +43,9 @@ public struct LoadReport: Sendable {
                 String(format2(duration / .seconds(1)))
                     + " s"
             ),
-            ("requests sent", "\(sent)"),
-            ("responses", "\(received)"),
-            ("responses/s", String(Int(responsesPerSecond.rounded()))),
+            (sentLabel, "\(sent)"),
+            (receivedLabel, "\(received)"),
+            (rateLabel, String(Int(responsesPerSecond.rounded()))),
             ("lost", "\(lost) (\(format2(lossPercent)) %)"),
             ("invalid datagrams", "\(invalid)"),
             ("p50 round trip", micros(50)),

@@ -100,7 +100,8 @@ public enum STUNClient {
         }
     }
 
-    static func makeClientTLSContext(_ trust: TLSTrust) throws -> NIOSSLContext {
+    /// A client TLS context trusting what `trust` says.
+    public static func makeClientTLSContext(_ trust: TLSTrust) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         switch trust {
         case .systemDefault:

@@ -1,13 +1,15 @@
 import ArgumentParser
+import Foundation
 import LoadGenerator
 import NIOCore
 import STUN
+import TURN
 
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
         abstract: "Load generators for PartyLine's services (and any other STUN server).",
-        subcommands: [STUNLoadCommand.self]
+        subcommands: [STUNLoadCommand.self, TURNLoadCommand.self]
     )
 }
 
@@ -42,6 +44,81 @@ struct STUNLoadCommand: AsyncParsableCommand {
         }
         print(report.table(title: "result"))
         if report.received == 0 { throw ExitCode(1) }
+    }
+}
+
+struct TURNLoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "turn",
+        abstract:
+            "Relay data through a TURN server to an echo peer this tool runs; report allocations/s, echoes/s, loss and latency."
+    )
+
+    @Option(help: "HOST:PORT of the TURN server (loopback for benchmarks).")
+    var target: String
+
+    @Option(help: "Client transport: udp, tcp or tls.")
+    var transport: String = "udp"
+
+    @Option(help: "channel (ChannelData) or indication (Send/Data indications).")
+    var mode: String = "channel"
+
+    @Option(help: "Concurrent allocations, each with its own socket or connection.")
+    var allocations: Int = 16
+
+    @Option(help: "Application bytes per packet (at least 16).")
+    var size: Int = 100
+
+    @Option(help: "Packets per second per allocation; omit to run flat out.")
+    var rate: Int?
+
+    @Option(help: "Packets in flight per allocation when running flat out.")
+    var window: Int = 8
+
+    @Option(help: "Seconds to run the data phase.")
+    var duration: Double = 10
+
+    @Option(help: "Long-term username (or use --secret for REST credentials).")
+    var username: String?
+
+    @Option(help: "Long-term password.")
+    var password: String?
+
+    @Option(help: "TURN REST shared secret: mints a credential per run.")
+    var secret: String?
+
+    func run() async throws {
+        let address = try parseTarget(target)
+        guard let transport = TURNLoadGenerator.Transport(rawValue: transport) else {
+            throw ValidationError("--transport is udp, tcp or tls")
+        }
+        guard let mode = TURNLoadMode(rawValue: mode) else { throw ValidationError("--mode is channel or indication") }
+        let (username, password) = try credentials()
+        let generator = TURNLoadGenerator(
+            target: address, transport: transport, mode: mode, allocations: allocations, payloadSize: size, rate: rate,
+            window: window, duration: .milliseconds(Int(duration * 1000)), username: username, password: password)
+        let pace = rate.map { "\($0) packets/s each" } ?? "flat out, \(window) in flight each"
+        print(
+            "load turn → \(address) over \(transport), \(mode), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
+        )
+        let report = try await generator.run { elapsed, echoes in
+            let seconds = elapsed / .seconds(1)
+            print("  \(Int(seconds.rounded())) s  \(echoes) echoes  \(Int(Double(echoes) / max(seconds, 0.001))) /s")
+        }
+        print(report.table(title: "result"))
+        if report.data.received == 0 { throw ExitCode(1) }
+    }
+
+    private func credentials() throws -> (String, String) {
+        if let secret {
+            guard let secrets = TURNRESTSecrets([secret]) else { throw ValidationError("--secret must not be empty") }
+            let credential = secrets.mint(
+                subject: "load/\(UInt32.random(in: 0...UInt32.max))", ttl: 3600,
+                now: UInt64(Date().timeIntervalSince1970))
+            return (credential.username, credential.password)
+        }
+        guard let username, let password else { throw ValidationError("give --username and --password, or --secret") }
+        return (username, password)
     }
 }
 

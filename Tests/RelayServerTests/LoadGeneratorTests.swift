@@ -1,6 +1,7 @@
 import LoadGenerator
 import PartyLineTesting
 import RelayServer
+import TURN
 import Testing
 
 @Suite("Load generator against a loopback server")
@@ -20,5 +21,32 @@ struct LoadGeneratorTests {
         #expect(report.sent == report.received)
         #expect(server.statistics()[.udp].answered == report.received)
         #expect(report.table(title: "t").contains("responses/s"))
+    }
+}
+
+extension LoadGeneratorTests {
+    @Test(
+        "a short TURN run relays every packet through the relay and back, and the relay counts them",
+        arguments: [
+            (TURNLoadGenerator.Transport.udp, TURNLoadMode.channel, nil as Int?),
+            (.tcp, .indication, nil), (.udp, .indication, 100),
+        ])
+    func turnRun(transport: TURNLoadGenerator.Transport, mode: TURNLoadMode, rate: Int?) async throws {
+        var configuration = RelayServerConfiguration.loopback()
+        configuration.turn = .loopback()
+        let server = RelayServer(configuration: configuration)
+        try await server.start()
+        let generator = TURNLoadGenerator(
+            target: try #require(server.address(transport == .udp ? .udp : .tcp)), transport: transport, mode: mode,
+            allocations: 4, payloadSize: 200, rate: rate, window: 4, duration: .milliseconds(500), username: "alice",
+            password: "wonderland", timeout: .milliseconds(500))
+        let report = try await generator.run()
+        let relay = await server.relayStatistics()
+        await server.stop()
+        #expect(report.data.received > 20)
+        #expect(report.data.lost == 0 && report.data.invalid == 0)
+        #expect(report.data.sent == report.data.received)
+        #expect(relay.toPeers == report.data.sent)
+        #expect(report.table(title: "t").contains("allocations"))
     }
 }

@@ -1,0 +1,394 @@
+import Atomics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import STUN
+import TURNClient
+
+/// Drives data through a TURN relay: N allocations over UDP, TCP or TLS, each with a channel (or a
+/// permission, for Send/Data indications) toward a UDP echo peer the tool runs itself. Each packet goes
+/// client → relay → peer → relay → client, and its round trip is measured. Flat out (a window of packets
+/// in flight per allocation, each echo replaced by the next packet) or at a fixed rate per allocation.
+/// Loopback targets only in tests and benchmarks.
+public struct TURNLoadGenerator: Sendable {
+    public enum Transport: String, Sendable, CaseIterable {
+        case udp, tcp, tls
+    }
+
+    public var target: SocketAddress
+    public var transport: Transport
+    public var mode: TURNLoadMode
+    public var allocations: Int
+    /// Application bytes per packet (at least 16: slot, generation, send time).
+    public var payloadSize: Int
+    /// Packets per second per allocation; nil runs flat out with `window` packets in flight each.
+    public var rate: Int?
+    public var window: Int
+    public var duration: Duration
+    public var username: String
+    public var password: String
+    public var trust: TLSTrust
+    /// A packet unanswered for this long counts as lost.
+    public var timeout: Duration
+
+    public init(
+        target: SocketAddress, transport: Transport = .udp, mode: TURNLoadMode = .channel, allocations: Int = 16,
+        payloadSize: Int = 100, rate: Int? = nil, window: Int = 8, duration: Duration = .seconds(10),
+        username: String, password: String, trust: TLSTrust = .insecureNoVerification, timeout: Duration = .seconds(1)
+    ) {
+        self.target = target
+        self.transport = transport
+        self.mode = mode
+        self.allocations = max(1, allocations)
+        self.payloadSize = max(payloadSize, TURNLoadSession.minimumPayload)
+        self.rate = rate
+        self.window = max(1, window)
+        self.duration = duration
+        self.username = username
+        self.password = password
+        self.trust = trust
+        self.timeout = timeout
+    }
+
+    /// Why a run could not start.
+    public struct SetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Sets up every allocation, runs the data phase, and reports; `progress` is called about once a
+    /// second with the echoes so far.
+    public func run(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        progress: @Sendable (_ elapsed: Duration, _ echoes: Int) -> Void = { _, _ in }
+    ) async throws -> TURNLoadReport {
+        let loopback = target.protocol == .inet6 ? "::1" : "127.0.0.1"
+        let echo = try await DatagramBootstrap(group: group)
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
+            }
+            .bind(host: loopback, port: 0).get()
+        defer { echo.close(promise: nil) }
+        guard let echoAddress = echo.localAddress.flatMap(TransportAddress.init) else {
+            throw SetupError(description: "echo peer has no address")
+        }
+        let sslContext = transport == .tls ? try STUNClient.makeClientTLSContext(trust) : nil
+        let slots = rate.map { max(window, $0 * 2) } ?? window
+
+        // Setup: every allocation at once; the time until the last is ready gives allocations/s.
+        let setupStart = ContinuousClock.now
+        var clients: [(channel: any Channel, state: TURNLoadClient)] = []
+        var ready: [EventLoopFuture<Void>] = []
+        for _ in 0..<allocations {
+            let loop = group.next()
+            let session = TURNLoadSession(
+                auth: TURNClientAuthentication(username: username, password: password), peer: echoAddress, mode: mode,
+                stream: transport != .udp, payloadSize: payloadSize, slots: slots)
+            let state = TURNLoadClient(session: session, promise: loop.makePromise(), target: target)
+            let channel = try await connect(state, on: loop, sslContext: sslContext, bindHost: loopback)
+            clients.append((channel, state))
+            ready.append(state.ready.futureResult)
+        }
+        let setupDeadline = group.next().scheduleTask(in: .seconds(10)) {
+            for (_, state) in clients { state.ready.fail(SetupError(description: "allocation timed out")) }
+        }
+        defer { for (channel, _) in clients { channel.close(promise: nil) } }
+        try await EventLoopFuture.andAllSucceed(ready, on: group.next()).get()
+        setupDeadline.cancel()
+        let setup = ContinuousClock.now - setupStart
+
+        let start = ContinuousClock.now
+        let pacing = rate.map { TimeAmount.nanoseconds(Int64(1_000_000_000 / max(1, $0))) }
+        for (channel, _) in clients {
+            channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Start(interval: pacing, timeout: timeout))
+        }
+        var elapsed: Duration = .zero
+        while elapsed < duration {
+            try await Task.sleep(for: min(.seconds(1), duration - elapsed))
+            elapsed = ContinuousClock.now - start
+            progress(elapsed, clients.reduce(0) { $0 + $1.state.echoes.load(ordering: .relaxed) })
+        }
+        for (channel, _) in clients { channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Stop()) }
+        let measured = ContinuousClock.now - start
+        try await Task.sleep(for: timeout)
+        var report = TURNLoadReport(allocations: allocations, setup: setup)
+        for (channel, state) in clients {
+            report.data.merge(try await channel.eventLoop.submit { state.session.finish() }.get())
+        }
+        report.data.duration = measured
+        return report
+    }
+
+    private func connect(
+        _ state: TURNLoadClient, on loop: any EventLoop, sslContext: NIOSSLContext?, bindHost: String
+    ) async throws -> any Channel {
+        switch transport {
+        case .udp:
+            return try await DatagramBootstrap(group: loop)
+                .channelOption(.datagramVectorReadMessageCount, value: 16)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 2048))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TURNLoadDatagramHandler(client: state))
+                    }
+                }
+                .bind(host: bindHost, port: 0).get()
+        case .tcp, .tls:
+            return try await ClientBootstrap(group: loop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        if let sslContext {
+                            try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                        }
+                        try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
+                        try sync.addHandler(TURNLoadStreamHandler(client: state))
+                    }
+                }
+                .connect(to: target).get()
+        }
+    }
+}
+
+/// Allocation setup and data-phase figures of a TURN load run.
+public struct TURNLoadReport: Sendable {
+    public var allocations: Int
+    /// From the first Allocate to the last allocation ready for data.
+    public var setup: Duration
+    public var data = LoadReport()
+
+    public var allocationsPerSecond: Double {
+        let seconds = setup / .seconds(1)
+        return seconds > 0 ? Double(allocations) / seconds : 0
+    }
+
+    /// The closing table.
+    public func table(title: String) -> String {
+        var text = data.table(title: title, sentLabel: "packets sent", receivedLabel: "echoes", rateLabel: "echoes/s")
+        text += "  allocations       \(allocations) in \(format2(setup / .seconds(1))) s"
+        text += " (\(Int(allocationsPerSecond.rounded()))/s)\n"
+        return text
+    }
+}
+
+/// One load allocation's state and tallies, shared by its channel handler and the driver (which reads
+/// it on the channel's event loop only, except the echo counter).
+final class TURNLoadClient: @unchecked Sendable {
+    struct Start {
+        var interval: TimeAmount?
+        var timeout: Duration
+    }
+
+    struct Stop {}
+
+    var session: TURNLoadSession
+    let ready: EventLoopPromise<Void>
+    let target: SocketAddress
+    let echoes = ManagedAtomic<Int>(0)
+    var running = false
+    var nextSlot = 0
+    var tasks: [RepeatedTask] = []
+
+    init(session: TURNLoadSession, promise: EventLoopPromise<Void>, target: SocketAddress) {
+        self.session = session
+        self.ready = promise
+        self.target = target
+    }
+
+    /// Handles a message from the relay; returns bytes to send (setup requests or the next packet).
+    func received(_ bytes: ByteBuffer, now: NIODeadline, out: inout ByteBuffer, pacing: Bool) {
+        let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) ?? 0
+        if session.phase != .ready {
+            guard first >> 6 == 0 else { return }
+            if var next = session.control(bytes) { out.writeBuffer(&next) }
+            switch session.phase {
+            case .ready: ready.succeed()
+            case .failed(let reason): ready.fail(TURNLoadGenerator.SetupError(description: reason))
+            default: break
+            }
+            return
+        }
+        guard let slot = session.echo(bytes, now: now) else { return }
+        echoes.wrappingIncrement(ordering: .relaxed)
+        if running && !pacing { session.packet(slot: slot, now: now, into: &out) }
+    }
+
+    /// The next packet in rate mode, in the next slot round robin.
+    func paced(now: NIODeadline, out: inout ByteBuffer) {
+        session.packet(slot: nextSlot, now: now, into: &out)
+        nextSlot = (nextSlot + 1) % session.slots.count
+    }
+}
+
+/// UDP transport of a load allocation.
+final class TURNLoadDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let client: TURNLoadClient
+    private var pacing = false
+    private var out = ByteBuffer()
+    private var pendingLengths: [Int] = []
+
+    init(client: TURNLoadClient) { self.client = client }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var first = client.session.start()
+        context.writeAndFlush(
+            wrapOutboundOut(
+                AddressedEnvelope(remoteAddress: client.target, data: first.readSlice(length: first.readableBytes)!)),
+            promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let before = out.writerIndex
+        client.received(unwrapInboundIn(data).data, now: .now(), out: &out, pacing: pacing)
+        if out.writerIndex > before { pendingLengths.append(out.writerIndex - before) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        if let start = event as? TURNLoadClient.Start {
+            client.running = true
+            pacing = start.interval != nil
+            if let interval = start.interval {
+                client.tasks.append(
+                    context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+                        let (handler, context) = bound.value
+                        handler.emit(context: context) { handler.client.paced(now: .now(), out: &$0) }
+                    })
+            } else {
+                for slot in client.session.slots.indices {
+                    emit(context: context) { client.session.packet(slot: slot, now: .now(), into: &$0) }
+                }
+            }
+            let timeout = start.timeout
+            client.tasks.append(
+                context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+                    let (handler, context) = bound.value
+                    let freed = handler.client.session.expire(before: .now() - TimeAmount(timeout))
+                    guard handler.client.running, !handler.pacing else { return }
+                    for slot in freed {
+                        handler.emit(context: context) {
+                            handler.client.session.packet(slot: slot, now: .now(), into: &$0)
+                        }
+                    }
+                })
+        } else if event is TURNLoadClient.Stop {
+            client.running = false
+            for task in client.tasks { task.cancel() }
+        }
+    }
+
+    private func emit(context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
+        let before = out.writerIndex
+        write(&out)
+        if out.writerIndex > before { pendingLengths.append(out.writerIndex - before) }
+        flush(context: context)
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        guard !pendingLengths.isEmpty else { return }
+        for length in pendingLengths {
+            let datagram = out.readSlice(length: length)!
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: client.target, data: datagram)), promise: nil)
+        }
+        pendingLengths.removeAll(keepingCapacity: true)
+        out = context.channel.allocator.buffer(capacity: 4096)
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
+
+/// TCP or TLS transport of a load allocation.
+final class TURNLoadStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = STUNStreamFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let client: TURNLoadClient
+    private var pacing = false
+    private var out = ByteBuffer()
+
+    init(client: TURNLoadClient) { self.client = client }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(client.session.start()), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .stun(let bytes), .channelData(let bytes):
+            client.received(bytes, now: .now(), out: &out, pacing: pacing)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        if let start = event as? TURNLoadClient.Start {
+            client.running = true
+            pacing = start.interval != nil
+            if let interval = start.interval {
+                client.tasks.append(
+                    context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+                        let (handler, context) = bound.value
+                        handler.client.paced(now: .now(), out: &handler.out)
+                        handler.flush(context: context)
+                    })
+            } else {
+                for slot in client.session.slots.indices { client.session.packet(slot: slot, now: .now(), into: &out) }
+                flush(context: context)
+            }
+            let timeout = start.timeout
+            client.tasks.append(
+                context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+                    let (handler, context) = bound.value
+                    let freed = handler.client.session.expire(before: .now() - TimeAmount(timeout))
+                    guard handler.client.running, !handler.pacing else { return }
+                    for slot in freed { handler.client.session.packet(slot: slot, now: .now(), into: &handler.out) }
+                    handler.flush(context: context)
+                })
+        } else if event is TURNLoadClient.Stop {
+            client.running = false
+            for task in client.tasks { task.cancel() }
+        }
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        out = context.channel.allocator.buffer(capacity: 4096)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        client.ready.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// The peer: sends every datagram back where it came from (the relayed address).
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        context.write(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)), promise: nil
+        )
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
