@@ -22,7 +22,8 @@ public struct TURNLoadGenerator: Sendable {
     public var allocations: Int
     /// Application bytes per packet (at least 16: slot, generation, send time).
     public var payloadSize: Int
-    /// Packets per second per allocation; nil runs flat out with `window` packets in flight each.
+    /// Packets per second per allocation; nil runs flat out with `window` packets in flight each; 0 holds
+    /// the allocations idle for the duration (to measure a relay's memory per allocation).
     public var rate: Int?
     public var window: Int
     public var duration: Duration
@@ -51,15 +52,19 @@ public struct TURNLoadGenerator: Sendable {
         self.timeout = timeout
     }
 
+    /// Allocates set up concurrently at most.
+    static let setupBatch = 256
+
     /// Why a run could not start.
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Sets up every allocation, runs the data phase, and reports; `progress` is called about once a
-    /// second with the echoes so far.
+    /// Sets up every allocation, runs the data phase, and reports; `ready` is called once every allocation
+    /// is ready, `progress` about once a second with the echoes so far.
     public func run(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        ready: @Sendable (_ setup: Duration) -> Void = { _ in },
         progress: @Sendable (_ elapsed: Duration, _ echoes: Int) -> Void = { _, _ in }
     ) async throws -> TURNLoadReport {
         let loopback = target.protocol == .inet6 ? "::1" : "127.0.0.1"
@@ -77,31 +82,35 @@ public struct TURNLoadGenerator: Sendable {
         let sslContext = transport == .tls ? try STUNClient.makeClientTLSContext(trust) : nil
         let slots = rate.map { max(window, $0 * 2) } ?? window
 
-        // Setup: every allocation at once; the time until the last is ready gives allocations/s.
+        // Setup in batches (so a burst of Allocates never overflows a socket buffer); the time until the
+        // last allocation is ready gives allocations/s.
         let setupStart = ContinuousClock.now
         var clients: [(channel: any Channel, state: TURNLoadClient)] = []
-        var ready: [EventLoopFuture<Void>] = []
-        for _ in 0..<allocations {
-            let loop = group.next()
-            let session = TURNLoadSession(
-                auth: TURNClientAuthentication(username: username, password: password), peer: echoAddress, mode: mode,
-                stream: transport != .udp, payloadSize: payloadSize, slots: slots)
-            let state = TURNLoadClient(session: session, promise: loop.makePromise(), target: target)
-            let channel = try await connect(state, on: loop, sslContext: sslContext, bindHost: loopback)
-            clients.append((channel, state))
-            ready.append(state.ready.futureResult)
-        }
-        let setupDeadline = group.next().scheduleTask(in: .seconds(10)) {
-            for (_, state) in clients { state.ready.fail(SetupError(description: "allocation timed out")) }
-        }
         defer { for (channel, _) in clients { channel.close(promise: nil) } }
-        try await EventLoopFuture.andAllSucceed(ready, on: group.next()).get()
-        setupDeadline.cancel()
+        for batchStart in stride(from: 0, to: allocations, by: Self.setupBatch) {
+            var batch: [TURNLoadClient] = []
+            for _ in batchStart..<min(allocations, batchStart + Self.setupBatch) {
+                let loop = group.next()
+                let session = TURNLoadSession(
+                    auth: TURNClientAuthentication(username: username, password: password), peer: echoAddress,
+                    mode: mode, stream: transport != .udp, payloadSize: payloadSize, slots: slots)
+                let state = TURNLoadClient(session: session, promise: loop.makePromise(), target: target)
+                let channel = try await connect(state, on: loop, sslContext: sslContext, bindHost: loopback)
+                clients.append((channel, state))
+                batch.append(state)
+            }
+            let deadline = group.next().scheduleTask(in: .seconds(10)) {
+                for state in batch { state.ready.fail(SetupError(description: "allocation timed out")) }
+            }
+            try await EventLoopFuture.andAllSucceed(batch.map(\.ready.futureResult), on: group.next()).get()
+            deadline.cancel()
+        }
         let setup = ContinuousClock.now - setupStart
+        ready(setup)
 
         let start = ContinuousClock.now
         let pacing = rate.map { TimeAmount.nanoseconds(Int64(1_000_000_000 / max(1, $0))) }
-        for (channel, _) in clients {
+        for (channel, _) in clients where rate != 0 {
             channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Start(interval: pacing, timeout: timeout))
         }
         var elapsed: Duration = .zero

@@ -235,19 +235,28 @@ extension AllocationTable {
     public func peerData(_ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant)
         -> Action?
     {
+        var out = ByteBuffer()
+        return peerData(data, from: peer, relay: relay, now: now, into: &out).map { .toClient($0, out) }
+    }
+
+    /// ``peerData(_:from:relay:now:)`` for the hot path: the message for the client is appended to `buffer`
+    /// (one buffer serves a whole read burst) and the client's 5-tuple returned; nil when dropped.
+    public func peerData(
+        _ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant,
+        into buffer: inout ByteBuffer
+    ) -> FiveTuple? {
         guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
             let allocation = live(fiveTuple, now: now), allocation.bindings.hasPermission(for: peer.ip, now: now)
         else { return nil }
-        var out = ByteBuffer()
         if let channel = allocation.bindings.channel(forPeer: peer, now: now) {
-            ChannelData(channel: channel, data: data).encode(into: &out, padded: fiveTuple.transport != .udp)
+            ChannelData(channel: channel, data: data).encode(into: &buffer, padded: fiveTuple.transport != .udp)
         } else {
             STUNMessage(
                 type: STUNMessageType(method: .data, messageClass: .indication),
                 attributes: [.xorPeerAddress(peer), .data(data)]
-            ).encode(into: &out, fingerprint: true)
+            ).encode(into: &buffer, fingerprint: true)
         }
-        return .toClient(fiveTuple, out)
+        return fiveTuple
     }
 
     /// The largest peer datagram relayed: a Data indication around it must still fit STUN's 16-bit length.

@@ -69,7 +69,7 @@ struct TURNLoadCommand: AsyncParsableCommand {
     @Option(help: "Application bytes per packet (at least 16).")
     var size: Int = 100
 
-    @Option(help: "Packets per second per allocation; omit to run flat out.")
+    @Option(help: "Packets per second per allocation; omit to run flat out; 0 holds the allocations idle.")
     var rate: Int?
 
     @Option(help: "Packets in flight per allocation when running flat out.")
@@ -101,12 +101,14 @@ struct TURNLoadCommand: AsyncParsableCommand {
         print(
             "load turn → \(address) over \(transport), \(mode), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
         )
-        let report = try await generator.run { elapsed, echoes in
+        let report = try await generator.run { setup in
+            print("  \(generator.allocations) allocations ready in \(setup)")
+        } progress: { elapsed, echoes in
             let seconds = elapsed / .seconds(1)
             print("  \(Int(seconds.rounded())) s  \(echoes) echoes  \(Int(Double(echoes) / max(seconds, 0.001))) /s")
         }
         print(report.table(title: "result"))
-        if report.data.received == 0 { throw ExitCode(1) }
+        if report.data.received == 0 && rate != 0 { throw ExitCode(1) }
     }
 
     private func credentials() throws -> (String, String) {

@@ -30,14 +30,21 @@ final class TURNLoop {
     let counters = RelayCounters()
     private(set) var table: AllocationTable
     private let relayHosts: [AddressFamily: RelayHost]
-    private var relays: [TransportAddress: any Channel] = [:]
-    private var udpListeners: [TransportAddress: any Channel] = [:]
-    private var streams: [FiveTuple: any Channel] = [:]
-    /// Channels written to since the last ``flush()``.
-    private var unflushed: [ObjectIdentifier: any Channel] = [:]
+    private var relays: [TransportAddress: RelaySocket] = [:]
+    private var udpListeners: [TransportAddress: Outlet] = [:]
+    private var streams: [FiveTuple: Outlet] = [:]
+    /// Outlets written to since the last ``flush()``.
+    private var unflushed: [Outlet] = []
+    /// Messages for clients built during one read burst, sent as slices of it.
+    private var burst = ByteBuffer()
+
+    /// Room for a burst of relayed messages; the buffer grows if a burst needs more.
+    private static let burstCapacity = 16 * 1024
 
     /// Bind attempts per relay socket before 508 (another process may hold a port of the range).
     private static let bindAttempts = 5
+    /// Datagrams read per recvmmsg on a relay socket.
+    private static let relayVectorRead = 8
 
     private let logger: Logger
 
@@ -93,15 +100,24 @@ final class TURNLoop {
         perform(action)
     }
 
-    /// A datagram from a peer on the relay socket bound to `relay`.
-    func peerData(_ data: ByteBuffer, from peer: SocketAddress, relay: TransportAddress) {
-        guard let source = TransportAddress(peer),
-            let action = table.peerData(data, from: source, relay: relay, now: .now)
+    /// A datagram from a peer on `relay`: to the client as ChannelData or a Data indication, written into
+    /// the burst buffer and sent without looking anything up but the allocation.
+    func peerData(_ data: ByteBuffer, from peer: SocketAddress, relay: RelaySocket) {
+        if burst.capacity == 0 { burst = relay.outlet.channel.allocator.buffer(capacity: Self.burstCapacity) }
+        let start = burst.writerIndex
+        guard let client = relay.client, let source = TransportAddress(peer),
+            table.peerData(data, from: source, relay: relay.address, now: .now, into: &burst) != nil
         else {
             counters.dropped.wrappingIncrement(ordering: .relaxed)
             return
         }
-        perform(action)
+        let bytes = burst.getSlice(at: start, length: burst.writerIndex - start)!
+        counters.toClients.wrappingIncrement(ordering: .relaxed)
+        if let address = client.address {
+            write(NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes)), to: client.outlet)
+        } else {
+            write(NIOAny(bytes), to: client.outlet)
+        }
     }
 
     /// Sweeps expired allocations, permissions and channels.
@@ -120,9 +136,11 @@ final class TURNLoop {
 
     // MARK: Client connections
 
-    func registerListener(_ channel: any Channel, address: TransportAddress) { udpListeners[address] = channel }
+    func registerListener(_ channel: any Channel, address: TransportAddress) {
+        udpListeners[address] = Outlet(channel)
+    }
 
-    func streamOpened(_ channel: any Channel, fiveTuple: FiveTuple) { streams[fiveTuple] = channel }
+    func streamOpened(_ channel: any Channel, fiveTuple: FiveTuple) { streams[fiveTuple] = Outlet(channel) }
 
     func streamClosed(_ fiveTuple: FiveTuple) {
         streams[fiveTuple] = nil
@@ -133,13 +151,18 @@ final class TURNLoop {
     /// Flushes every channel written since the last call: once per read burst, not per packet.
     func flush() {
         guard !unflushed.isEmpty else { return }
-        for channel in unflushed.values { channel.flush() }
+        for outlet in unflushed {
+            outlet.needsFlush = false
+            outlet.channel.flush()
+        }
         unflushed.removeAll(keepingCapacity: true)
+        // Slices of the burst buffer keep it alive until sent; the next burst writes into a fresh one.
+        if burst.writerIndex > 0 { burst = ByteBuffer() }
     }
 
     /// Closes every relay socket (server shutdown).
     func closeAll() {
-        for channel in relays.values { channel.close(promise: nil) }
+        for relay in relays.values { relay.outlet.channel.close(promise: nil) }
         relays.removeAll()
     }
 
@@ -154,22 +177,17 @@ final class TURNLoop {
     private func perform(_ action: AllocationTable.Action) {
         switch action {
         case .toClient(let fiveTuple, let bytes):
-            let channel: (any Channel)?
-            let message: NIOAny
-            if fiveTuple.transport == .udp {
-                channel = udpListeners[fiveTuple.server]
-                message = NIOAny(AddressedEnvelope(remoteAddress: fiveTuple.client.socketAddress, data: bytes))
+            guard let client = client(of: fiveTuple) else { return }
+            if let address = client.address {
+                write(NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes)), to: client.outlet)
             } else {
-                channel = streams[fiveTuple]
-                message = NIOAny(bytes)
+                write(NIOAny(bytes), to: client.outlet)
             }
-            guard let channel else { return }
-            counters.toClients.wrappingIncrement(ordering: .relaxed)
-            write(message, to: channel)
         case .toPeer(let relay, let peer, let data):
-            guard let channel = relays[relay] else { return }
+            guard let socket = relays[relay] else { return }
             counters.toPeers.wrappingIncrement(ordering: .relaxed)
-            write(NIOAny(AddressedEnvelope(remoteAddress: peer.socketAddress, data: data)), to: channel)
+            write(
+                NIOAny(AddressedEnvelope(remoteAddress: socket.socketAddress(of: peer), data: data)), to: socket.outlet)
         case .openRelay(let request):
             openRelay(request)
         case .closeRelay(let address):
@@ -177,21 +195,32 @@ final class TURNLoop {
         }
     }
 
-    private func write(_ message: NIOAny, to channel: any Channel) {
-        channel.pipeline.syncOperations.write(message, promise: nil)
-        unflushed[ObjectIdentifier(channel)] = channel
+    private func write(_ message: NIOAny, to outlet: Outlet) {
+        outlet.channel.pipeline.syncOperations.write(message, promise: nil)
+        if !outlet.needsFlush {
+            outlet.needsFlush = true
+            unflushed.append(outlet)
+        }
+    }
+
+    /// Where messages for the client of `fiveTuple` go: its UDP listener and address, or its connection.
+    private func client(of fiveTuple: FiveTuple) -> RelaySocket.Client? {
+        if fiveTuple.transport == .udp {
+            return udpListeners[fiveTuple.server].map { ($0, fiveTuple.client.socketAddress) }
+        }
+        return streams[fiveTuple].map { ($0, nil) }
     }
 
     private func closeRelay(_ address: TransportAddress) {
-        guard let channel = relays.removeValue(forKey: address) else { return }
+        guard let relay = relays.removeValue(forKey: address) else { return }
         let pool = relayHosts[address.ip.family]?.pool
-        channel.close().whenComplete { _ in pool?.give(address.port) }
+        relay.outlet.channel.close().whenComplete { _ in pool?.give(address.port) }
     }
 
     // MARK: Relay sockets
 
     private func openRelay(_ request: AllocationTable.PendingAllocation) {
-        var opened: [EventLoopFuture<RelaySocket?>] = []
+        var opened: [EventLoopFuture<RelaySocketOpened?>] = []
         if let reservation = request.reservationToken {
             // The token names a port of whichever family reserved it.
             let now = Instant.now
@@ -214,6 +243,8 @@ final class TURNLoop {
             let sockets = results.compactMap { try? $0.get() }.compactMap { $0 }
             let token = sockets.lazy.compactMap(\.token).first
             let turn = bound.value
+            let client = turn.client(of: request.fiveTuple)
+            for socket in sockets { turn.relays[socket.address]?.client = client }
             turn.perform(
                 turn.table.relayOpened(request, relayed: sockets.map(\.address), reservationToken: token, now: .now))
             turn.flush()
@@ -221,26 +252,33 @@ final class TURNLoop {
     }
 
     /// A bound relay socket's address, and the token of the port reserved beside it.
-    private typealias RelaySocket = (address: TransportAddress, token: UInt64?)
+    private typealias RelaySocketOpened = (address: TransportAddress, token: UInt64?)
 
     /// Binds a relay socket on `host` at the port `choose` picks, trying another port when the kernel
     /// says one is taken; nil when no port works.
     private func bind(
         _ host: RelayHost, dontFragment: Bool, attempts: Int,
         choose: @escaping (Instant) -> (port: UInt16, token: UInt64?)?
-    ) -> EventLoopFuture<RelaySocket?> {
+    ) -> EventLoopFuture<RelaySocketOpened?> {
         guard attempts > 0, let (port, token) = choose(.now) else {
             counters.relaySocketFailures.wrappingIncrement(ordering: .relaxed)
             return eventLoop.makeSucceededFuture(nil)
         }
         let address = TransportAddress(ip: host.ip, port: port)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        // One recvmmsg per readable event: epoll is level-triggered, so datagrams left over wake the loop
+        // again, and no read ends in an EAGAIN call.
         var bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+            .channelOption(.maxMessagesPerRead, value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: Self.relayVectorRead)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.relayVectorRead * 2048)
+            )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RelayPeerHandler(turn: bound.value, relay: address))
+                    let relay = RelaySocket(address: address, channel: channel)
+                    bound.value.relays[address] = relay
+                    try channel.pipeline.syncOperations.addHandler(RelayPeerHandler(turn: bound.value, relay: relay))
                 }
             }
         if dontFragment {
@@ -248,10 +286,10 @@ final class TURNLoop {
             bootstrap = bootstrap.channelOption(option, value: value)
         }
         let retry = NIOLoopBound(choose, eventLoop: eventLoop)
-        return bootstrap.bind(to: address.socketAddress).map { channel -> RelaySocket? in
-            bound.value.relays[address] = channel
-            return (address, token)
+        return bootstrap.bind(to: address.socketAddress).map { _ -> RelaySocketOpened? in
+            (address, token)
         }.flatMapError { _ in
+            bound.value.relays[address] = nil
             host.pool.give(port)
             return bound.value.bind(host, dontFragment: dontFragment, attempts: attempts - 1, choose: retry.value)
         }
@@ -270,4 +308,38 @@ final class TURNLoop {
     }
 
     private static func unixTime() -> UInt64 { UInt64(max(0, time(nil))) }
+}
+
+/// A channel the loop writes to, flushed once per read burst.
+final class Outlet {
+    let channel: any Channel
+    var needsFlush = false
+
+    init(_ channel: any Channel) { self.channel = channel }
+}
+
+/// One allocation's relay socket and what its hot path needs without lookups: where its client is and
+/// the socket address of the peer it last sent to.
+final class RelaySocket {
+    /// The client's listener (with the client's address, on UDP) or connection.
+    typealias Client = (outlet: Outlet, address: SocketAddress?)
+
+    let address: TransportAddress
+    let outlet: Outlet
+    var client: Client?
+    private var lastPeer: (TransportAddress, SocketAddress)?
+
+    init(address: TransportAddress, channel: any Channel) {
+        self.address = address
+        self.outlet = Outlet(channel)
+    }
+
+    /// `peer` as a socket address; most allocations talk to one peer, so one cached entry saves the
+    /// conversion (and its string formatting) per packet.
+    func socketAddress(of peer: TransportAddress) -> SocketAddress {
+        if let (cached, address) = lastPeer, cached == peer { return address }
+        let address = peer.socketAddress
+        lastPeer = (peer, address)
+        return address
+    }
 }

@@ -7,9 +7,9 @@ final class RelayPeerHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     private let turn: TURNLoop
-    private let relay: TransportAddress
+    private let relay: RelaySocket
 
-    init(turn: TURNLoop, relay: TransportAddress) {
+    init(turn: TURNLoop, relay: RelaySocket) {
         self.turn = turn
         self.relay = relay
     }
