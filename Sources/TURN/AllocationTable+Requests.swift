@@ -220,8 +220,9 @@ extension AllocationTable {
         return .toPeer(relay: relay, peer: peer, data: data)
     }
 
-    /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped.
-    public func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
+    /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped. `mutating` only so
+    /// that a driver holding the table in a class calls it in place rather than on a copy of the table.
+    public mutating func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
         guard let allocation = live(fiveTuple, now: now),
             let peer = allocation.bindings.peer(onChannel: message.channel, now: now),
             let relay = allocation.relayed(for: peer.ip.family),
@@ -232,7 +233,7 @@ extension AllocationTable {
 
     /// A datagram from `peer` on the relay socket `relay` (RFC 8656 §11.3, §12.7): ChannelData when a
     /// channel is bound, a Data indication otherwise; dropped without a permission.
-    public func peerData(_ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant)
+    public mutating func peerData(_ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant)
         -> Action?
     {
         var out = ByteBuffer()
@@ -241,7 +242,8 @@ extension AllocationTable {
 
     /// ``peerData(_:from:relay:now:)`` for the hot path: the message for the client is appended to `buffer`
     /// (one buffer serves a whole read burst) and the client's 5-tuple returned; nil when dropped.
-    public func peerData(
+    /// `mutating` only so that a driver holding the table in a class calls it in place, without a copy.
+    public mutating func peerData(
         _ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant,
         into buffer: inout ByteBuffer
     ) -> FiveTuple? {

@@ -204,25 +204,19 @@ struct AllocationTableTests {
             return
         }
         #expect(relay == relayed && target == peer && data == payload)
-        guard
-            case .toClient(_, let indication) = try #require(
-                table.peerData(payload, from: peer, relay: relayed, now: start))
-        else { return }
+        let dataIndication = table.peerData(payload, from: peer, relay: relayed, now: start)
+        guard case .toClient(_, let indication) = try #require(dataIndication) else { return }
         let decoded = try STUNMessage(datagram: indication)
         #expect(decoded.type == STUNMessageType(method: .data, messageClass: .indication))
         #expect(decoded.attribute(.data) == .data(payload))
         _ = table.handle(
             try request(.channelBind, [.channelNumber(0x4001), .xorPeerAddress(peer)], table: table), from: client,
             now: start, unixTime: unixTime)
-        guard
-            case .toClient(_, let channelData) = try #require(
-                table.peerData(payload, from: peer, relay: relayed, now: start))
-        else { return }
+        let channelDataToClient = table.peerData(payload, from: peer, relay: relayed, now: start)
+        guard case .toClient(_, let channelData) = try #require(channelDataToClient) else { return }
         #expect(try ChannelData(decoding: channelData) == ChannelData(channel: 0x4001, data: payload))
-        guard
-            case .toPeer(_, let channelPeer, _) = try #require(
-                table.channelData(ChannelData(channel: 0x4001, data: payload), from: client, now: start))
-        else { return }
+        let channelDataToPeer = table.channelData(ChannelData(channel: 0x4001, data: payload), from: client, now: start)
+        guard case .toPeer(_, let channelPeer, _) = try #require(channelDataToPeer) else { return }
         #expect(channelPeer == peer)
         #expect(table.channelData(ChannelData(channel: 0x4002, data: payload), from: client, now: start) == nil)
     }
@@ -342,10 +336,8 @@ struct AllocationTableTests {
         let huge = ByteBuffer(repeating: 7, count: AllocationTable.maxRelayedPayload + 1)
         #expect(table.peerData(huge, from: peer, relay: relayed, now: start) == nil)
         let largest = ByteBuffer(repeating: 7, count: AllocationTable.maxRelayedPayload)
-        guard
-            case .toClient(_, let indication) = try #require(
-                table.peerData(largest, from: peer, relay: relayed, now: start))
-        else { return }
+        let largestIndication = table.peerData(largest, from: peer, relay: relayed, now: start)
+        guard case .toClient(_, let indication) = try #require(largestIndication) else { return }
         #expect(try STUNMessage(datagram: indication).attribute(.data) == .data(largest))
     }
 }

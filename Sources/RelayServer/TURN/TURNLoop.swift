@@ -35,8 +35,10 @@ final class TURNLoop {
     private var streams: [FiveTuple: Outlet] = [:]
     /// Outlets written to since the last ``flush()``.
     private var unflushed: [Outlet] = []
-    /// Messages for clients built during one read burst, sent as slices of it.
+    /// Messages for clients built during one read burst, sent as slices of it by ``flush()``: slicing
+    /// only then keeps the buffer uniquely owned while it is written.
     private var burst = ByteBuffer()
+    private var burstWrites: [(client: RelaySocket.Client, offset: Int, length: Int)] = []
 
     /// Room for a burst of relayed messages; the buffer grows if a burst needs more.
     private static let burstCapacity = 16 * 1024
@@ -101,7 +103,8 @@ final class TURNLoop {
     }
 
     /// A datagram from a peer on `relay`: to the client as ChannelData or a Data indication, written into
-    /// the burst buffer and sent without looking anything up but the allocation.
+    /// the burst buffer and sent as a slice of it on ``flush()``, without looking anything up but the
+    /// allocation.
     func peerData(_ data: ByteBuffer, from peer: SocketAddress, relay: RelaySocket) {
         if burst.capacity == 0 { burst = relay.outlet.channel.allocator.buffer(capacity: Self.burstCapacity) }
         let start = burst.writerIndex
@@ -111,13 +114,8 @@ final class TURNLoop {
             counters.dropped.wrappingIncrement(ordering: .relaxed)
             return
         }
-        let bytes = burst.getSlice(at: start, length: burst.writerIndex - start)!
         counters.toClients.wrappingIncrement(ordering: .relaxed)
-        if let address = client.address {
-            write(NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes)), to: client.outlet)
-        } else {
-            write(NIOAny(bytes), to: client.outlet)
-        }
+        burstWrites.append((client, start, burst.writerIndex - start))
     }
 
     /// Sweeps expired allocations, permissions and channels.
@@ -150,6 +148,17 @@ final class TURNLoop {
 
     /// Flushes every channel written since the last call: once per read burst, not per packet.
     func flush() {
+        if !burstWrites.isEmpty {
+            for (client, offset, length) in burstWrites {
+                let bytes = burst.getSlice(at: offset, length: length)!
+                if let address = client.address {
+                    write(NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes)), to: client.outlet)
+                } else {
+                    write(NIOAny(bytes), to: client.outlet)
+                }
+            }
+            burstWrites.removeAll(keepingCapacity: true)
+        }
         guard !unflushed.isEmpty else { return }
         for outlet in unflushed {
             outlet.needsFlush = false
