@@ -126,6 +126,8 @@ public struct TURNLoadGenerator: Sendable {
         for (channel, state) in clients {
             report.data.merge(try await channel.eventLoop.submit { state.session.finish() }.get())
         }
+        // Every allocation is deleted (Refresh with LIFETIME 0) rather than left to expire on the relay.
+        for (channel, _) in clients { channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Release()) }
         report.data.duration = measured
         return report
     }
@@ -192,6 +194,7 @@ final class TURNLoadClient: @unchecked Sendable {
     }
 
     struct Stop {}
+    struct Release {}
 
     var session: TURNLoadSession
     let ready: EventLoopPromise<Void>
@@ -218,6 +221,10 @@ final class TURNLoadClient: @unchecked Sendable {
             case .failed(let reason): ready.fail(TURNLoadGenerator.SetupError(description: reason))
             default: break
             }
+            return
+        }
+        // Responses now (to the closing Refresh) are not echoes.
+        if first >> 6 == 0, let type = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self), type & 0x0100 != 0 {
             return
         }
         guard let slot = session.echo(bytes, now: now) else { return }
@@ -292,6 +299,8 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler {
         } else if event is TURNLoadClient.Stop {
             client.running = false
             for task in client.tasks { task.cancel() }
+        } else if event is TURNLoadClient.Release {
+            emit(context: context) { $0.writeImmutableBuffer(client.session.release()) }
         }
     }
 
@@ -370,6 +379,9 @@ final class TURNLoadStreamHandler: ChannelInboundHandler {
         } else if event is TURNLoadClient.Stop {
             client.running = false
             for task in client.tasks { task.cancel() }
+        } else if event is TURNLoadClient.Release {
+            out.writeImmutableBuffer(client.session.release())
+            flush(context: context)
         }
     }
 

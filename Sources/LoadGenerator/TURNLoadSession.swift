@@ -62,6 +62,11 @@ struct TURNLoadSession {
         request(.allocate, [.requestedTransport(17)])
     }
 
+    /// Refresh with LIFETIME 0: the relay deletes the allocation now rather than when it expires.
+    mutating func release() -> ByteBuffer {
+        request(.refresh, [.lifetime(0)])
+    }
+
     /// A STUN message from the relay during setup; returns the next request, if any.
     mutating func control(_ bytes: ByteBuffer) -> ByteBuffer? {
         guard let response = try? STUNMessage(datagram: bytes), response.transactionID == transaction else {

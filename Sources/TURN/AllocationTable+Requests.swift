@@ -233,7 +233,9 @@ extension AllocationTable {
 
     /// A datagram from `peer` on the relay socket `relay` (RFC 8656 §11.3, §12.7): ChannelData when a
     /// channel is bound, a Data indication otherwise; dropped without a permission.
-    public mutating func peerData(_ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant)
+    public mutating func peerData(
+        _ data: ByteBuffer, from peer: TransportAddress, relay: TransportAddress, now: Instant
+    )
         -> Action?
     {
         var out = ByteBuffer()
