@@ -70,6 +70,7 @@ public struct TURNLoadGenerator: Sendable {
         let loopback = target.protocol == .inet6 ? "::1" : "127.0.0.1"
         let echo = try await DatagramBootstrap(group: group)
             .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
@@ -139,6 +140,7 @@ public struct TURNLoadGenerator: Sendable {
         case .udp:
             return try await DatagramBootstrap(group: loop)
                 .channelOption(.datagramVectorReadMessageCount, value: 16)
+                .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 2048))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -45,7 +45,9 @@ public struct PartyLineConfiguration: Sendable {
             software: reader.string(forKey: "stun.software", default: defaults.software),
             udpSocketsPerAddress: reader.int(
                 forKey: "stun.udp.socketsPerAddress", default: defaults.udpSocketsPerAddress),
-            udpVectorReadCount: reader.int(forKey: "stun.udp.vectorReadCount", default: defaults.udpVectorReadCount)
+            udpVectorReadCount: reader.int(forKey: "stun.udp.vectorReadCount", default: defaults.udpVectorReadCount),
+            udpReceiveBufferBytes: reader.int(
+                forKey: "stun.udp.receiveBufferBytes", default: defaults.udpReceiveBufferBytes)
         )
         let certificate = reader.string(forKey: "tls.certificate")
         let privateKey = reader.string(forKey: "tls.privateKey", isSecret: true)

@@ -177,6 +177,7 @@ public final class RelayServer: Service, Sendable {
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(Self.reusePort, value: 1)
                 .channelOption(.datagramVectorReadMessageCount, value: vector)
+                .channelOption(.socketOption(.so_rcvbuf), value: configuration.udpReceiveBufferBytes)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vector * 2048))
                 .channelOption(.maxMessagesPerRead, value: 4)
                 .channelInitializer { channel in

@@ -46,6 +46,9 @@ public struct RelayServerConfiguration: Sendable {
     public var udpSocketsPerAddress: Int
     /// Datagrams read per recvmmsg call.
     public var udpVectorReadCount: Int
+    /// SO_RCVBUF of each UDP listener socket, in bytes (the kernel caps it at net.core.rmem_max): a burst
+    /// from many clients waits here while the loop relays the previous one.
+    public var udpReceiveBufferBytes: Int
     /// The TURN relay; nil (or no credentials in it) serves STUN Binding only.
     public var turn: TURNConfiguration?
 
@@ -63,6 +66,7 @@ public struct RelayServerConfiguration: Sendable {
         software: String = "PartyLine",
         udpSocketsPerAddress: Int = 0,
         udpVectorReadCount: Int = 32,
+        udpReceiveBufferBytes: Int = 4 << 20,
         turn: TURNConfiguration? = nil
     ) {
         self.udp = udp
@@ -72,6 +76,7 @@ public struct RelayServerConfiguration: Sendable {
         self.software = software
         self.udpSocketsPerAddress = udpSocketsPerAddress
         self.udpVectorReadCount = udpVectorReadCount
+        self.udpReceiveBufferBytes = udpReceiveBufferBytes
         self.turn = turn
     }
 }
