@@ -22,7 +22,7 @@ co_port=34792
 server_cpu=()
 tool_cpu=()
 if [ "${PIN:-0}" = 1 ]; then server_cpu=(taskset -c 0); tool_cpu=(taskset -c 1); fi
-"${server_cpu[@]}" "$partyline" serve --log-level warning --stun-listen-udp "127.0.0.1:$pl_port" --stun-listen-tcp "" \
+"${server_cpu[@]}" "$partyline" serve --log-level warning --stun-listen-udp "127.0.0.1:$pl_port" --stun-listen-tcp "" ${PL_FLAGS:-} \
   --turn-users alice:wonderland --turn-realm partyline --turn-relay-addresses 127.0.0.1 \
   --turn-relay-ports 20000-24999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 >/dev/null 2>&1 &
 pl=$!

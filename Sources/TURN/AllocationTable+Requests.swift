@@ -223,10 +223,11 @@ extension AllocationTable {
     /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped. `mutating` only so
     /// that a driver holding the table in a class calls it in place rather than on a copy of the table.
     public mutating func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard let allocation = live(fiveTuple, now: now),
-            let peer = allocation.bindings.peer(onChannel: message.channel, now: now),
-            let relay = allocation.relayed(for: peer.ip.family),
-            allocation.bindings.hasPermission(for: peer.ip, now: now)
+        // The allocation is read in place through its index: a copy would retain all of its state.
+        guard let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
+            let peer = allocations.values[index].bindings.peer(onChannel: message.channel, now: now),
+            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now),
+            let relay = allocations.values[index].relayed(for: peer.ip.family)
         else { return nil }
         return .toPeer(relay: relay, peer: peer, data: message.data)
     }
@@ -250,9 +251,10 @@ extension AllocationTable {
         into buffer: inout ByteBuffer
     ) -> FiveTuple? {
         guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
-            let allocation = live(fiveTuple, now: now), allocation.bindings.hasPermission(for: peer.ip, now: now)
+            let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
+            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now)
         else { return nil }
-        if let channel = allocation.bindings.channel(forPeer: peer, now: now) {
+        if let channel = allocations.values[index].bindings.channel(forPeer: peer, now: now) {
             ChannelData(channel: channel, data: data).encode(into: &buffer, padded: fiveTuple.transport != .udp)
         } else {
             STUNMessage(
