@@ -36,6 +36,9 @@ extension AllocationTable {
         case .refresh: return refresh(message, reply: signed, fiveTuple: fiveTuple, now: now)
         case .createPermission: return createPermission(message, reply: signed, fiveTuple: fiveTuple, now: now)
         case .channelBind: return channelBind(message, reply: signed, fiveTuple: fiveTuple, now: now)
+        case .connect: return connect(message, reply: signed, fiveTuple: fiveTuple, now: now)
+        case .connectionBind:
+            return connectionBind(message, identity: identity, reply: signed, fiveTuple: fiveTuple, now: now)
         default: return [signed.error(.badRequest)]
         }
     }
@@ -58,7 +61,19 @@ extension AllocationTable {
         guard case .requestedTransport(let proto) = message.attribute(.requestedTransport) else {
             return [reply.error(.badRequest)]
         }
-        guard proto == 17 else { return [reply.error(.unsupportedTransportProtocol)] }
+        let relayedTransport: RelayedTransport
+        switch proto {
+        case 17:
+            relayedTransport = .udp
+        case 6:
+            // RFC 6062 §5.1: TCP relaying needs a stream control connection and excludes UDP's options.
+            guard fiveTuple.transport != .udp, message.attribute(.evenPort) == nil,
+                message.attribute(.reservationToken) == nil, message.attribute(.dontFragment) == nil
+            else { return [reply.error(.badRequest)] }
+            relayedTransport = .tcp
+        default:
+            return [reply.error(.unsupportedTransportProtocol)]
+        }
         let families: [AddressFamily]
         switch familyRequest(message) {
         case .failure(let error): return [reply.error(error)]
@@ -80,7 +95,8 @@ extension AllocationTable {
         let request = PendingAllocation(
             fiveTuple: fiveTuple, families: families, lifetime: lifetime(requested: message), evenPort: evenPort,
             reserveNextPort: reserveNextPort, reservationToken: token,
-            dontFragment: message.attribute(.dontFragment) != nil, request: message.transactionID,
+            dontFragment: message.attribute(.dontFragment) != nil, relayedTransport: relayedTransport,
+            request: message.transactionID,
             identity: identity, reply: reply)
         return [.openRelay(request)]
     }
@@ -125,7 +141,8 @@ extension AllocationTable {
             return relayed.map { .closeRelay($0) } + [request.reply.error(.allocationMismatch)]
         }
         let allocation = Allocation(
-            fiveTuple: request.fiveTuple, relayedAddresses: relayed, identity: request.identity,
+            fiveTuple: request.fiveTuple, relayedAddresses: relayed, relayedTransport: request.relayedTransport,
+            identity: request.identity,
             expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
         allocations[request.fiveTuple] = allocation
         for address in relayed { byRelay[address] = request.fiveTuple }
@@ -191,7 +208,8 @@ extension AllocationTable {
         -> [Action]
     {
         guard let allocation = live(fiveTuple, now: now) else { return [reply.error(.allocationMismatch)] }
-        guard case .channelNumber(let channel) = message.attribute(.channelNumber),
+        guard allocation.relayedTransport == .udp,
+            case .channelNumber(let channel) = message.attribute(.channelNumber),
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             limits.channelNumbers.contains(channel)
         else { return [reply.error(.badRequest)] }
@@ -210,7 +228,7 @@ extension AllocationTable {
     /// RFC 8656 §11.2: a Send indication is relayed only with a permission, to a peer the policy allows
     /// on that port; otherwise silently dropped.
     private func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard let allocation = live(fiveTuple, now: now),
+        guard let allocation = live(fiveTuple, now: now), allocation.relayedTransport == .udp,
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             case .data(let data) = message.attribute(.data),
             let relay = allocation.relayed(for: peer.ip.family),
@@ -275,7 +293,7 @@ extension AllocationTable {
             actions += removeAllocation(fiveTuple)
         }
         for fiveTuple in allocations.keys { allocations[fiveTuple]?.bindings.expire(now: now) }
-        return actions
+        return actions + expireConnections(now: now)
     }
 
     /// Refuses further requests from REST credentials whose subject lies under `subjectPrefix` (segment by
@@ -292,10 +310,11 @@ extension AllocationTable {
             .flatMap { removeAllocation($0) }
     }
 
-    /// The client's TCP or TLS connection closed: its allocation goes with it (RFC 8656 §3.1).
+    /// The client's TCP or TLS connection closed: its allocation goes with it (RFC 8656 §3.1); a data
+    /// connection (RFC 6062) takes its peer connection with it.
     public mutating func connectionClosed(_ fiveTuple: FiveTuple) -> [Action] {
         if let waiting = pending.removeValue(forKey: fiveTuple) { ledger.release(owner: waiting.identity.owner) }
-        return removeAllocation(fiveTuple)
+        return removeAllocation(fiveTuple) + closeConnections { $0.state == .bound(data: fiveTuple) }
     }
 
     private func isRevoked(_ identity: TURNAuthenticator.Identity) -> Bool {
@@ -306,7 +325,7 @@ extension AllocationTable {
         guard let allocation = allocations.removeValue(forKey: fiveTuple) else { return [] }
         ledger.release(owner: allocation.owner)
         for address in allocation.relayedAddresses { byRelay[address] = nil }
-        return allocation.relayedAddresses.map { .closeRelay($0) }
+        return closeConnections { $0.allocation == fiveTuple } + allocation.relayedAddresses.map { .closeRelay($0) }
     }
 
     /// Whether `peers` fit in the allocation's permission quota (RFC 8656 §9: a server may limit them).

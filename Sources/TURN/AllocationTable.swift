@@ -35,6 +35,18 @@ public struct AllocationTable: Sendable {
         case closeRelay(TransportAddress)
         /// Send `data` from the relay socket `relay` to `peer`.
         case toPeer(relay: TransportAddress, peer: TransportAddress, data: ByteBuffer)
+        /// RFC 6062: connect from the TCP relayed address `relay` to `peer`, then call
+        /// ``peerConnected(id:now:)`` or ``peerConnectFailed(id:)``.
+        case connectPeer(id: UInt32, relay: TransportAddress, peer: TransportAddress)
+        /// RFC 6062: after the response, join the data connection `data` to peer connection `id`.
+        case bindConnection(id: UInt32, data: FiveTuple)
+        /// RFC 6062: close peer connection `id` and the data connection bound to it, if any.
+        case closeConnection(id: UInt32)
+    }
+
+    /// What an allocation relays: UDP datagrams (RFC 8656) or TCP connections (RFC 6062).
+    public enum RelayedTransport: Sendable, Hashable {
+        case udp, tcp
     }
 
     /// An authenticated, valid Allocate waiting for its relay sockets.
@@ -52,6 +64,8 @@ public struct AllocationTable: Sendable {
         public let reservationToken: UInt64?
         /// DONT-FRAGMENT: relay with the DF bit set.
         public let dontFragment: Bool
+        /// UDP sockets, or TCP listeners for RFC 6062 allocations.
+        public let relayedTransport: RelayedTransport
         let request: TransactionID
         let identity: TURNAuthenticator.Identity
         let reply: Reply
@@ -62,6 +76,7 @@ public struct AllocationTable: Sendable {
         public let fiveTuple: FiveTuple
         /// One relayed address per family: one, or two for a dual allocation.
         public let relayedAddresses: [TransportAddress]
+        public let relayedTransport: RelayedTransport
         public let identity: TURNAuthenticator.Identity
         public internal(set) var expires: Instant
         public internal(set) var bindings = PeerBindings()
@@ -98,6 +113,11 @@ public struct AllocationTable: Sendable {
     var byRelay: [TransportAddress: FiveTuple] = [:]
     /// Allocates waiting for their relay sockets, by 5-tuple: the Allocate's transaction ID and owner.
     var pending: [FiveTuple: (transaction: TransactionID, identity: TURNAuthenticator.Identity)] = [:]
+    /// RFC 6062 peer connections by CONNECTION-ID, and the Connect requests still waiting for theirs.
+    public internal(set) var connections: [UInt32: PeerConnection] = [:]
+    var connectReplies: [UInt32: Reply] = [:]
+    /// The top byte of this table's CONNECTION-IDs (the driver gives each event loop its own).
+    public var connectionIDPrefix: UInt8 = 0
     /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
     public internal(set) var revokedSubjectPrefixes: Set<String> = []
 

@@ -56,8 +56,10 @@ struct TURNErrorEndToEndTests {
             let client = try await client(server)
             let noTransport = try await client.request(.allocate, [])
             #expect(noTransport.errorCode?.code == 400)
-            let tcp = try await client.request(.allocate, [.requestedTransport(6)])
-            #expect(tcp.errorCode?.code == 442)
+            let sctp = try await client.request(.allocate, [.requestedTransport(132)])
+            #expect(sctp.errorCode?.code == 442)
+            let tcpOverUDP = try await client.request(.allocate, [.requestedTransport(6)])
+            #expect(tcpOverUDP.errorCode?.code == 400)
             let unknown = try await client.request(
                 .allocate,
                 [.requestedTransport(17), .unknown(type: STUNAttributeType(rawValue: 0x0031), value: .init())])

@@ -91,7 +91,7 @@ struct AllocationTableTests {
     }
 
     @Test(
-        "Allocate errors: 437 on a second Allocate, 400 without REQUESTED-TRANSPORT, 442 for TCP, 441 for another user, 486, 508"
+        "Allocate errors: 437 on a second Allocate, 400 without REQUESTED-TRANSPORT, 442 for SCTP, 441 for another user, 486, 508"
     )
     func allocateErrors() throws {
         var table = makeTable(
@@ -116,7 +116,8 @@ struct AllocationTableTests {
             ).errorCode?.code
         }
         #expect(try code([], from: other) == 400)
-        #expect(try code([.requestedTransport(6)], from: other) == 442)
+        #expect(try code([.requestedTransport(132)], from: other) == 442)
+        #expect(try code([.requestedTransport(6)], from: other) == 400, "TCP relaying over a UDP control connection")
         #expect(try code([.requestedTransport(17)], from: client, as: ("bob", "builder")) == 441)
         #expect(try code([.requestedTransport(17)], from: other) == 486)
         try allocate(&table, as: ("bob", "builder"), from: other, relay: TransportAddress(ip: relayed.ip, port: 20002))

@@ -28,11 +28,15 @@ final class TURNLoop {
 
     let eventLoop: any EventLoop
     let counters = RelayCounters()
-    private(set) var table: AllocationTable
-    private let relayHosts: [AddressFamily: RelayHost]
-    private var relays: [TransportAddress: RelaySocket] = [:]
+    var table: AllocationTable
+    let relayHosts: [AddressFamily: RelayHost]
+    var relays: [TransportAddress: RelaySocket] = [:]
     private var udpListeners: [TransportAddress: Outlet] = [:]
-    private var streams: [FiveTuple: Outlet] = [:]
+    var streams: [FiveTuple: Outlet] = [:]
+    /// RFC 6062 peer connections of this loop's table, by CONNECTION-ID.
+    var peerConnections: [UInt32: (channel: any Channel, handler: SpliceHandler)] = [:]
+    /// Every loop's driver by CONNECTION-ID prefix, for ConnectionBinds that land on another loop.
+    var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
     /// Outlets written to since the last ``flush()``.
     private var unflushed: [Outlet] = []
     /// Messages for clients built during one read burst, sent as slices of it by ``flush()``: slicing
@@ -44,11 +48,11 @@ final class TURNLoop {
     private static let burstCapacity = 16 * 1024
 
     /// Bind attempts per relay socket before 508 (another process may hold a port of the range).
-    private static let bindAttempts = 5
+    static let bindAttempts = 5
     /// Datagrams read per recvmmsg on a relay socket.
     private static let relayVectorRead = 8
 
-    private let logger: Logger
+    let logger: Logger
 
     init(
         eventLoop: any EventLoop, table: AllocationTable, relayHosts: [AddressFamily: RelayHost], logger: Logger
@@ -63,6 +67,11 @@ final class TURNLoop {
 
     /// A TURN request or Send indication from a client.
     func handle(_ view: STUNMessageView, from fiveTuple: FiveTuple) {
+        if view.type == STUNMessageType(method: .connectionBind, messageClass: .request),
+            let channel = streams[fiveTuple]?.channel
+        {
+            return connectionBind(view, from: fiveTuple, dataChannel: channel)
+        }
         counters.requests.wrappingIncrement(ordering: .relaxed)
         let actions = table.handle(view, from: fiveTuple, now: .now, unixTime: Self.unixTime())
         if logger.logLevel <= .debug { log(view, actions, fiveTuple) }
@@ -173,13 +182,15 @@ final class TURNLoop {
     func closeAll() {
         for relay in relays.values { relay.outlet.channel.close(promise: nil) }
         relays.removeAll()
+        for connection in peerConnections.values { connection.channel.close(promise: nil) }
+        peerConnections.removeAll()
     }
 
     var relaySocketCount: Int { relays.count }
 
     // MARK: Actions
 
-    private func perform(_ actions: [AllocationTable.Action]) {
+    func perform(_ actions: [AllocationTable.Action]) {
         for action in actions { perform(action) }
     }
 
@@ -201,6 +212,13 @@ final class TURNLoop {
             openRelay(request)
         case .closeRelay(let address):
             closeRelay(address)
+        case .connectPeer(let id, let relay, let peer):
+            connectPeer(id: id, relay: relay, peer: peer)
+        case .bindConnection:
+            // Carried out by the ConnectionBind path, which owns both connections' loops.
+            break
+        case .closeConnection(let id):
+            closeConnection(id: id)
         }
     }
 
@@ -239,7 +257,14 @@ final class TURNLoop {
                 break
             }
         }
-        for (index, family) in request.families.enumerated() where request.reservationToken == nil {
+        for family in request.families where request.relayedTransport == .tcp {
+            guard let host = relayHosts[family] else { continue }
+            opened.append(
+                listenTCPRelay(host, attempts: Self.bindAttempts) { now in host.pool.take(now: now)?.port }
+                    .map { $0.map { ($0, nil) } })
+        }
+        for (index, family) in request.families.enumerated()
+        where request.reservationToken == nil && request.relayedTransport == .udp {
             guard let host = relayHosts[family] else { continue }
             let reserve = index == 0 && request.reserveNextPort
             opened.append(
@@ -316,7 +341,7 @@ final class TURNLoop {
         return (.init(level: .ipv6, name: NIOBSDSocket.Option(rawValue: CInt(IPV6_DONTFRAG))), 1)
     }
 
-    private static func unixTime() -> UInt64 { UInt64(max(0, time(nil))) }
+    static func unixTime() -> UInt64 { UInt64(max(0, time(nil))) }
 }
 
 /// A channel the loop writes to, flushed once per read burst.

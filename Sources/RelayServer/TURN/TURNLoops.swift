@@ -35,12 +35,21 @@ struct TURNLoops: Sendable {
             authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
             relayFamilies: Set(hosts.keys), software: software)
         var loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>] = [:]
-        for loop in group.makeIterator() {
+        var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
+        for (index, loop) in group.makeIterator().enumerated() {
             let hostsCopy = hosts
-            loops[ObjectIdentifier(loop)] = try await loop.submit {
+            var loopTable = table
+            loopTable.connectionIDPrefix = UInt8(truncatingIfNeeded: index)
+            let driver = try await loop.submit { [loopTable] in
                 NIOLoopBound(
-                    TURNLoop(eventLoop: loop, table: table, relayHosts: hostsCopy, logger: logger), eventLoop: loop)
+                    TURNLoop(eventLoop: loop, table: loopTable, relayHosts: hostsCopy, logger: logger), eventLoop: loop)
             }.get()
+            loops[ObjectIdentifier(loop)] = driver
+            siblings[index] = driver
+        }
+        for driver in siblings.values {
+            let all = siblings
+            try await driver.eventLoop.submit { driver.value.siblings = all }.get()
         }
         return TURNLoops(loops: loops, ledger: ledger)
     }

@@ -4,7 +4,7 @@ import TURN
 
 /// One TCP or TLS client connection: Binding requests answered here; TURN requests and ChannelData go to
 /// this loop's ``TURNLoop`` when TURN is on, and the connection's allocation ends with it.
-final class StreamListenerHandler: ChannelInboundHandler {
+final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = STUNStreamFrame
     typealias OutboundOut = ByteBuffer
 
