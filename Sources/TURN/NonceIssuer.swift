@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import STUN
 
-/// Stateless nonces (RFC 8489 §9.2): the nonce carries its issue time and an HMAC-SHA256 binding it to the client's
-/// transport address, so the server stores nothing per client and a flood of spoofed requests costs no
+/// Stateless nonces (RFC 8489 §9.2): the nonce carries its issue time and an HMAC-SHA256 binding it to the
+/// client's IP address, so the server stores nothing per client and a flood of spoofed requests costs no
 /// memory. Each nonce starts with RFC 8489's cookie announcing PASSWORD-ALGORITHMS support.
 public struct NonceIssuer: Sendable {
     /// RFC 8489 §9.2: "obMatJos2" then the 24-bit Security Feature Set in base64; bit 0 (the most
@@ -52,7 +52,9 @@ public struct NonceIssuer: Sendable {
         return now - min(issued, now) > lifetime ? .stale : .fresh
     }
 
-    /// What the nonce's HMAC-SHA256 covers: issue time, client address and port.
+    /// What the nonce's HMAC-SHA256 covers: issue time and client IP address. Not the port: a client's
+    /// other connections (RFC 6062 data connections, whose ConnectionBind reuses the control connection's
+    /// nonce) come from other ports of the same address.
     private func macInput(issued: [UInt8], client: TransportAddress) -> [UInt8] {
         var input = issued
         switch client.ip {
@@ -61,6 +63,6 @@ public struct NonceIssuer: Sendable {
             input +=
                 withUnsafeBytes(of: high.bigEndian) { Array($0) } + withUnsafeBytes(of: low.bigEndian) { Array($0) }
         }
-        return input + [UInt8(client.port >> 8), UInt8(client.port & 0xFF)]
+        return input
     }
 }
