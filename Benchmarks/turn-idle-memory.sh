@@ -29,7 +29,7 @@ measure() { # name pid port
 # Relay ranges below the kernel's ephemeral range (the load tool's sockets live there).
 "$partyline" serve --log-level warning --stun-listen-udp 127.0.0.1:34790 --stun-listen-tcp "" \
   --turn-users alice:wonderland --turn-realm partyline --turn-relay-addresses 127.0.0.1 \
-  --turn-relay-ports 8000-19999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 \
+  --turn-relay-ports 8000-19999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 --turn-rate-limit-requests-per-second 0 \
   --turn-quota-total 100000 >/dev/null 2>&1 &
 pl=$!
 turnserver -n -L 127.0.0.1 --listening-port 34792 --relay-ip 127.0.0.1 --min-port 20000 --max-port 32767 \

@@ -24,7 +24,8 @@ tool_cpu=()
 if [ "${PIN:-0}" = 1 ]; then server_cpu=(taskset -c 0); tool_cpu=(taskset -c 1); fi
 "${server_cpu[@]}" "$partyline" serve --log-level warning --stun-listen-udp "127.0.0.1:$pl_port" --stun-listen-tcp "" ${PL_FLAGS:-} \
   --turn-users alice:wonderland --turn-realm partyline --turn-relay-addresses 127.0.0.1 \
-  --turn-relay-ports 20000-24999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 >/dev/null 2>&1 &
+  --turn-relay-ports 20000-24999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 \
+  --turn-rate-limit-requests-per-second 0 >/dev/null 2>&1 &
 pl=$!
 "${server_cpu[@]}" turnserver -n -L 127.0.0.1 --listening-port "$co_port" --relay-ip 127.0.0.1 --min-port 25000 --max-port 29999 \
   --lt-cred-mech --user alice:wonderland --realm partyline --allow-loopback-peers --no-tls --no-dtls --no-tcp \

@@ -40,6 +40,11 @@ extension TURNConfiguration {
         limits.maxAllocations = reader.int(forKey: "turn.quota.total", default: limits.maxAllocations)
         limits.maxPermissionsPerAllocation = reader.int(
             forKey: "turn.quota.permissionsPerAllocation", default: limits.maxPermissionsPerAllocation)
+        limits.requestsPerSecondPerIP = reader.double(
+            forKey: "turn.rateLimit.requestsPerSecond", default: limits.requestsPerSecondPerIP)
+        limits.requestBurstPerIP = reader.double(forKey: "turn.rateLimit.burst", default: limits.requestBurstPerIP)
+        let bandwidth = reader.int(forKey: "turn.bandwidth.bytesPerSecond", default: 0)
+        limits.maxBytesPerSecondPerAllocation = bandwidth > 0 ? bandwidth : nil
         switch reader.string(forKey: "turn.channelNumbers", default: "rfc5766") {
         case "rfc5766": limits.channelNumbers = ChannelData.rfc5766Channels
         case "rfc8656": limits.channelNumbers = ChannelData.validChannels

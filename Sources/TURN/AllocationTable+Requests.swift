@@ -11,6 +11,8 @@ extension AllocationTable {
             return (try? view.decode()).flatMap { send($0, from: fiveTuple, now: now) }.map { [$0] } ?? []
         }
         guard view.type.messageClass == .request else { return [] }
+        // Over its limit, a client IP gets no answer: nothing to amplify, no HMAC spent.
+        if let allowed = rateLimiter?.allow(fiveTuple.client.ip, now: now), !allowed { return [] }
         let reply = Reply(view: view, fiveTuple: fiveTuple, software: software)
         guard let message = try? view.decode() else { return [reply.error(.badRequest)] }
         let identity: TURNAuthenticator.Identity
@@ -145,6 +147,9 @@ extension AllocationTable {
             identity: request.identity,
             expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
         allocations[request.fiveTuple] = allocation
+        if let cap = limits.maxBytesPerSecondPerAllocation, cap > 0 {
+            allocations[request.fiveTuple]?.bandwidth = TokenBucket(rate: Double(cap), burst: Double(cap), now: now)
+        }
         for address in relayed { byRelay[address] = request.fiveTuple }
         let unavailable =
             request.reservationToken == nil ? request.families.filter { allocation.relayed(for: $0) == nil } : []
@@ -227,13 +232,13 @@ extension AllocationTable {
 
     /// RFC 8656 §11.2: a Send indication is relayed only with a permission, to a peer the policy allows
     /// on that port; otherwise silently dropped.
-    private func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
+    private mutating func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
         guard let allocation = live(fiveTuple, now: now), allocation.relayedTransport == .udp,
             case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             case .data(let data) = message.attribute(.data),
             let relay = allocation.relayed(for: peer.ip.family),
             allocation.bindings.hasPermission(for: peer.ip, now: now),
-            peerPolicy.refusal(for: peer) == nil
+            peerPolicy.refusal(for: peer) == nil, withinBandwidth(fiveTuple, bytes: data.readableBytes, now: now)
         else { return nil }
         return .toPeer(relay: relay, peer: peer, data: data)
     }
@@ -245,7 +250,9 @@ extension AllocationTable {
         guard let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
             let peer = allocations.values[index].bindings.peer(onChannel: message.channel, now: now),
             allocations.values[index].bindings.hasPermission(for: peer.ip, now: now),
-            let relay = allocations.values[index].relayed(for: peer.ip.family)
+            let relay = allocations.values[index].relayed(for: peer.ip.family),
+            allocations.values[index].bandwidth == nil
+                || allocations.values[index].bandwidth!.take(Double(message.data.readableBytes), now: now)
         else { return nil }
         return .toPeer(relay: relay, peer: peer, data: message.data)
     }
@@ -270,7 +277,9 @@ extension AllocationTable {
     ) -> FiveTuple? {
         guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
             let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
-            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now)
+            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now),
+            allocations.values[index].bandwidth == nil
+                || allocations.values[index].bandwidth!.take(Double(data.readableBytes), now: now)
         else { return nil }
         if let channel = allocations.values[index].bindings.channel(forPeer: peer, now: now) {
             ChannelData(channel: channel, data: data).encode(into: &buffer, padded: fiveTuple.transport != .udp)
@@ -293,6 +302,7 @@ extension AllocationTable {
             actions += removeAllocation(fiveTuple)
         }
         for fiveTuple in allocations.keys { allocations[fiveTuple]?.bindings.expire(now: now) }
+        rateLimiter?.sweep(now: now)
         return actions + expireConnections(now: now)
     }
 
@@ -326,6 +336,12 @@ extension AllocationTable {
         ledger.release(owner: allocation.owner)
         for address in allocation.relayedAddresses { byRelay[address] = nil }
         return closeConnections { $0.allocation == fiveTuple } + allocation.relayedAddresses.map { .closeRelay($0) }
+    }
+
+    /// Takes `bytes` from the allocation's bandwidth cap, if it has one; false when over it.
+    private mutating func withinBandwidth(_ fiveTuple: FiveTuple, bytes: Int, now: Instant) -> Bool {
+        guard allocations[fiveTuple]?.bandwidth != nil else { return true }
+        return allocations[fiveTuple]?.bandwidth?.take(Double(bytes), now: now) ?? true
     }
 
     /// Whether `peers` fit in the allocation's permission quota (RFC 8656 §9: a server may limit them).

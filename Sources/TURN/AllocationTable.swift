@@ -16,6 +16,12 @@ public struct AllocationLimits: Sendable {
     /// Channel numbers ChannelBind accepts. RFC 8656 allows 0x4000–0x4FFF; the default also takes RFC
     /// 5766's 0x5000–0x7FFF, because libwebrtc (every browser) and coturn's clients still pick from there.
     public var channelNumbers = ChannelData.rfc5766Channels
+    /// TURN requests a second per client IP, and the burst allowed above that; 0 turns the limit off.
+    public var requestsPerSecondPerIP: Double = 200
+    public var requestBurstPerIP: Double = 400
+    /// Relayed bytes a second per allocation, both directions together (one second's worth may come at
+    /// once); nil for no cap. Data beyond it is dropped.
+    public var maxBytesPerSecondPerAllocation: Int?
 
     public init() {}
 }
@@ -80,6 +86,8 @@ public struct AllocationTable: Sendable {
         public let identity: TURNAuthenticator.Identity
         public internal(set) var expires: Instant
         public internal(set) var bindings = PeerBindings()
+        /// The bandwidth cap's bucket, when there is a cap.
+        var bandwidth: TokenBucket?
         let allocateTransaction: TransactionID
 
         /// The first relayed address.
@@ -116,6 +124,8 @@ public struct AllocationTable: Sendable {
     /// RFC 6062 peer connections by CONNECTION-ID, and the Connect requests still waiting for theirs.
     public internal(set) var connections: [UInt32: PeerConnection] = [:]
     var connectReplies: [UInt32: Reply] = [:]
+    /// Per-IP limit on requests; nil when turned off.
+    public internal(set) var rateLimiter: RequestRateLimiter?
     /// The top byte of this table's CONNECTION-IDs (the driver gives each event loop its own).
     public var connectionIDPrefix: UInt8 = 0
     /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
@@ -133,5 +143,9 @@ public struct AllocationTable: Sendable {
             ledger ?? AllocationLedger(maxPerOwner: limits.maxAllocationsPerUser, maxTotal: limits.maxAllocations)
         self.relayFamilies = relayFamilies
         self.software = software
+        if limits.requestsPerSecondPerIP > 0 {
+            rateLimiter = RequestRateLimiter(
+                rate: limits.requestsPerSecondPerIP, burst: max(1, limits.requestBurstPerIP))
+        }
     }
 }
