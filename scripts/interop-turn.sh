@@ -24,7 +24,7 @@ peer_log=$(mktemp)
   --stun-listen-udp "127.0.0.1:$port,[::1]:$port" --stun-listen-tcp "127.0.0.1:$port,[::1]:$port" \
   --turn-users alice:wonderland --turn-secrets north --turn-realm partyline \
   --turn-relay-addresses "127.0.0.1,::1" --turn-relay-ports 20000-29999 \
-  --turn-peers-allowed "127.0.0.0/8,::1" --turn-quota-per-user 1000 --turn-rate-limit-requests-per-second 0 >"$log" 2>&1 &
+  --turn-peers-allowed "127.0.0.0/8,::1" --turn-quota-per-user 1000 >"$log" 2>&1 &
 server=$!
 turnutils_peer -p "$peer_port" -L 127.0.0.1 -L ::1 >"$peer_log" 2>&1 &
 peer=$!
