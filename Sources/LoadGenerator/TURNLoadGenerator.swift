@@ -242,12 +242,12 @@ final class TURNLoadClient: @unchecked Sendable {
 }
 
 /// UDP transport of a load allocation.
-final class TURNLoadDatagramHandler: ChannelInboundHandler {
+final class TURNLoadDatagramHandler: ChannelInboundHandler, TURNLoadTransport {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private let client: TURNLoadClient
-    private var pacing = false
+    let client: TURNLoadClient
+    var pacing = false
     private var out = ByteBuffer()
     private var pendingLengths: [Int] = []
 
@@ -271,6 +271,89 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        handleLoadEvent(event, context: context)
+    }
+
+    func emit(context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
+        let before = out.writerIndex
+        write(&out)
+        if out.writerIndex > before { pendingLengths.append(out.writerIndex - before) }
+        flush(context: context)
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        guard !pendingLengths.isEmpty else { return }
+        for length in pendingLengths {
+            let datagram = out.readSlice(length: length)!
+            context.write(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: client.target, data: datagram)), promise: nil)
+        }
+        pendingLengths.removeAll(keepingCapacity: true)
+        out = context.channel.allocator.buffer(capacity: 4096)
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
+
+/// TCP or TLS transport of a load allocation.
+final class TURNLoadStreamHandler: ChannelInboundHandler, TURNLoadTransport {
+    typealias InboundIn = STUNStreamFrame
+    typealias OutboundOut = ByteBuffer
+
+    let client: TURNLoadClient
+    var pacing = false
+    private var out = ByteBuffer()
+
+    init(client: TURNLoadClient) { self.client = client }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(client.session.start()), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .stun(let bytes), .channelData(let bytes):
+            client.received(bytes, now: .now(), out: &out, pacing: pacing)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        handleLoadEvent(event, context: context)
+    }
+
+    func emit(context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
+        write(&out)
+        flush(context: context)
+    }
+
+    private func flush(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        out = context.channel.allocator.buffer(capacity: 4096)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        client.ready.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// What the datagram and stream handlers of a load allocation share: the Start, Stop and Release events.
+protocol TURNLoadTransport: AnyObject {
+    var client: TURNLoadClient { get }
+    var pacing: Bool { get set }
+    /// Appends one message with `write` and sends it.
+    func emit(context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void)
+}
+
+extension TURNLoadTransport {
+    /// Start: the first window (or the pacing timer) and the loss sweep. Stop: no more packets.
+    /// Release: Refresh with LIFETIME 0.
+    func handleLoadEvent(_ event: Any, context: ChannelHandlerContext) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         if let start = event as? TURNLoadClient.Start {
             client.running = true
@@ -304,98 +387,6 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler {
         } else if event is TURNLoadClient.Release {
             emit(context: context) { $0.writeImmutableBuffer(client.session.release()) }
         }
-    }
-
-    private func emit(context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
-        let before = out.writerIndex
-        write(&out)
-        if out.writerIndex > before { pendingLengths.append(out.writerIndex - before) }
-        flush(context: context)
-    }
-
-    private func flush(context: ChannelHandlerContext) {
-        guard !pendingLengths.isEmpty else { return }
-        for length in pendingLengths {
-            let datagram = out.readSlice(length: length)!
-            context.write(
-                wrapOutboundOut(AddressedEnvelope(remoteAddress: client.target, data: datagram)), promise: nil)
-        }
-        pendingLengths.removeAll(keepingCapacity: true)
-        out = context.channel.allocator.buffer(capacity: 4096)
-        context.flush()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
-}
-
-/// TCP or TLS transport of a load allocation.
-final class TURNLoadStreamHandler: ChannelInboundHandler {
-    typealias InboundIn = STUNStreamFrame
-    typealias OutboundOut = ByteBuffer
-
-    private let client: TURNLoadClient
-    private var pacing = false
-    private var out = ByteBuffer()
-
-    init(client: TURNLoadClient) { self.client = client }
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(client.session.start()), promise: nil)
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .stun(let bytes), .channelData(let bytes):
-            client.received(bytes, now: .now(), out: &out, pacing: pacing)
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        if let start = event as? TURNLoadClient.Start {
-            client.running = true
-            pacing = start.interval != nil
-            if let interval = start.interval {
-                client.tasks.append(
-                    context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
-                        let (handler, context) = bound.value
-                        handler.client.paced(now: .now(), out: &handler.out)
-                        handler.flush(context: context)
-                    })
-            } else {
-                for slot in client.session.slots.indices { client.session.packet(slot: slot, now: .now(), into: &out) }
-                flush(context: context)
-            }
-            let timeout = start.timeout
-            client.tasks.append(
-                context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
-                    let (handler, context) = bound.value
-                    let freed = handler.client.session.expire(before: .now() - TimeAmount(timeout))
-                    guard handler.client.running, !handler.pacing else { return }
-                    for slot in freed { handler.client.session.packet(slot: slot, now: .now(), into: &handler.out) }
-                    handler.flush(context: context)
-                })
-        } else if event is TURNLoadClient.Stop {
-            client.running = false
-            for task in client.tasks { task.cancel() }
-        } else if event is TURNLoadClient.Release {
-            out.writeImmutableBuffer(client.session.release())
-            flush(context: context)
-        }
-    }
-
-    private func flush(context: ChannelHandlerContext) {
-        guard out.readableBytes > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        out = context.channel.allocator.buffer(capacity: 4096)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        client.ready.fail(error)
-        context.close(promise: nil)
     }
 }
 

@@ -169,6 +169,14 @@ public final class RelayServer: Service, Sendable {
         let count = configuration.udpSocketsPerAddress > 0 ? configuration.udpSocketsPerAddress : System.coreCount
         let vector = max(1, configuration.udpVectorReadCount)
         var port = address.port
+        if port == 0 {
+            // The kernel may hand a SO_REUSEPORT socket bound to port 0 a port that another SO_REUSEPORT
+            // group of the same user holds (and then splits datagrams between them). A plain socket gets a
+            // port nobody holds; the group takes it over.
+            let probe = try await DatagramBootstrap(group: group).bind(host: address.host, port: 0).get()
+            port = probe.localAddress?.port ?? 0
+            try await probe.close()
+        }
         var loops = group.makeIterator()
         for _ in 0..<count {
             let loop = loops.next() ?? group.next()

@@ -148,7 +148,9 @@ extension AllocationTable {
             expires: now + .seconds(Int(request.lifetime)), allocateTransaction: request.request)
         allocations[request.fiveTuple] = allocation
         if let cap = limits.maxBytesPerSecondPerAllocation, cap > 0 {
-            allocations[request.fiveTuple]?.bandwidth = TokenBucket(rate: Double(cap), burst: Double(cap), now: now)
+            // At least one largest datagram fits, or a cap below a packet would drop everything.
+            let burst = Double(max(cap, Self.maxRelayedPayload))
+            allocations[request.fiveTuple]?.bandwidth = TokenBucket(rate: Double(cap), burst: burst, now: now)
         }
         for address in relayed { byRelay[address] = request.fiveTuple }
         let unavailable =

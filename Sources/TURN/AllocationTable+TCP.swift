@@ -89,7 +89,7 @@ extension AllocationTable {
     mutating func connectionBind(
         _ message: STUNMessage, identity: TURNAuthenticator.Identity, reply: Reply, fiveTuple: FiveTuple, now: Instant
     ) -> [Action] {
-        guard fiveTuple.transport != .udp, allocations[fiveTuple] == nil,
+        guard fiveTuple.transport != .udp, allocations[fiveTuple] == nil, pending[fiveTuple] == nil,
             !connections.values.contains(where: { $0.state == .bound(data: fiveTuple) }),
             case .connectionID(let id) = message.attribute(.connectionID), let connection = connections[id],
             case .awaitingBind(let until) = connection.state, now < until,
@@ -124,6 +124,9 @@ extension AllocationTable {
             return false
         }
     }
+
+    /// Whether an Allocate on `fiveTuple` waits for its relay socket.
+    public func hasPendingAllocation(_ fiveTuple: FiveTuple) -> Bool { pending[fiveTuple] != nil }
 
     /// A fresh, non-zero CONNECTION-ID whose top byte is this table's ``connectionIDPrefix``, so a
     /// ConnectionBind that lands on another event loop finds the table that owns it.

@@ -14,6 +14,21 @@ extension RelayServerConfiguration {
 }
 
 extension RelayServer {
+    /// Starts a server with `configuration`, runs `body` with it, and stops it whether `body` throws or not.
+    public static func withRunning(
+        _ configuration: RelayServerConfiguration, _ body: (RelayServer) async throws -> Void
+    ) async throws {
+        let server = RelayServer(configuration: configuration)
+        try await server.start()
+        do {
+            try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     /// The bound address of the first listener for `transport` and IP family.
     public func address(_ transport: RelayTransport, ipv6: Bool = false) -> SocketAddress? {
         listeners.first { $0.transport == transport && ($0.address.protocol == .inet6) == ipv6 }?.address

@@ -15,15 +15,7 @@ struct STUNServerEndToEndTests {
         privateKeyPath: fixtures.appendingPathComponent("key.pem").path)
 
     func withServer(_ body: (RelayServer) async throws -> Void) async throws {
-        let server = RelayServer(configuration: .loopback(certificate: Self.certificate))
-        try await server.start()
-        do {
-            try await body(server)
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await RelayServer.withRunning(.loopback(certificate: Self.certificate), body)
     }
 
     @Test(

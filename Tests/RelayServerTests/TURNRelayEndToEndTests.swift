@@ -13,15 +13,7 @@ struct TURNRelayEndToEndTests {
     ) async throws {
         var configuration = RelayServerConfiguration.loopback()
         configuration.turn = turn
-        let server = RelayServer(configuration: configuration)
-        try await server.start()
-        do {
-            try await body(server)
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await RelayServer.withRunning(configuration, body)
     }
 
     static func relayed(_ response: STUNMessage) throws -> TransportAddress {

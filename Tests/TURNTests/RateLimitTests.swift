@@ -30,17 +30,17 @@ extension AllocationTableTests {
     @Test("the bandwidth cap drops relayed data beyond its bytes per second, both directions together")
     func bandwidthCap() throws {
         var limits = AllocationLimits()
-        limits.maxBytesPerSecondPerAllocation = 1000
+        limits.maxBytesPerSecondPerAllocation = 100_000
         var table = makeTable(limits: limits)
         try allocate(&table)
         _ = table.handle(
             try request(.channelBind, [.channelNumber(0x4000), .xorPeerAddress(peer)], table: table), from: client,
             now: start, unixTime: unixTime)
-        let packet = ByteBuffer(repeating: 1, count: 400)
+        let packet = ByteBuffer(repeating: 1, count: 40_000)
         let out = ChannelData(channel: 0x4000, data: packet)
         #expect(table.channelData(out, from: client, now: start) != nil)
         #expect(table.peerData(packet, from: peer, relay: relayed, now: start) != nil)
-        #expect(table.channelData(out, from: client, now: start) == nil, "1200 bytes would exceed 1000")
+        #expect(table.channelData(out, from: client, now: start) == nil, "120,000 bytes would exceed the 100,000-byte burst")
         #expect(table.peerData(packet, from: peer, relay: relayed, now: start + .milliseconds(500)) != nil)
     }
 }

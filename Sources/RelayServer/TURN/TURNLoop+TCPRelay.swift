@@ -21,6 +21,23 @@ extension TURNLoop {
         let address = TransportAddress(ip: host.ip, port: port)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let retry = NIOLoopBound(choose, eventLoop: eventLoop)
+        // SO_REUSEPORT would let the listener share a port another process (or server) holds; a plain
+        // listener bound first proves the port free.
+        return ServerBootstrap(group: eventLoop).bind(to: address.socketAddress)
+            .flatMap { probe in probe.close() }
+            .flatMap { bound.value.bindTCPRelayListener(address) }
+            .map { channel -> TransportAddress? in
+                bound.value.relays[address] = RelaySocket(address: address, channel: channel)
+                return address
+            }
+            .flatMapError { _ in
+                host.pool.give(port)
+                return bound.value.listenTCPRelay(host, attempts: attempts - 1, choose: retry.value)
+            }
+    }
+
+    private func bindTCPRelayListener(_ address: TransportAddress) -> EventLoopFuture<any Channel> {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return ServerBootstrap(group: eventLoop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(RelayServer.reusePort, value: 1)
@@ -31,14 +48,6 @@ extension TURNLoop {
                 }
             }
             .bind(to: address.socketAddress)
-            .map { channel -> TransportAddress? in
-                bound.value.relays[address] = RelaySocket(address: address, channel: channel)
-                return address
-            }
-            .flatMapError { _ in
-                host.pool.give(port)
-                return bound.value.listenTCPRelay(host, attempts: attempts - 1, choose: retry.value)
-            }
     }
 
     /// A peer connected to a TCP relayed address: accepted with a CONNECTION-ID when the table allows it.
@@ -70,7 +79,10 @@ extension TURNLoop {
                 let turn = bound.value
                 switch result {
                 case .success: turn.perform(turn.table.peerConnected(id: id, now: .now))
-                case .failure: turn.perform(turn.table.peerConnectFailed(id: id))
+                case .failure:
+                    // A channel that never became active fires no channelInactive: forget it here.
+                    turn.peerConnections[id] = nil
+                    turn.perform(turn.table.peerConnectFailed(id: id))
                 }
                 turn.flush()
             }
@@ -96,6 +108,16 @@ extension TURNLoop {
     /// A ConnectionBind on `fiveTuple` (this loop's connection `dataChannel`): decided by the loop that
     /// owns the CONNECTION-ID; on success this connection's STUN framing gives way to a pipe.
     func connectionBind(_ view: STUNMessageView, from fiveTuple: FiveTuple, dataChannel: any Channel) {
+        // A connection with an allocation (or one being made) is no data connection: this loop's table
+        // answers 400. While a bind is decided, the connection reads nothing more.
+        guard table.allocations[fiveTuple] == nil, !table.hasPendingAllocation(fiveTuple),
+            !bindsInFlight.contains(fiveTuple)
+        else {
+            perform(table.handle(view, from: fiveTuple, now: .now, unixTime: Self.unixTime()))
+            return flush()
+        }
+        bindsInFlight.insert(fiveTuple)
+        dataChannel.setOption(.autoRead, value: false).whenComplete { _ in }
         var owner = NIOLoopBound(self, eventLoop: eventLoop)
         if case .connectionID(let id)? = (try? view.decode())?.attribute(.connectionID),
             let sibling = siblings[Int(id >> 24)]
@@ -132,31 +154,58 @@ extension TURNLoop {
         return decision
     }
 
-    /// Back on the data connection's loop: answer, then splice it to the peer connection. The pipe's
-    /// handler goes in before the STUN framer comes out, so bytes the framer still holds reach the peer.
+    /// Back on the data connection's loop: answer, then splice it to the peer connection. Reading was
+    /// paused since the request, so only frames the framer already held can be left; they go to the peer as
+    /// bytes before the framer leaves the pipeline.
     private func completeConnectionBind(
         _ decision: ConnectionBindDecision, fiveTuple: FiveTuple, dataChannel: any Channel
     ) {
-        guard let response = decision.response else { return }
+        bindsInFlight.remove(fiveTuple)
+        func fail() {
+            if let peer = decision.peer {
+                peer.owner.eventLoop.execute { peer.owner.value.closeConnection(id: peer.id) }
+            }
+        }
+        guard let response = decision.response, dataChannel.isActive else { return fail() }
         dataChannel.writeAndFlush(response, promise: nil)
-        guard let (id, peerChannel, owner) = decision.peer else { return }
+        guard let (id, peerChannel, owner) = decision.peer else {
+            dataChannel.setOption(.autoRead, value: true).whenComplete { _ in }
+            return
+        }
         streams[fiveTuple] = nil
         do {
             let pipeline = dataChannel.pipeline.syncOperations
+            let leftovers = LeftoverFramesHandler()
+            try pipeline.addHandler(leftovers)
             try pipeline.addHandler(SpliceHandler(partner: peerChannel))
             pipeline.removeHandler(context: try pipeline.context(handlerType: StreamListenerHandler.self), promise: nil)
             pipeline.removeHandler(
                 context: try pipeline.context(handlerType: ByteToMessageHandler<STUNStreamFramer>.self), promise: nil)
+            pipeline.removeHandler(leftovers, promise: nil)
         } catch {
             dataChannel.close(promise: nil)
-            return
+            return fail()
         }
+        dataChannel.setOption(.autoRead, value: true).whenComplete { _ in }
         owner.eventLoop.execute {
             guard let peer = owner.value.peerConnections[id] else {
                 dataChannel.close(promise: nil)
                 return
             }
             peer.handler.join(dataChannel)
+        }
+    }
+}
+
+/// Between the STUN framer and the pipe for the moment the framer leaves: frames it still held go on as
+/// the bytes they were.
+final class LeftoverFramesHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = STUNStreamFrame
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .stun(let bytes), .channelData(let bytes): context.fireChannelRead(wrapInboundOut(bytes))
         }
     }
 }

@@ -35,6 +35,8 @@ final class TURNLoop {
     var streams: [FiveTuple: Outlet] = [:]
     /// RFC 6062 peer connections of this loop's table, by CONNECTION-ID.
     var peerConnections: [UInt32: (channel: any Channel, handler: SpliceHandler)] = [:]
+    /// Data connections whose ConnectionBind is being decided; they read nothing meanwhile.
+    var bindsInFlight: Set<FiveTuple> = []
     /// Every loop's driver by CONNECTION-ID prefix, for ConnectionBinds that land on another loop.
     var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
     /// Outlets written to since the last ``flush()``.
@@ -67,6 +69,7 @@ final class TURNLoop {
 
     /// A TURN request or Send indication from a client.
     func handle(_ view: STUNMessageView, from fiveTuple: FiveTuple) {
+        if isBinding(fiveTuple) { return }
         if view.type == STUNMessageType(method: .connectionBind, messageClass: .request),
             let channel = streams[fiveTuple]?.channel
         {
@@ -98,8 +101,15 @@ final class TURNLoop {
         if actions.isEmpty { logger.debug("TURN message without answer", metadata: ["client": "\(fiveTuple)"]) }
     }
 
+    /// Frames a data connection had already sent when its ConnectionBind came are dropped: RFC 6062 has
+    /// the client wait for the answer.
+    private func isBinding(_ fiveTuple: FiveTuple) -> Bool {
+        fiveTuple.transport != .udp && !bindsInFlight.isEmpty && bindsInFlight.contains(fiveTuple)
+    }
+
     /// ChannelData from a client.
     func channelData(_ bytes: ByteBuffer, from fiveTuple: FiveTuple) {
+        if isBinding(fiveTuple) { return }
         guard let message = try? ChannelData(decoding: bytes) else {
             counters.malformedChannelData.wrappingIncrement(ordering: .relaxed)
             return

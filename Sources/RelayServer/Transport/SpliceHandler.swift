@@ -14,6 +14,8 @@ final class SpliceHandler: ChannelInboundHandler {
     private var waiting: [ByteBuffer] = []
     private var outstanding = 0
     private var paused = false
+    /// The last write to the partner: closing waits for it, so the end of a stream is not cut off.
+    private var lastWrite: EventLoopFuture<Void>?
     private var context: ChannelHandlerContext?
     private let onClose: () -> Void
 
@@ -22,7 +24,11 @@ final class SpliceHandler: ChannelInboundHandler {
         self.onClose = onClose
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Joined to a connection that closed before the pipe was built: no channelInactive will come.
+        if !context.channel.isActive, let partner { partner.close(promise: nil) }
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
@@ -48,7 +54,13 @@ final class SpliceHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.close(promise: nil)
+        if let partner {
+            if let lastWrite {
+                lastWrite.whenComplete { _ in partner.close(promise: nil) }
+            } else {
+                partner.close(promise: nil)
+            }
+        }
         onClose()
         context.fireChannelInactive()
     }
@@ -62,7 +74,9 @@ final class SpliceHandler: ChannelInboundHandler {
         outstanding += count
         guard let loop = context?.eventLoop else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        partner.writeAndFlush(bytes).hop(to: loop).whenComplete { _ in
+        let written = partner.writeAndFlush(bytes)
+        lastWrite = written
+        written.hop(to: loop).whenComplete { _ in
             bound.value.outstanding -= count
             bound.value.updateReading()
         }
