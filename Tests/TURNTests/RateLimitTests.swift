@@ -40,7 +40,7 @@ extension AllocationTableTests {
         let out = ChannelData(channel: 0x4000, data: packet)
         #expect(table.channelData(out, from: client, now: start) != nil)
         #expect(table.peerData(packet, from: peer, relay: relayed, now: start) != nil)
-        #expect(table.channelData(out, from: client, now: start) == nil, "120,000 bytes would exceed the 100,000-byte burst")
+        #expect(table.channelData(out, from: client, now: start) == nil, "120,000 bytes exceed the burst")
         #expect(table.peerData(packet, from: peer, relay: relayed, now: start + .milliseconds(500)) != nil)
     }
 }
