@@ -124,8 +124,8 @@ public struct AllocationTable: Sendable {
     /// RFC 6062 peer connections by CONNECTION-ID, and the Connect requests still waiting for theirs.
     public internal(set) var connections: [UInt32: PeerConnection] = [:]
     var connectReplies: [UInt32: Reply] = [:]
-    /// Per-IP limit on requests; nil when turned off.
-    public internal(set) var rateLimiter: RequestRateLimiter?
+    /// Per-IP limit on requests, shared with the tables of other event loops; nil when turned off.
+    public let rateLimiter: RequestRateLimiter?
     /// The top byte of this table's CONNECTION-IDs (the driver gives each event loop its own).
     public var connectionIDPrefix: UInt8 = 0
     /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
@@ -143,9 +143,8 @@ public struct AllocationTable: Sendable {
             ledger ?? AllocationLedger(maxPerOwner: limits.maxAllocationsPerUser, maxTotal: limits.maxAllocations)
         self.relayFamilies = relayFamilies
         self.software = software
-        if limits.requestsPerSecondPerIP > 0 {
-            rateLimiter = RequestRateLimiter(
-                rate: limits.requestsPerSecondPerIP, burst: max(1, limits.requestBurstPerIP))
-        }
+        rateLimiter =
+            limits.requestsPerSecondPerIP > 0
+            ? RequestRateLimiter(rate: limits.requestsPerSecondPerIP, burst: max(1, limits.requestBurstPerIP)) : nil
     }
 }

@@ -1,4 +1,5 @@
 import STUN
+import Synchronization
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up. Time is passed in.
 public struct TokenBucket: Sendable, Hashable {
@@ -41,14 +42,19 @@ public struct TokenBucket: Sendable, Hashable {
 }
 
 /// Per-IP request limits (not data): each client IP may send `burst` TURN requests at once and `rate` a
-/// second after that; the rest are dropped unanswered before any cryptography is spent on them. A
-/// carrier-grade NAT puts many phones behind one IP, so the defaults are generous.
-public struct RequestRateLimiter: Sendable {
+/// second after that; the rest are dropped unanswered before any cryptography is spent on them. One
+/// limiter is shared by every event loop's table (a client's source ports spread over loops), so the
+/// limit holds as configured. A carrier-grade NAT puts many phones behind one IP: the defaults are
+/// generous.
+public final class RequestRateLimiter: Sendable {
     public let rate: Double
     public let burst: Double
-    private var buckets: [IPAddress: TokenBucket] = [:]
-    /// Requests refused so far.
-    public private(set) var refused = 0
+    private let state = Mutex(State())
+
+    private struct State {
+        var buckets: [IPAddress: TokenBucket] = [:]
+        var refused = 0
+    }
 
     /// The most client IPs tracked; beyond it, idle ones are forgotten first and new ones wait for room.
     public static let maxTracked = 100_000
@@ -59,25 +65,34 @@ public struct RequestRateLimiter: Sendable {
     }
 
     /// Whether a request from `ip` at `now` is within its limit.
-    public mutating func allow(_ ip: IPAddress, now: TokenBucket.Instant) -> Bool {
-        if buckets[ip] == nil {
-            if buckets.count >= Self.maxTracked { sweep(now: now) }
-            guard buckets.count < Self.maxTracked else {
-                refused += 1
-                return false
+    public func allow(_ ip: IPAddress, now: TokenBucket.Instant) -> Bool {
+        state.withLock { state in
+            if state.buckets[ip] == nil {
+                if state.buckets.count >= Self.maxTracked { Self.sweep(&state, now: now) }
+                guard state.buckets.count < Self.maxTracked else {
+                    state.refused += 1
+                    return false
+                }
+                state.buckets[ip] = TokenBucket(rate: rate, burst: burst, now: now)
             }
-            buckets[ip] = TokenBucket(rate: rate, burst: burst, now: now)
+            if state.buckets[ip]!.take(now: now) { return true }
+            state.refused += 1
+            return false
         }
-        if buckets[ip]!.take(now: now) { return true }
-        refused += 1
-        return false
     }
 
     /// Forgets the buckets of clients that have been quiet long enough to be full again.
-    public mutating func sweep(now: TokenBucket.Instant) {
-        buckets = buckets.filter { !$0.value.isFull(now: now) }
+    public func sweep(now: TokenBucket.Instant) {
+        state.withLock { Self.sweep(&$0, now: now) }
     }
 
+    private static func sweep(_ state: inout State, now: TokenBucket.Instant) {
+        state.buckets = state.buckets.filter { !$0.value.isFull(now: now) }
+    }
+
+    /// Requests refused so far.
+    public var refused: Int { state.withLock { $0.refused } }
+
     /// Client IPs tracked now.
-    public var tracked: Int { buckets.count }
+    public var tracked: Int { state.withLock { $0.buckets.count } }
 }
