@@ -18,9 +18,24 @@ extension TURNConfiguration {
             }
             users[String(entry[..<colon])] = String(entry[entry.index(after: colon)...])
         }
+        // `10.0.0.5` or, behind a 1:1 NAT, `10.0.0.5=203.0.113.7` (bind there, advertise this); only an
+        // advertised address may stand behind a wildcard bind address.
+        var advertised: [IPAddress: IPAddress] = [:]
         let relayAddresses = try list("turn.relay.addresses").map { text in
-            guard let ip = IPAddress(parsing: text), !ip.isUnspecified else {
-                throw ConfigurationError("turn.relay.addresses: '\(text)' is not a concrete IP address")
+            let parts = text.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count <= 2, let ip = IPAddress(parsing: parts[0]) else {
+                throw ConfigurationError("turn.relay.addresses: '\(text)' is not ADDRESS or ADDRESS=PUBLIC")
+            }
+            if parts.count == 2 {
+                guard let publicIP = IPAddress(parsing: parts[1]), !publicIP.isUnspecified,
+                    publicIP.family == ip.family
+                else {
+                    throw ConfigurationError(
+                        "turn.relay.addresses: '\(text)' needs a public address of the same family")
+                }
+                advertised[ip] = publicIP
+            } else if ip.isUnspecified {
+                throw ConfigurationError("turn.relay.addresses: '\(text)' is a wildcard; give its public address")
             }
             return ip
         }
@@ -57,7 +72,7 @@ extension TURNConfiguration {
             realm: reader.string(forKey: "turn.realm", default: defaults.realm),
             staticUsers: users,
             restSecrets: list("turn.secrets", secret: true),
-            relayAddresses: relayAddresses,
+            relayAddresses: relayAddresses, advertisedRelayAddresses: advertised,
             relayPorts: try Self.portRange(reader.string(forKey: "turn.relay.ports")) ?? defaults.relayPorts,
             limits: limits,
             allowedPeers: try networks("turn.peers.allowed"),

@@ -47,7 +47,7 @@ struct ConfigurationTests {
         turn:
           realm: example.org
           relay:
-            addresses: ["192.0.2.10", "2001:db8::10"]
+            addresses: ["192.0.2.10", "2001:db8::10", "0.0.0.0=198.51.100.7"]
             ports: "40000-40999"
           peers:
             allowed: ["10.1.0.0/16"]
@@ -65,7 +65,8 @@ struct ConfigurationTests {
         #expect(turn.realm == "example.org")
         #expect(turn.staticUsers == ["alice": "a:b", "bob": "builder"])
         #expect(turn.restSecrets == ["north", "south"])
-        #expect(turn.relayAddresses.map(\.description) == ["192.0.2.10", "2001:db8::10"])
+        #expect(turn.relayAddresses.map(\.description) == ["192.0.2.10", "2001:db8::10", "0.0.0.0"])
+        #expect(turn.advertisedRelayAddresses == [IPAddress(parsing: "0.0.0.0")!: IPAddress(parsing: "198.51.100.7")!])
         #expect(turn.relayPorts == 40000...40999)
         #expect(turn.allowedPeers.map(\.description) == ["10.1.0.0/16"])
         #expect(turn.limits.maxAllocationsPerUser == 3 && turn.limits.maxLifetime == 1800)
@@ -79,6 +80,7 @@ struct ConfigurationTests {
             ["PARTYLINE_TURN_RELAY_PORTS": "100-200"], ["PARTYLINE_TURN_RELAY_PORTS": "60000-50000"],
             ["PARTYLINE_TURN_USERS": "nopassword"], ["PARTYLINE_TURN_RELAY_ADDRESSES": "0.0.0.0"],
             ["PARTYLINE_TURN_PEERS_ALLOWED": "10.0.0.0/40"],
+            ["PARTYLINE_TURN_RELAY_ADDRESSES": "10.0.0.5=2001:db8::1"],
         ])
     func badTURNValues(environment: [String: String]) async throws {
         await #expect(throws: ConfigurationError.self) {

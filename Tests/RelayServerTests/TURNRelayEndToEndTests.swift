@@ -132,3 +132,31 @@ extension TURNRelayEndToEndTests {
         }
     }
 }
+
+extension TURNRelayEndToEndTests {
+    @Test("behind a 1:1 NAT the relay binds one address and advertises another")
+    func advertisedRelayAddress() async throws {
+        var turn = TURNConfiguration.loopback()
+        let wildcard = try #require(IPAddress(parsing: "0.0.0.0"))
+        let advertised = try #require(IPAddress(parsing: "127.0.0.2"))
+        turn.relayAddresses = [wildcard]
+        turn.advertisedRelayAddresses = [wildcard: advertised]
+        try await Self.withRelay(turn) { server in
+            let serverAddress = try #require(server.address(.udp))
+            let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
+            let relayed = try Self.relayed(try await client.allocate())
+            #expect(relayed.ip == advertised)
+            let peer = try await TestUDPSocket.bind()
+            let peerSocket = try #require(peer.localAddress)
+            let peerAddress = try #require(TransportAddress(peerSocket))
+            let permitted = try await client.request(.createPermission, [.xorPeerAddress(peerAddress)])
+            #expect(permitted.type.messageClass == .successResponse)
+            try await peer.send(ByteBuffer(string: "to the public address"), to: relayed.socketAddress)
+            let indicationBytes = try #require(await client.receive())
+            let indication = try STUNMessage(datagram: indicationBytes)
+            #expect(indication.attribute(.data) == .data(ByteBuffer(string: "to the public address")))
+            await client.close()
+            await peer.close()
+        }
+    }
+}

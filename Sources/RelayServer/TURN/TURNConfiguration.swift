@@ -15,6 +15,9 @@ public struct TURNConfiguration: Sendable {
     /// The addresses relay sockets bind to and advertise, at most one per family. Empty: the first
     /// concrete UDP listener address of each family, else the first non-loopback interface address.
     public var relayAddresses: [IPAddress]
+    /// Behind a 1:1 NAT (cloud VMs), the public address to advertise for a relay address, which is then
+    /// the private (or wildcard) address the sockets bind to.
+    public var advertisedRelayAddresses: [IPAddress: IPAddress]
     public var relayPorts: ClosedRange<UInt16>
     public var limits: AllocationLimits
     /// Peers allowed even inside the denied networks (tests allow loopback).
@@ -25,7 +28,8 @@ public struct TURNConfiguration: Sendable {
 
     public init(
         realm: String = "partyline", staticUsers: [String: String] = [:], restSecrets: [String] = [],
-        relayAddresses: [IPAddress] = [], relayPorts: ClosedRange<UInt16> = defaultRelayPorts,
+        relayAddresses: [IPAddress] = [], advertisedRelayAddresses: [IPAddress: IPAddress] = [:],
+        relayPorts: ClosedRange<UInt16> = defaultRelayPorts,
         limits: AllocationLimits = AllocationLimits(), allowedPeers: [IPNetwork] = [],
         deniedPeers: [IPNetwork] = PeerAddressPolicy.defaultDenied, nonceLifetime: UInt64 = 600
     ) {
@@ -33,6 +37,7 @@ public struct TURNConfiguration: Sendable {
         self.staticUsers = staticUsers
         self.restSecrets = restSecrets
         self.relayAddresses = relayAddresses
+        self.advertisedRelayAddresses = advertisedRelayAddresses
         self.relayPorts = relayPorts
         self.limits = limits
         self.allowedPeers = allowedPeers

@@ -18,14 +18,15 @@ extension TURNLoop {
             counters.relaySocketFailures.wrappingIncrement(ordering: .relaxed)
             return eventLoop.makeSucceededFuture(nil)
         }
-        let address = TransportAddress(ip: host.ip, port: port)
+        let address = TransportAddress(ip: host.advertised, port: port)
+        let local = TransportAddress(ip: host.ip, port: port)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let retry = NIOLoopBound(choose, eventLoop: eventLoop)
         // SO_REUSEPORT would let the listener share a port another process (or server) holds; a plain
         // listener bound first proves the port free.
-        return ServerBootstrap(group: eventLoop).bind(to: address.socketAddress)
+        return ServerBootstrap(group: eventLoop).bind(to: local.socketAddress)
             .flatMap { probe in probe.close() }
-            .flatMap { bound.value.bindTCPRelayListener(address) }
+            .flatMap { bound.value.bindTCPRelayListener(local, advertised: address) }
             .map { channel -> TransportAddress? in
                 bound.value.relays[address] = RelaySocket(address: address, channel: channel)
                 return address
@@ -36,7 +37,9 @@ extension TURNLoop {
             }
     }
 
-    private func bindTCPRelayListener(_ address: TransportAddress) -> EventLoopFuture<any Channel> {
+    private func bindTCPRelayListener(_ local: TransportAddress, advertised address: TransportAddress)
+        -> EventLoopFuture<any Channel>
+    {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return ServerBootstrap(group: eventLoop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,7 +50,7 @@ extension TURNLoop {
                     try bound.value.peerConnectionArrived(child, relay: address)
                 }
             }
-            .bind(to: address.socketAddress)
+            .bind(to: local.socketAddress)
     }
 
     /// A peer connected to a TCP relayed address: accepted with a CONNECTION-ID when the table allows it.
@@ -65,12 +68,13 @@ extension TURNLoop {
     /// RFC 6062 §5.2: connects from `relay` to `peer` for a Connect request.
     func connectPeer(id: UInt32, relay: TransportAddress, peer: TransportAddress) {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let local = TransportAddress(ip: relayHosts[relay.ip.family]?.ip ?? relay.ip, port: relay.port)
         ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(RelayServer.reusePort, value: 1)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(AllocationTable.connectionBindTimeout))
-            .bind(to: relay.socketAddress)
+            .bind(to: local.socketAddress)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try bound.value.addPeerHandler(to: channel, id: id) }
             }

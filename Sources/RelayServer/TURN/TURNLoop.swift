@@ -20,9 +20,11 @@ import TURN
 final class TURNLoop {
     typealias Instant = ContinuousClock.Instant
 
-    /// Where relay sockets of one family bind, and the ports they take.
+    /// Where relay sockets of one family bind, the address clients and peers are told (the same, or the
+    /// public address of a 1:1 NAT), and the ports they take.
     struct RelayHost: Sendable {
         let ip: IPAddress
+        let advertised: IPAddress
         let pool: RelayPortPool
     }
 
@@ -308,7 +310,8 @@ final class TURNLoop {
             counters.relaySocketFailures.wrappingIncrement(ordering: .relaxed)
             return eventLoop.makeSucceededFuture(nil)
         }
-        let address = TransportAddress(ip: host.ip, port: port)
+        let address = TransportAddress(ip: host.advertised, port: port)
+        let local = TransportAddress(ip: host.ip, port: port)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         // One recvmmsg per readable event: epoll is level-triggered, so datagrams left over wake the loop
         // again, and no read ends in an EAGAIN call.
@@ -330,7 +333,7 @@ final class TURNLoop {
             bootstrap = bootstrap.channelOption(option, value: value)
         }
         let retry = NIOLoopBound(choose, eventLoop: eventLoop)
-        return bootstrap.bind(to: address.socketAddress).map { _ -> RelaySocketOpened? in
+        return bootstrap.bind(to: local.socketAddress).map { _ -> RelaySocketOpened? in
             (address, token)
         }.flatMapError { _ in
             bound.value.relays[address] = nil

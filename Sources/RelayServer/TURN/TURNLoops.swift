@@ -20,7 +20,9 @@ struct TURNLoops: Sendable {
             ? Self.defaultRelayAddresses(listeners: listeners) : configuration.relayAddresses
         var hosts: [AddressFamily: TURNLoop.RelayHost] = [:]
         for ip in relayIPs where hosts[ip.family] == nil {
-            hosts[ip.family] = TURNLoop.RelayHost(ip: ip, pool: RelayPortPool(range: configuration.relayPorts))
+            hosts[ip.family] = TURNLoop.RelayHost(
+                ip: ip, advertised: configuration.advertisedRelayAddresses[ip] ?? ip,
+                pool: RelayPortPool(range: configuration.relayPorts))
         }
         let ledger = AllocationLedger(
             maxPerOwner: configuration.limits.maxAllocationsPerUser, maxTotal: configuration.limits.maxAllocations)
@@ -30,7 +32,8 @@ struct TURNLoops: Sendable {
             nonces: NonceIssuer(lifetime: configuration.nonceLifetime))
         let policy = PeerAddressPolicy(
             denied: configuration.deniedPeers, allowed: configuration.allowedPeers,
-            serverAddresses: Set(relayIPs), relayPorts: configuration.relayPorts)
+            serverAddresses: Set(relayIPs + hosts.values.map(\.advertised)).filter { !$0.isUnspecified },
+            relayPorts: configuration.relayPorts)
         let table = AllocationTable(
             authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
             relayFamilies: Set(hosts.keys), software: software)
