@@ -5,14 +5,9 @@
 # Usage: scripts/interop-stun.sh [PATH_TO_PARTYLINE]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-partyline=${1:-}
-if [ -z "$partyline" ]; then
-  swift build --product partyline >/dev/null || exit 1
-  partyline=$(swift build --show-bin-path)/partyline
-fi
-for tool in stun turnutils_stunclient; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install stun-client coturn)"; exit 1; }
-done
+. scripts/lib/interop.sh
+partyline_binary "${1:-}"
+require_tools stun turnutils_stunclient
 port=${INTEROP_PORT:-34780}
 log=$(mktemp)
 "$partyline" serve --stun-listen-udp "127.0.0.1:$port,[::1]:$port" --stun-listen-tcp "127.0.0.1:$port" >"$log" 2>&1 &

@@ -6,14 +6,9 @@
 # Usage: scripts/interop-turn.sh [PATH_TO_PARTYLINE]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-partyline=${1:-}
-if [ -z "$partyline" ]; then
-  swift build --product partyline >/dev/null || exit 1
-  partyline=$(swift build --show-bin-path)/partyline
-fi
-for tool in turnutils_uclient turnutils_peer; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install coturn)"; exit 1; }
-done
+. scripts/lib/interop.sh
+partyline_binary "${1:-}"
+require_tools turnutils_uclient turnutils_peer
 port=${INTEROP_TURN_PORT:-34790}
 peer_port=$((port + 10))
 log=$(mktemp)
