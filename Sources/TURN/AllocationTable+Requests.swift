@@ -326,7 +326,7 @@ extension AllocationTable {
     /// connection (RFC 6062) takes its peer connection with it.
     public mutating func connectionClosed(_ fiveTuple: FiveTuple) -> [Action] {
         if let waiting = pending.removeValue(forKey: fiveTuple) { ledger.release(owner: waiting.identity.owner) }
-        return removeAllocation(fiveTuple) + closeConnections { $0.state == .bound(data: fiveTuple) }
+        return removeAllocation(fiveTuple) + closeConnection(boundTo: fiveTuple)
     }
 
     private func isRevoked(_ identity: TURNAuthenticator.Identity) -> Bool {
@@ -337,7 +337,7 @@ extension AllocationTable {
         guard let allocation = allocations.removeValue(forKey: fiveTuple) else { return [] }
         ledger.release(owner: allocation.owner)
         for address in allocation.relayedAddresses { byRelay[address] = nil }
-        return closeConnections { $0.allocation == fiveTuple } + allocation.relayedAddresses.map { .closeRelay($0) }
+        return closeConnections(ofAllocation: fiveTuple) + allocation.relayedAddresses.map { .closeRelay($0) }
     }
 
     /// Takes `bytes` from the allocation's bandwidth cap, if it has one; false when over it.

@@ -40,11 +40,12 @@ extension AllocationTable {
             return [reply.error(.peerAddressFamilyMismatch)]
         }
         if peerPolicy.refusal(for: peer) != nil { return [reply.error(.forbidden)] }
-        if connections.values.contains(where: { $0.allocation == fiveTuple && $0.peer == peer }) {
-            return [reply.error(.connectionAlreadyExists)]
+        if hasConnection(of: fiveTuple, to: peer) { return [reply.error(.connectionAlreadyExists)] }
+        guard connectionsByAllocation[fiveTuple, default: []].count < limits.maxConnectionsPerAllocation else {
+            return [reply.error(.insufficientCapacity)]
         }
         let id = newConnectionID()
-        connections[id] = PeerConnection(id: id, allocation: fiveTuple, relay: relay, peer: peer, state: .connecting)
+        add(PeerConnection(id: id, allocation: fiveTuple, relay: relay, peer: peer, state: .connecting))
         connectReplies[id] = reply
         return [.connectPeer(id: id, relay: relay, peer: peer)]
     }
@@ -61,8 +62,9 @@ extension AllocationTable {
 
     /// The driver could not connect for a Connect: 447.
     public mutating func peerConnectFailed(id: UInt32) -> [Action] {
-        connections[id] = nil
-        return connectReplies.removeValue(forKey: id).map { [$0.error(.connectionTimeoutOrFailure)] } ?? []
+        let reply = connectReplies[id]
+        removeConnection(id)
+        return reply.map { [$0.error(.connectionTimeoutOrFailure)] } ?? []
     }
 
     /// A peer connected to the relayed address `relay` (RFC 6062 §5.3). With a permission for its IP, it
@@ -72,12 +74,14 @@ extension AllocationTable {
     {
         guard let fiveTuple = byRelay[relay], let allocation = live(fiveTuple, now: now),
             allocation.relayedTransport == .tcp, allocation.bindings.hasPermission(for: peer.ip, now: now),
-            !connections.values.contains(where: { $0.allocation == fiveTuple && $0.peer == peer })
+            !hasConnection(of: fiveTuple, to: peer),
+            connectionsByAllocation[fiveTuple, default: []].count < limits.maxConnectionsPerAllocation
         else { return nil }
         let id = newConnectionID()
-        connections[id] = PeerConnection(
-            id: id, allocation: fiveTuple, relay: relay, peer: peer,
-            state: .awaitingBind(until: now + Self.connectionBindTimeout))
+        add(
+            PeerConnection(
+                id: id, allocation: fiveTuple, relay: relay, peer: peer,
+                state: .awaitingBind(until: now + Self.connectionBindTimeout)))
         let indication = STUNMessage(
             type: STUNMessageType(method: .connectionAttempt, messageClass: .indication),
             attributes: [.xorPeerAddress(peer), .connectionID(id), .software(software)]
@@ -90,39 +94,70 @@ extension AllocationTable {
         _ message: STUNMessage, identity: TURNAuthenticator.Identity, reply: Reply, fiveTuple: FiveTuple, now: Instant
     ) -> [Action] {
         guard fiveTuple.transport != .udp, allocations[fiveTuple] == nil, pending[fiveTuple] == nil,
-            !connections.values.contains(where: { $0.state == .bound(data: fiveTuple) }),
+            connectionByData[fiveTuple] == nil,
             case .connectionID(let id) = message.attribute(.connectionID), let connection = connections[id],
             case .awaitingBind(let until) = connection.state, now < until,
             let allocation = live(connection.allocation, now: now)
         else { return [reply.error(.badRequest)] }
         guard allocation.identity.username == identity.username else { return [reply.error(.wrongCredentials)] }
         connections[id]?.state = .bound(data: fiveTuple)
+        connectionByData[fiveTuple] = id
         return [reply.success([]), .bindConnection(id: id, data: fiveTuple)]
     }
 
     /// The peer side of a connection closed: the table forgets it (the driver closes the data side).
     public mutating func peerConnectionClosed(id: UInt32) -> [Action] {
-        guard connections.removeValue(forKey: id) != nil else { return [] }
-        return connectReplies.removeValue(forKey: id).map { [$0.error(.connectionTimeoutOrFailure)] } ?? []
+        let reply = connectReplies[id]
+        guard removeConnection(id) != nil else { return [] }
+        return reply.map { [$0.error(.connectionTimeoutOrFailure)] } ?? []
     }
 
-    /// The connection bound to data 5-tuple `fiveTuple` closed, or its allocation ended: close the rest.
-    mutating func closeConnections(where matches: (PeerConnection) -> Bool) -> [Action] {
-        var actions: [Action] = []
-        for (id, connection) in connections where matches(connection) {
-            connections[id] = nil
-            connectReplies[id] = nil
-            actions.append(.closeConnection(id: id))
+    /// Closes the connections of allocation `fiveTuple`.
+    mutating func closeConnections(ofAllocation fiveTuple: FiveTuple) -> [Action] {
+        (connectionsByAllocation[fiveTuple] ?? []).map { id in
+            removeConnection(id)
+            return .closeConnection(id: id)
         }
-        return actions
+    }
+
+    /// Closes the connection bound to data connection `fiveTuple`, if any.
+    mutating func closeConnection(boundTo fiveTuple: FiveTuple) -> [Action] {
+        guard let id = connectionByData[fiveTuple] else { return [] }
+        removeConnection(id)
+        return [.closeConnection(id: id)]
     }
 
     /// Peer connections whose ConnectionBind did not come in time.
     mutating func expireConnections(now: Instant) -> [Action] {
-        closeConnections { connection in
+        let late = connections.values.filter { connection in
             if case .awaitingBind(let until) = connection.state { return until <= now }
             return false
         }
+        return late.map { connection in
+            removeConnection(connection.id)
+            return .closeConnection(id: connection.id)
+        }
+    }
+
+    private func hasConnection(of fiveTuple: FiveTuple, to peer: TransportAddress) -> Bool {
+        connectionsByAllocation[fiveTuple]?.contains { connections[$0]?.peer == peer } ?? false
+    }
+
+    private mutating func add(_ connection: PeerConnection) {
+        connections[connection.id] = connection
+        connectionsByAllocation[connection.allocation, default: []].insert(connection.id)
+    }
+
+    @discardableResult
+    private mutating func removeConnection(_ id: UInt32) -> PeerConnection? {
+        guard let connection = connections.removeValue(forKey: id) else { return nil }
+        connectReplies[id] = nil
+        connectionsByAllocation[connection.allocation]?.remove(id)
+        if connectionsByAllocation[connection.allocation]?.isEmpty == true {
+            connectionsByAllocation[connection.allocation] = nil
+        }
+        if case .bound(let data) = connection.state { connectionByData[data] = nil }
+        return connection
     }
 
     /// Whether an Allocate on `fiveTuple` waits for its relay socket.

@@ -16,6 +16,9 @@ public struct AllocationLimits: Sendable {
     /// Channel numbers ChannelBind accepts. RFC 8656 allows 0x4000–0x4FFF; the default also takes RFC
     /// 5766's 0x5000–0x7FFF, because libwebrtc (every browser) and coturn's clients still pick from there.
     public var channelNumbers = ChannelData.rfc5766Channels
+    /// RFC 6062 peer connections per TCP allocation, pending and bound (each holds a descriptor): a
+    /// Connect beyond it gets 508, an incoming connection is refused.
+    public var maxConnectionsPerAllocation = 64
     /// TURN requests a second per client IP, and the burst allowed above that; 0 turns the limit off.
     public var requestsPerSecondPerIP: Double = 200
     public var requestBurstPerIP: Double = 400
@@ -123,6 +126,9 @@ public struct AllocationTable: Sendable {
     var pending: [FiveTuple: (transaction: TransactionID, identity: TURNAuthenticator.Identity)] = [:]
     /// RFC 6062 peer connections by CONNECTION-ID, and the Connect requests still waiting for theirs.
     public internal(set) var connections: [UInt32: PeerConnection] = [:]
+    /// The same connections by allocation, and the bound ones by data connection: no lookup scans them all.
+    var connectionsByAllocation: [FiveTuple: Set<UInt32>] = [:]
+    var connectionByData: [FiveTuple: UInt32] = [:]
     var connectReplies: [UInt32: Reply] = [:]
     /// Per-IP limit on requests, shared with the tables of other event loops; nil when turned off.
     public let rateLimiter: RequestRateLimiter?

@@ -140,3 +140,26 @@ extension AllocationTableTests {
         #expect(deleted.contains { if case .closeRelay(relayed) = $0 { true } else { false } })
     }
 }
+
+extension AllocationTableTests {
+    @Test("peer connections per TCP allocation are capped: a Connect beyond gets 508, an incoming one is refused")
+    func connectionCap() throws {
+        var limits = AllocationLimits()
+        limits.maxConnectionsPerAllocation = 2
+        var table = makeTable(limits: limits)
+        try tcpAllocation(&table)
+        let second = TransportAddress(ip: peer.ip, port: peer.port + 1)
+        let third = TransportAddress(ip: peer.ip, port: peer.port + 2)
+        let first = try send(.connect, [.xorPeerAddress(peer)], table: &table, from: control)
+        #expect(first.contains { if case .connectPeer = $0 { true } else { false } })
+        let arrived = table.peerConnectionArrived(relay: relayed, peer: second, now: start)
+        #expect(arrived != nil)
+        #expect(
+            try response(try send(.connect, [.xorPeerAddress(third)], table: &table, from: control)).errorCode?.code
+                == 508)
+        #expect(table.peerConnectionArrived(relay: relayed, peer: third, now: start) == nil)
+        // A closed connection makes room again.
+        if let arrived { _ = table.peerConnectionClosed(id: arrived.id) }
+        #expect(table.peerConnectionArrived(relay: relayed, peer: third, now: start) != nil)
+    }
+}
