@@ -53,6 +53,8 @@ extension TURNConfiguration {
         limits.maxLifetime = UInt32(clamping: reader.int(forKey: "turn.lifetime.max", default: Int(limits.maxLifetime)))
         limits.maxAllocationsPerUser = reader.int(forKey: "turn.quota.perUser", default: limits.maxAllocationsPerUser)
         limits.maxAllocations = reader.int(forKey: "turn.quota.total", default: limits.maxAllocations)
+        limits.maxConnectionsPerAllocation = reader.int(
+            forKey: "turn.quota.connectionsPerAllocation", default: limits.maxConnectionsPerAllocation)
         limits.maxPermissionsPerAllocation = reader.int(
             forKey: "turn.quota.permissionsPerAllocation", default: limits.maxPermissionsPerAllocation)
         limits.requestsPerSecondPerIP = reader.double(

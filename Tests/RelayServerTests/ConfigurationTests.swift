@@ -53,6 +53,7 @@ struct ConfigurationTests {
             allowed: ["10.1.0.0/16"]
           quota:
             perUser: 3
+            connectionsPerAllocation: 5
           lifetime:
             max: 1800
         """.write(to: file, atomically: true, encoding: .utf8)
@@ -70,6 +71,7 @@ struct ConfigurationTests {
         #expect(turn.relayPorts == 40000...40999)
         #expect(turn.allowedPeers.map(\.description) == ["10.1.0.0/16"])
         #expect(turn.limits.maxAllocationsPerUser == 3 && turn.limits.maxLifetime == 1800)
+        #expect(turn.limits.maxConnectionsPerAllocation == 5)
         let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
         #expect(defaults.relay.turn?.isEnabled == false)
     }
