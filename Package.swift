@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "TURN", targets: ["TURN"]),
         .library(name: "RelayServer", targets: ["RelayServer"]),
         .library(name: "TURNClient", targets: ["TURNClient"]),
+        .library(name: "Signalling", targets: ["Signalling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -59,6 +60,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: hotPathSettings
+        ),
+        // Party signalling as plain values: group sessions, turns, votes, the decision rule.
+        .target(
+            name: "Signalling",
+            swiftSettings: strictSettings
         ),
         // Thin SwiftNIO listeners (UDP, TCP, TLS) around the protocol values.
         .target(
@@ -157,6 +163,11 @@ let package = Package(
         .testTarget(
             name: "STUNTests",
             dependencies: ["STUN", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignallingTests",
+            dependencies: ["Signalling"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,285 @@
+/// One group of a people party as a plain state machine: roster and pseudonyms, a random turn order,
+/// presence, the current turn, who may signal whom, secret votes and the decision rule, timeouts, and the
+/// result. Time and randomness come in from outside; inputs return events or a typed error and leave the
+/// state unchanged when they fail.
+public struct GroupSession: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+    public typealias MemberID = String
+
+    public enum Presence: Sendable, Hashable {
+        case absent, joined
+        /// Dropped; may resume until then.
+        case reconnecting(until: Instant)
+    }
+
+    public enum Vote: String, Sendable, Hashable, Codable {
+        case approve, deny
+    }
+
+    public enum Outcome: String, Sendable, Hashable, Codable {
+        case approved, denied, noShow, incomplete
+    }
+
+    /// A turn's result: the tally is public once decided; who voted what stays in ``votes``.
+    public struct TurnResult: Sendable, Hashable {
+        public let turn: Int
+        public let prover: MemberID
+        public let outcome: Outcome
+        public let approvals: Int
+        public let denials: Int
+
+        public init(turn: Int, prover: MemberID, outcome: Outcome, approvals: Int, denials: Int) {
+            self.turn = turn
+            self.prover = prover
+            self.outcome = outcome
+            self.approvals = approvals
+            self.denials = denials
+        }
+    }
+
+    /// The turn in progress.
+    public struct Turn: Sendable, Hashable {
+        public let index: Int
+        public let prover: MemberID
+        /// Verifiers present when the turn started, less those who left since.
+        public internal(set) var verifiers: Set<MemberID>
+        /// Majority of the verifiers present at the start.
+        public internal(set) var threshold: Int
+        public internal(set) var deadline: Instant
+        /// Set while waiting for an absent prover (no-show grace) or a dropped one (reconnect grace).
+        public internal(set) var waitingForProver: Instant?
+        public internal(set) var prompt: String
+        var votes: [MemberID: Vote] = [:]
+        var started: Bool
+    }
+
+    /// What the machine tells the driver to announce or do.
+    public enum Event: Sendable, Hashable {
+        case turnStarted(turn: Int, prover: MemberID, verifiers: Set<MemberID>, prompt: String, deadline: Instant)
+        case prompt(turn: Int, prompt: String)
+        case voteAccepted(turn: Int, verifier: MemberID)
+        /// Stop the prover's stream (and revoke the turn's relay credentials).
+        case streamStop(turn: Int, prover: MemberID)
+        case turnDecided(TurnResult)
+        case sessionFinished([TurnResult])
+    }
+
+    /// Why an input was refused; the state is unchanged.
+    public enum Failure: String, Error, Sendable, Hashable {
+        case notAMember = "not-a-member"
+        case sessionFinished = "session-finished"
+        case noTurnInProgress = "no-turn"
+        case wrongTurn = "wrong-turn"
+        case proverCannotVote = "prover-cannot-vote"
+        case notAVerifier = "not-a-verifier"
+        case alreadyVoted = "already-voted"
+        case edgeNotAllowed = "edge-not-allowed"
+        case notTheVerifier = "not-a-verifier-of-this-turn"
+    }
+
+    public let configuration: GroupSessionConfiguration
+    public let members: [MemberID]
+    public let pseudonyms: [MemberID: String]
+    public private(set) var order: [MemberID]
+    public private(set) var presence: [MemberID: Presence]
+    public private(set) var turn: Turn?
+    public private(set) var results: [TurnResult] = []
+    /// Every vote of every decided turn, for the record; never sent to the group.
+    public private(set) var votes: [Int: [MemberID: Vote]] = [:]
+    public private(set) var finished = false
+    private var nextIndex = 0
+    private var retried: Set<MemberID> = []
+    private var random: SessionRandom
+
+    /// A session for `members` (3–12, distinct), with pseudonyms and the turn order drawn from `random`.
+    public init?(
+        members: [MemberID], configuration: GroupSessionConfiguration = GroupSessionConfiguration(),
+        random: some RandomNumberGenerator & Sendable
+    ) {
+        guard GroupSessionConfiguration.memberRange.contains(members.count), Set(members).count == members.count,
+            !configuration.prompts.isEmpty
+        else { return nil }
+        var random = SessionRandom(random)
+        self.configuration = configuration
+        self.members = members
+        pseudonyms = Pseudonyms.draw(for: members, using: &random)
+        order = members.shuffled(using: &random)
+        presence = Dictionary(uniqueKeysWithValues: members.map { ($0, .absent) })
+        self.random = random
+    }
+
+    // MARK: Inputs
+
+    /// `member` is connected (again). The first turn starts when every member has joined (or at
+    /// ``begin(now:)``); a dropped prover resumes their turn.
+    public mutating func join(_ member: MemberID, now: Instant) throws(Failure) -> [Event] {
+        guard presence[member] != nil else { throw .notAMember }
+        guard !finished else { throw .sessionFinished }
+        presence[member] = .joined
+        if var current = turn, current.prover == member, current.waitingForProver != nil {
+            current.waitingForProver = nil
+            if !current.started {
+                turn = current
+                return start()
+            }
+            turn = current
+            return []
+        }
+        let everyone = presence.values.allSatisfy { $0 == .joined }
+        return turn == nil && nextIndex == 0 && everyone ? advance(now: now) : []
+    }
+
+    /// The party's start time: the first turn starts whoever has joined (absent provers get their grace).
+    public mutating func begin(now: Instant) throws(Failure) -> [Event] {
+        guard !finished else { throw .sessionFinished }
+        return turn == nil && nextIndex == 0 ? advance(now: now) : []
+    }
+
+    /// `member`'s connection dropped (`reconnecting`) or they left for good.
+    public mutating func leave(_ member: MemberID, now: Instant, reconnecting: Bool) throws(Failure) -> [Event] {
+        guard presence[member] != nil else { throw .notAMember }
+        guard !finished else { throw .sessionFinished }
+        presence[member] = reconnecting ? .reconnecting(until: now + configuration.reconnectGrace) : .absent
+        guard var current = turn else { return [] }
+        if current.prover == member {
+            current.waitingForProver = now + configuration.reconnectGrace
+            turn = current
+            return []
+        }
+        guard current.verifiers.contains(member) else { return [] }
+        current.verifiers.remove(member)
+        current.votes[member] = nil
+        turn = current
+        return decideIfSettled(now: now)
+    }
+
+    /// A verifier's vote on turn `index`: final once cast, secret until the turn is decided.
+    public mutating func vote(_ vote: Vote, by member: MemberID, turn index: Int, now: Instant) throws(Failure)
+        -> [Event]
+    {
+        guard presence[member] != nil else { throw .notAMember }
+        guard !finished else { throw .sessionFinished }
+        guard var current = turn, current.started else { throw .noTurnInProgress }
+        guard current.index == index else { throw .wrongTurn }
+        guard current.prover != member else { throw .proverCannotVote }
+        guard current.verifiers.contains(member) else { throw .notAVerifier }
+        guard current.votes[member] == nil else { throw .alreadyVoted }
+        current.votes[member] = vote
+        turn = current
+        return [.voteAccepted(turn: index, verifier: member)] + decideIfSettled(now: now)
+    }
+
+    /// A verifier asks for a new challenge for the prover.
+    public mutating func requestPrompt(by member: MemberID) throws(Failure) -> [Event] {
+        guard presence[member] != nil else { throw .notAMember }
+        guard var current = turn, current.started else { throw .noTurnInProgress }
+        guard current.verifiers.contains(member) else { throw .notTheVerifier }
+        current.prompt = drawPrompt()
+        turn = current
+        return [.prompt(turn: current.index, prompt: current.prompt)]
+    }
+
+    /// Whether `from` may send signalling (offer, answer, candidate, request) to `to` now: only between
+    /// the prover and a verifier of the turn in progress.
+    public func checkEdge(from: MemberID, to: MemberID) throws(Failure) {
+        guard presence[from] != nil, presence[to] != nil else { throw .notAMember }
+        guard let current = turn, current.started else { throw .noTurnInProgress }
+        let proverToVerifier = from == current.prover && current.verifiers.contains(to)
+        let verifierToProver = to == current.prover && current.verifiers.contains(from)
+        guard proverToVerifier || verifierToProver else { throw .edgeNotAllowed }
+    }
+
+    /// Time passes: deadlines, no-show and reconnect graces.
+    public mutating func tick(now: Instant) -> [Event] {
+        guard !finished, let current = turn else { return [] }
+        if let waiting = current.waitingForProver, now >= waiting {
+            return finish(current.started ? .incomplete : .noShow, now: now)
+        }
+        if current.started, now >= current.deadline { return finish(decisionAtDeadline(current), now: now) }
+        return []
+    }
+
+    // MARK: Turns
+
+    private mutating func advance(now: Instant) -> [Event] {
+        guard nextIndex < order.count else {
+            turn = nil
+            finished = true
+            return [.sessionFinished(results)]
+        }
+        let prover = order[nextIndex]
+        let verifiers = Set(members.filter { $0 != prover && presence[$0] == .joined })
+        var next = Turn(
+            index: nextIndex, prover: prover, verifiers: verifiers, threshold: verifiers.count / 2 + 1,
+            deadline: now + configuration.turnDeadline, waitingForProver: nil, prompt: drawPrompt(), started: false)
+        nextIndex += 1
+        if presence[prover] != .joined {
+            next.waitingForProver = now + configuration.noShowGrace
+            turn = next
+            return []
+        }
+        turn = next
+        return start()
+    }
+
+    /// The verifiers are those present when the prover is there to start.
+    private mutating func start() -> [Event] {
+        guard var current = turn else { return [] }
+        current.verifiers = Set(members.filter { $0 != current.prover && presence[$0] == .joined })
+        current.threshold = current.verifiers.count / 2 + 1
+        current.started = true
+        turn = current
+        return [
+            .turnStarted(
+                turn: current.index, prover: current.prover, verifiers: current.verifiers, prompt: current.prompt,
+                deadline: current.deadline)
+        ]
+    }
+
+    /// Decided as soon as approvals reach the threshold or denials make it unreachable.
+    private mutating func decideIfSettled(now: Instant) -> [Event] {
+        guard let current = turn, current.started else { return [] }
+        let approvals = current.votes.values.count { $0 == .approve }
+        let undecided = current.verifiers.count - current.votes.count
+        if approvals >= current.threshold { return finish(.approved, now: now) }
+        if approvals + undecided < current.threshold { return finish(.denied, now: now) }
+        return []
+    }
+
+    private func decisionAtDeadline(_ current: Turn) -> Outcome {
+        current.votes.values.count { $0 == .approve } >= current.threshold ? .approved : .denied
+    }
+
+    private mutating func finish(_ outcome: Outcome, now: Instant) -> [Event] {
+        guard let current = turn else { return [] }
+        let result = TurnResult(
+            turn: current.index, prover: current.prover, outcome: outcome,
+            approvals: current.votes.values.count { $0 == .approve },
+            denials: current.votes.values.count { $0 == .deny })
+        results.append(result)
+        votes[current.index] = current.votes
+        turn = nil
+        // A prover whose turn broke off gets one more turn at the end of the order.
+        if outcome == .incomplete, !retried.contains(current.prover) {
+            retried.insert(current.prover)
+            order.append(current.prover)
+        }
+        var events: [Event] = []
+        if current.started { events.append(.streamStop(turn: current.index, prover: current.prover)) }
+        events.append(.turnDecided(result))
+        return events + advance(now: now)
+    }
+
+    private mutating func drawPrompt() -> String {
+        configuration.prompts.randomElement(using: &random)!
+    }
+}
+
+/// The session's source of randomness, stored as a value (so the session stays a plain value).
+struct SessionRandom: RandomNumberGenerator, Sendable {
+    private var base: any RandomNumberGenerator & Sendable
+
+    init(_ base: some RandomNumberGenerator & Sendable) { self.base = base }
+
+    mutating func next() -> UInt64 { base.next() }
+}
