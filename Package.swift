@@ -64,6 +64,7 @@ let package = Package(
         // Party signalling as plain values: group sessions, turns, votes, the decision rule.
         .target(
             name: "Signalling",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // Thin SwiftNIO listeners (UDP, TCP, TLS) around the protocol values.
@@ -167,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignallingTests",
-            dependencies: ["Signalling"],
+            dependencies: ["Signalling", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(
