@@ -153,12 +153,8 @@ public struct TURNLoadGenerator: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        if let sslContext {
-                            try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                        }
-                        try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
-                        try sync.addHandler(TURNLoadStreamHandler(client: state))
+                        try channel.pipeline.syncOperations.addSTUNStreamHandlers(
+                            tls: sslContext, serverHostname: nil, TURNLoadStreamHandler(client: state))
                     }
                 }
                 .connect(to: target).get()

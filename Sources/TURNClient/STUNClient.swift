@@ -70,12 +70,9 @@ public enum STUNClient {
                 .connectTimeout(.seconds(Int64(timeout.components.seconds) + 1))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        if let sslContext {
-                            try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
-                        }
-                        try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
-                        try sync.addHandler(StreamTransactionHandler(transaction: transaction, promise: promise))
+                        try channel.pipeline.syncOperations.addSTUNStreamHandlers(
+                            tls: sslContext, serverHostname: serverName,
+                            StreamTransactionHandler(transaction: transaction, promise: promise))
                     }
                 }
                 .connect(to: server).get()

@@ -91,10 +91,7 @@ public final class TURNTestClient: Sendable {
     /// Sends ChannelData on `channel`.
     public func send(_ data: ByteBuffer, channel: UInt16) async throws {
         var bytes = ByteBuffer()
-        bytes.writeInteger(channel)
-        bytes.writeInteger(UInt16(data.readableBytes))
-        var payload = data
-        bytes.writeBuffer(&payload)
+        ChannelData(channel: channel, data: data).encode(into: &bytes, padded: false)
         try await socket.send(bytes, to: server)
     }
 
