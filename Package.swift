@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "RelayServer", targets: ["RelayServer"]),
         .library(name: "TURNClient", targets: ["TURNClient"]),
         .library(name: "Signalling", targets: ["Signalling"]),
+        .library(name: "SignallingServer", targets: ["SignallingServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -40,6 +41,9 @@ let package = Package(
             traits: [.defaults, "YAML", "CommandLineArguments"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // RFC 8489 message codec: plain values over ByteBuffer, no I/O.
@@ -64,7 +68,24 @@ let package = Package(
         // Party signalling as plain values: group sessions, turns, votes, the decision rule.
         .target(
             name: "Signalling",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TURN", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // Party signalling over the network: the WebSocket endpoint and the session-setup API (Hummingbird).
+        .target(
+            name: "SignallingServer",
+            dependencies: [
+                "Signalling",
+                "TURN",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         // Thin SwiftNIO listeners (UDP, TCP, TLS) around the protocol values.
@@ -168,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SignallingTests",
-            dependencies: ["Signalling", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Signalling", "TURN", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -27,13 +27,16 @@ public struct GroupSession: Sendable {
         public let outcome: Outcome
         public let approvals: Int
         public let denials: Int
+        /// Approvals needed: a majority of the verifiers present at the turn's start.
+        public let threshold: Int
 
-        public init(turn: Int, prover: MemberID, outcome: Outcome, approvals: Int, denials: Int) {
+        public init(turn: Int, prover: MemberID, outcome: Outcome, approvals: Int, denials: Int, threshold: Int) {
             self.turn = turn
             self.prover = prover
             self.outcome = outcome
             self.approvals = approvals
             self.denials = denials
+            self.threshold = threshold
         }
     }
 
@@ -255,7 +258,7 @@ public struct GroupSession: Sendable {
         let result = TurnResult(
             turn: current.index, prover: current.prover, outcome: outcome,
             approvals: current.votes.values.count { $0 == .approve },
-            denials: current.votes.values.count { $0 == .deny })
+            denials: current.votes.values.count { $0 == .deny }, threshold: current.threshold)
         results.append(result)
         votes[current.index] = current.votes
         turn = nil

@@ -62,7 +62,8 @@ struct GroupSessionTests {
         _ = try session.vote(.deny, by: voters[1], turn: 0, now: start)
         _ = try session.vote(.approve, by: voters[2], turn: 0, now: start)
         let decided = try session.vote(.approve, by: voters[3], turn: 0, now: start)
-        let result = GroupSession.TurnResult(turn: 0, prover: turn.prover, outcome: .approved, approvals: 3, denials: 1)
+        let result = GroupSession.TurnResult(
+            turn: 0, prover: turn.prover, outcome: .approved, approvals: 3, denials: 1, threshold: 3)
         #expect(decided.contains(.streamStop(turn: 0, prover: turn.prover)))
         #expect(decided.contains(.turnDecided(result)))
         #expect(session.turn?.index == 1 && session.turn?.prover == session.order[1])

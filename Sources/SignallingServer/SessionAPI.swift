@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Signalling
+
+/// `POST /v1/sessions`: the members of one group and optional rules.
+public struct CreateSessionRequest: Sendable, Codable {
+    public struct Options: Sendable, Codable {
+        public var turnDeadlineSeconds: Int?
+        public var noShowGraceSeconds: Int?
+        public var reconnectGraceSeconds: Int?
+        public var prompts: [String]?
+
+        public init(
+            turnDeadlineSeconds: Int? = nil, noShowGraceSeconds: Int? = nil, reconnectGraceSeconds: Int? = nil,
+            prompts: [String]? = nil
+        ) {
+            self.turnDeadlineSeconds = turnDeadlineSeconds
+            self.noShowGraceSeconds = noShowGraceSeconds
+            self.reconnectGraceSeconds = reconnectGraceSeconds
+            self.prompts = prompts
+        }
+    }
+
+    /// Member ids as the coordinator knows them: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    public var members: [String]
+    /// Unix seconds at which the first turn starts with whoever has joined.
+    public var startAt: Int64?
+    public var options: Options?
+
+    public init(members: [String], startAt: Int64? = nil, options: Options? = nil) {
+        self.members = members
+        self.startAt = startAt
+        self.options = options
+    }
+}
+
+/// The answer to `POST /v1/sessions`: one join token per member, to be handed to that member only.
+public struct CreateSessionResponse: Sendable, Codable {
+    public struct Member: Sendable, Codable {
+        public let member: String
+        public let pseudonym: String
+        public let token: String
+    }
+
+    public let session: String
+    public let signallingURL: String
+    /// Unix seconds after which the tokens are refused.
+    public let expires: Int64
+    public let members: [Member]
+}
+
+/// An API failure: an HTTP status and a JSON body `{"code": ..., "message": ...}`.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(status: status, ["code": code, "message": message])
+    }
+
+    static let unauthorized = APIError(.unauthorized, "unauthorized", "a valid API key is required")
+    static let notFound = APIError(.notFound, "session-not-found", "no such session")
+}
+
+/// JSON response bodies.
+enum JSONResponse {
+    static func make(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

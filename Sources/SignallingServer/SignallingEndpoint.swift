@@ -1,0 +1,111 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOWebSocket
+import Signalling
+
+/// The WebSocket side of one member's connection: admits it with its join token, hands its messages to
+/// the session, and writes the session's messages back in order.
+enum SignallingEndpoint {
+    /// The largest WebSocket message read; larger ones close the connection (1009). Messages between
+    /// `ClientMessage.maximumSize` and this get a `message-too-large` error and change nothing.
+    static let maximumFrame = 64 * 1024
+
+    static func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: SignallingHub
+    ) async throws {
+        var messages = inbound.messages(maxSize: maximumFrame).makeAsyncIterator()
+        guard let first = try await messages.next() else { return }
+        let session: LiveSession
+        let token: JoinToken
+        switch hub.admit(first) {
+        case .success(let admitted):
+            (session, token) = admitted
+        case .failure(let refusal):
+            try await outbound.write(.text(ServerMessage.error(code: refusal.code, message: refusal.message).encoded()))
+            try await outbound.close(.policyViolation, reason: refusal.code)
+            return
+        }
+        let connection = hub.newConnectionID()
+        let (queue, outlet) = AsyncStream<LiveSession.Outbound>.makeStream()
+        await withThrowingTaskGroup { group in
+            group.addTask {
+                for await item in queue {
+                    switch item {
+                    case .text(let text):
+                        try await outbound.write(.text(text))
+                    case .close(let reason):
+                        try await outbound.close(closeCode(reason), reason: reason.rawValue)
+                        return
+                    }
+                }
+            }
+            await session.connect(token.member, on: connection, outlet: outlet)
+            do {
+                while let message = try await messages.next() {
+                    guard case .text(let text) = message else {
+                        outlet.yield(.text(refusal(.invalidMessage)))
+                        continue
+                    }
+                    switch Result(catching: { () throws(MessageError) in try ClientMessage.decode(text.utf8) }) {
+                    case .success(let decoded): await session.receive(decoded, from: connection)
+                    case .failure(let error): outlet.yield(.text(refusal(error)))
+                    }
+                }
+            } catch {
+                hub.logger.debug("signalling connection ended", metadata: ["error": "\(error)"])
+            }
+            await session.disconnect(connection)
+            outlet.finish()
+        }
+    }
+
+    private static func refusal(_ error: MessageError) -> String {
+        ServerMessage.error(code: error.rawValue, message: "message refused: \(error.rawValue)").encoded()
+    }
+
+    static func closeCode(_ reason: SessionRoom.CloseReason) -> WebSocketErrorCode {
+        switch reason {
+        case .replaced: WebSocketErrorCode(codeNumber: 4001)
+        case .left, .finished: .normalClosure
+        }
+    }
+}
+
+/// Why a connection's first message did not admit it.
+struct Refusal: Error {
+    let code: String
+    let message: String
+}
+
+extension SignallingHub {
+    /// Checks a connection's first message: a `join` of this protocol version with a valid token for a live
+    /// session on this node.
+    func admit(_ message: WebSocketMessage) -> Result<(LiveSession, JoinToken), Refusal> {
+        guard case .text(let text) = message else {
+            return .failure(Refusal(code: MessageError.invalidMessage.rawValue, message: "send text frames"))
+        }
+        let decoded: ClientMessage
+        do {
+            decoded = try ClientMessage.decode(text.utf8)
+        } catch {
+            return .failure(Refusal(code: error.rawValue, message: "the first message must be a join"))
+        }
+        guard case .join(let version, let text) = decoded else {
+            return .failure(Refusal(code: "join-first", message: "the first message must be a join"))
+        }
+        guard version == SessionRoom.protocolVersion else {
+            return .failure(Refusal(code: "unsupported-version", message: "this server speaks version 1"))
+        }
+        let token: JoinToken
+        do {
+            token = try signer.verify(text, now: Int64(Date().timeIntervalSince1970))
+        } catch {
+            return .failure(Refusal(code: error.rawValue, message: "the join token was refused"))
+        }
+        guard let session = session(token.session), session.members[token.member] == token else {
+            return .failure(Refusal(code: "session-not-found", message: "no such session on this node"))
+        }
+        return .success((session, token))
+    }
+}

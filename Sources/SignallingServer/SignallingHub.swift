@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Logging
+import ServiceLifecycle
+import Signalling
+import Synchronization
+
+/// Every live group session of this node, the session-setup logic behind the API, and the clock that
+/// starts turns and enforces deadlines. Runs as a service: its `run()` ticks the sessions.
+public final class SignallingHub: Service, Sendable {
+    public let configuration: SignallingConfiguration
+    /// Signs every session's evidence head; its public key verifies them.
+    public let evidenceKey: Curve25519.Signing.PrivateKey
+    let signer: JoinTokenSigner
+    let issuer: ICEServerIssuer
+    let logger: Logger
+    private let revoke: @Sendable (String) async -> Void
+    private let sessions = Mutex<[String: LiveSession]>([:])
+    private let connections = Atomic<UInt64>(0)
+
+    /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`).
+    public init(
+        configuration: SignallingConfiguration, evidenceKey: Curve25519.Signing.PrivateKey = .init(),
+        logger: Logger = Logger(label: "partyline.signalling"),
+        revoke: @escaping @Sendable (String) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.evidenceKey = evidenceKey
+        signer =
+            configuration.tokenSecret.map(JoinTokenSigner.init(secret:)) ?? JoinTokenSigner(key: .init(size: .bits256))
+        issuer = ICEServerIssuer(configuration: configuration)
+        self.logger = logger
+        self.revoke = revoke
+    }
+
+    /// Creates a group session and one join token per member.
+    public func createSession(_ request: CreateSessionRequest) throws(APIError) -> CreateSessionResponse {
+        let members = request.members
+        guard GroupSessionConfiguration.memberRange.contains(members.count) else {
+            throw APIError(.badRequest, "invalid-members", "a session has 3 to 12 members")
+        }
+        guard members.allSatisfy(Self.isValidMemberID), Set(members).count == members.count else {
+            throw APIError(.badRequest, "invalid-members", "member ids must be distinct, 1-64 of [A-Za-z0-9._@-]")
+        }
+        let rules = try sessionRules(request.options)
+        let now = Date().timeIntervalSince1970
+        var startAt = ContinuousClock.now + configuration.joinWindow
+        if let start = request.startAt {
+            let delay = Double(start) - now
+            guard delay < 7 * 86_400 else { throw APIError(.badRequest, "invalid-start", "startAt is too far ahead") }
+            startAt = .now + .milliseconds(Int64(max(0, delay) * 1000))
+        }
+        guard let group = GroupSession(members: members, configuration: rules, random: SystemRandomNumberGenerator())
+        else { throw APIError(.badRequest, "invalid-members", "the session cannot be formed") }
+        let id = Self.sessionID()
+        let expires = Int64(now) + configuration.tokenLifetime.components.seconds
+        let tokens = Dictionary(
+            uniqueKeysWithValues: members.map {
+                ($0, JoinToken(session: id, member: $0, pseudonym: group.pseudonyms[$0]!, expires: expires))
+            })
+        let issuer = issuer
+        let room = SessionRoom(
+            id: id, group: group, limits: configuration.limits, signingKey: evidenceKey,
+            iceServers: { issuer.servers(subject: $0) })
+        let live = LiveSession(room: room, members: tokens, startAt: startAt, revoke: revoke)
+        let admitted = sessions.withLock { sessions in
+            guard sessions.count < configuration.maximumSessions else { return false }
+            sessions[id] = live
+            return true
+        }
+        guard admitted else { throw APIError(.serviceUnavailable, "too-many-sessions", "the node is full") }
+        return CreateSessionResponse(
+            session: id, signallingURL: configuration.publicURL, expires: expires,
+            members: members.map {
+                .init(member: $0, pseudonym: tokens[$0]!.pseudonym, token: signer.sign(tokens[$0]!))
+            })
+    }
+
+    func session(_ id: String) -> LiveSession? { sessions.withLock { $0[id] } }
+
+    func newConnectionID() -> UInt64 { connections.add(1, ordering: .relaxed).newValue }
+
+    /// Whether `key` is one of the configured API keys (swift-crypto compares digests in constant time).
+    func isAuthorized(_ key: Substring) -> Bool {
+        let presented = SHA256.hash(data: Array(key.utf8))
+        return configuration.apiKeys.contains { SHA256.hash(data: Array($0.utf8)) == presented }
+    }
+
+    /// Ticks every session ten times a second until shutdown; drops finished sessions after `retention`.
+    public func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let live = sessions.withLock { Array($0.values) }
+            var expired: [String] = []
+            for session in live {
+                await session.tick()
+                if let finished = await session.finishedAt, .now - finished > configuration.retention {
+                    expired.append(session.id)
+                }
+            }
+            if !expired.isEmpty { sessions.withLock { for id in expired { $0[id] = nil } } }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    private func sessionRules(_ options: CreateSessionRequest.Options?) throws(APIError) -> GroupSessionConfiguration {
+        var rules = configuration.session
+        guard let options else { return rules }
+        func seconds(_ value: Int?, _ range: ClosedRange<Int>, _ name: String) throws(APIError) -> Duration? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                throw APIError(.badRequest, "invalid-options", "\(name) must be within \(range)")
+            }
+            return .seconds(value)
+        }
+        rules.turnDeadline =
+            try seconds(options.turnDeadlineSeconds, 5...3600, "turnDeadlineSeconds") ?? rules.turnDeadline
+        rules.noShowGrace = try seconds(options.noShowGraceSeconds, 1...600, "noShowGraceSeconds") ?? rules.noShowGrace
+        rules.reconnectGrace =
+            try seconds(options.reconnectGraceSeconds, 1...600, "reconnectGraceSeconds") ?? rules.reconnectGrace
+        if let prompts = options.prompts {
+            guard !prompts.isEmpty, prompts.count <= 100, prompts.allSatisfy({ !$0.isEmpty && $0.count <= 200 }) else {
+                throw APIError(.badRequest, "invalid-options", "prompts: 1-100 texts of 1-200 characters")
+            }
+            rules.prompts = prompts
+        }
+        return rules
+    }
+
+    static func isValidMemberID(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"),
+                    UInt8(ascii: "@"):
+                    true
+                default: false
+                }
+            }
+    }
+
+    private static func sessionID() -> String {
+        var random = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+    }
+}
