@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "TURNClient", targets: ["TURNClient"]),
         .library(name: "Signalling", targets: ["Signalling"]),
         .library(name: "SignallingServer", targets: ["SignallingServer"]),
+        .library(name: "SignallingClient", targets: ["SignallingClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -42,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
@@ -85,6 +87,17 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // A member's signalling connection as a client sees it (load tool, tests).
+        .target(
+            name: "SignallingClient",
+            dependencies: [
+                "Signalling",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -135,6 +148,9 @@ let package = Package(
             name: "PartyLineServer",
             dependencies: [
                 "RelayServer",
+                "Signalling",
+                "SignallingServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "STUN",
                 "TURN",
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -190,6 +206,22 @@ let package = Package(
         .testTarget(
             name: "SignallingTests",
             dependencies: ["Signalling", "TURN", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SignallingServerTests",
+            dependencies: [
+                "Signalling", "SignallingServer", "SignallingClient", "RelayServer", "PartyLineTesting", "TURN",
+                "TURNClient", "STUN",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,8 @@
 import Configuration
 import Logging
 import RelayServer
+import STUN
+import SignallingServer
 import SystemPackage
 
 /// The server's one configuration model. Sources, highest priority first: command-line flags
@@ -8,10 +10,22 @@ import SystemPackage
 /// file (`stun: listen: udp: [...]`), then the embedded defaults. See `config/partyline.example.yaml`.
 public struct PartyLineConfiguration: Sendable {
     public var relay: RelayServerConfiguration
+    /// Where the HTTP server (JSON API and signalling WebSocket) listens.
+    public var http: ListenAddress
+    public var signalling: SignallingConfiguration
     public var logLevel: Logger.Level
 
-    public init(relay: RelayServerConfiguration = RelayServerConfiguration(), logLevel: Logger.Level = .info) {
+    /// The HTTP server's default port.
+    public static let defaultHTTPPort = 8080
+
+    public init(
+        relay: RelayServerConfiguration = RelayServerConfiguration(),
+        http: ListenAddress = ListenAddress(host: "0.0.0.0", port: defaultHTTPPort),
+        signalling: SignallingConfiguration = SignallingConfiguration(), logLevel: Logger.Level = .info
+    ) {
         self.relay = relay
+        self.http = http
+        self.signalling = signalling
         self.logLevel = logLevel
     }
 
@@ -64,6 +78,11 @@ public struct PartyLineConfiguration: Sendable {
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError("unknown log.level '\(level)'")
         }
-        self.init(relay: relay, logLevel: logLevel)
+        let http = try ListenAddress.listenAddress(
+            reader.string(forKey: "http.listen", default: "0.0.0.0:\(Self.defaultHTTPPort)"),
+            defaultPort: Self.defaultHTTPPort)
+        let signalling = try SignallingConfiguration(
+            reader: reader, turnSecrets: relay.turn?.restSecrets ?? [], httpPort: http.port)
+        self.init(relay: relay, http: http, signalling: signalling, logLevel: logLevel)
     }
 }

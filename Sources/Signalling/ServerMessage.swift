@@ -49,6 +49,11 @@ public struct Welcome: Sendable, Hashable, Codable {
 public struct MemberResult: Sendable, Hashable, Codable {
     public let pseudonym: String
     public let outcome: GroupSession.Outcome
+
+    public init(pseudonym: String, outcome: GroupSession.Outcome) {
+        self.pseudonym = pseudonym
+        self.outcome = outcome
+    }
 }
 
 /// A message from the server to one member's client; see docs/signalling.md.

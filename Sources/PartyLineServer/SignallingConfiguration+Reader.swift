@@ -1,0 +1,48 @@
+import Configuration
+import RelayServer
+import Signalling
+import SignallingServer
+
+extension SignallingConfiguration {
+    /// Reads the `signalling.*` keys; `turnSecrets` are the relay's `turn.secrets`, and the public URL
+    /// defaults to the HTTP listener's port on 127.0.0.1. See `config/partyline.example.yaml`.
+    init(reader: ConfigReader, turnSecrets: [String], httpPort: Int) throws {
+        let defaults = SignallingConfiguration()
+        func list(_ key: ConfigKey, _ fallback: [String], secret: Bool = false) -> [String] {
+            guard let values = reader.stringArray(forKey: key, isSecret: secret) else { return fallback }
+            return values.flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
+        }
+        func seconds(_ key: ConfigKey, _ fallback: Duration) throws -> Duration {
+            let value = reader.int(forKey: key, default: Int(fallback.components.seconds))
+            guard value > 0 else { throw ConfigurationError("\(key) must be a positive number of seconds") }
+            return .seconds(value)
+        }
+        var session = GroupSessionConfiguration()
+        session.turnDeadline = try seconds("signalling.turnDeadline", session.turnDeadline)
+        session.noShowGrace = try seconds("signalling.noShowGrace", session.noShowGrace)
+        session.reconnectGrace = try seconds("signalling.reconnectGrace", session.reconnectGrace)
+        session.prompts = list("signalling.prompts", session.prompts)
+        guard !session.prompts.isEmpty else { throw ConfigurationError("signalling.prompts must not be empty") }
+        var limits = SessionRoom.Limits()
+        limits.messagesPerSecond = reader.double(
+            forKey: "signalling.rateLimit.messagesPerSecond", default: limits.messagesPerSecond)
+        limits.messageBurst = reader.int(forKey: "signalling.rateLimit.messageBurst", default: limits.messageBurst)
+        limits.requestsPerSecond = reader.double(
+            forKey: "signalling.rateLimit.requestsPerSecond", default: limits.requestsPerSecond)
+        limits.requestBurst = reader.int(forKey: "signalling.rateLimit.requestBurst", default: limits.requestBurst)
+        self.init(
+            apiKeys: list("signalling.apiKeys", [], secret: true),
+            tokenSecret: reader.string(forKey: "signalling.tokenSecret", isSecret: true),
+            tokenLifetime: try seconds("signalling.tokenLifetime", defaults.tokenLifetime),
+            publicURL: reader.string(forKey: "signalling.publicURL", default: "ws://127.0.0.1:\(httpPort)/v1/signal"),
+            stunURLs: list("signalling.stunURLs", defaults.stunURLs),
+            turnURLs: list("signalling.turnURLs", defaults.turnURLs),
+            turnSecrets: turnSecrets,
+            credentialLifetime: try seconds("signalling.credentialLifetime", defaults.credentialLifetime),
+            session: session, limits: limits,
+            joinWindow: try seconds("signalling.joinWindow", defaults.joinWindow),
+            heartbeat: try seconds("signalling.heartbeat", defaults.heartbeat),
+            retention: try seconds("signalling.retention", defaults.retention),
+            maximumSessions: reader.int(forKey: "signalling.maximumSessions", default: defaults.maximumSessions))
+    }
+}

@@ -1,0 +1,66 @@
+import HummingbirdWSClient
+import Logging
+import NIOWebSocket
+import Signalling
+
+/// A member's signalling connection, as a client (the load tool, the tests) uses it: messages to send are
+/// queued until the WebSocket is up; the server's messages arrive decoded, in order, on `messages`.
+public final class SignallingConnection: Sendable {
+    /// The server's messages; the stream ends when the connection closes.
+    public let messages: AsyncStream<ServerMessage>
+    private let outbox: AsyncStream<Outgoing>.Continuation
+    private let task: Task<WebSocketCloseFrame?, any Error>
+
+    private enum Outgoing: Sendable {
+        case text(String)
+        case close
+    }
+
+    /// Opens a connection to `url` (`ws://host:port/v1/signal`) in the background.
+    public init(url: String, logger: Logger) {
+        let (messages, inbox) = AsyncStream<ServerMessage>.makeStream()
+        let (outgoing, outbox) = AsyncStream<Outgoing>.makeStream()
+        self.messages = messages
+        self.outbox = outbox
+        task = Task {
+            defer { inbox.finish() }
+            return try await WebSocketClient.connect(
+                url: url, configuration: .init(maxFrameSize: 64 * 1024), logger: logger
+            ) { inbound, outbound, _ in
+                try await withThrowingTaskGroup { group in
+                    group.addTask {
+                        for await item in outgoing {
+                            switch item {
+                            case .text(let text): try await outbound.write(.text(text))
+                            case .close:
+                                try await outbound.close(.normalClosure, reason: nil)
+                                return
+                            }
+                        }
+                    }
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message,
+                            let decoded = try? ServerMessage.decode(Array(text.utf8))
+                        else { continue }
+                        inbox.yield(decoded)
+                    }
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    public func send(_ message: ClientMessage) { outbox.yield(.text(message.encoded())) }
+
+    /// Sends raw text, as a misbehaving client would.
+    public func send(text: String) { outbox.yield(.text(text)) }
+
+    /// Closes the connection from this side.
+    public func close() { outbox.yield(.close) }
+
+    /// Waits for the connection to end; the server's close frame, if it sent one.
+    @discardableResult public func closed() async throws -> WebSocketCloseFrame? { try await task.value }
+
+    /// Drops the connection without a close handshake (a network flap).
+    public func abort() { task.cancel() }
+}

@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import Signalling
+import SignallingClient
+import SignallingServer
+import Testing
+
+/// A signalling server on 127.0.0.1 (port picked by the kernel) for one test, with an HTTP client for the
+/// session API and WebSocket clients for members.
+struct SignallingHarness: Sendable {
+    static let apiKey = "test-api-key"
+    let port: Int
+    let hub: SignallingHub
+
+    static func configuration() -> SignallingConfiguration {
+        var configuration = SignallingConfiguration(apiKeys: [apiKey], tokenSecret: "test token secret")
+        configuration.joinWindow = .seconds(2)
+        configuration.heartbeat = .seconds(1)
+        configuration.stunURLs = ["stun:127.0.0.1:3478"]
+        return configuration
+    }
+
+    static func withRunning(
+        _ configuration: SignallingConfiguration = configuration(),
+        revoke: @escaping @Sendable (String) async -> Void = { _ in },
+        _ body: (SignallingHarness) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "test.signalling")
+        logger.logLevel = .warning
+        let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke)
+        let (ports, reportPort) = AsyncStream<Int>.makeStream()
+        let app = HTTPApplication.make(hub: hub, host: "127.0.0.1", port: 0, logger: logger) { reportPort.yield($0) }
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            defer { group.cancelAll() }
+            try await body(SignallingHarness(port: port, hub: hub))
+        }
+    }
+
+    var signallingURL: String { "ws://127.0.0.1:\(port)/v1/signal" }
+
+    /// An HTTP request to the API: status and JSON body.
+    func call(
+        _ method: String, _ path: String, body: String? = nil, key: String? = apiKey
+    ) async throws -> (status: Int, json: [String: Any]) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = HTTPMethod(rawValue: method)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), json)
+    }
+
+    /// Creates a session through the API.
+    func createSession(
+        members: [String], options: CreateSessionRequest.Options? = nil
+    ) async throws -> CreateSessionResponse {
+        let body = try JSONEncoder().encode(CreateSessionRequest(members: members, options: options))
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/sessions")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(Self.apiKey)")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        try #require(response.status == .created)
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return try JSONDecoder().decode(CreateSessionResponse.self, from: Data(bytes.readableBytesView))
+    }
+
+    /// A member's connection that has sent its join.
+    func join(_ token: String) -> SignallingConnection {
+        let connection = SignallingConnection(url: signallingURL, logger: Logger(label: "test.member"))
+        connection.send(.join(version: 1, token: token))
+        return connection
+    }
+}
+
+/// Reads a connection's messages in order, with a timeout so a broken server fails the test instead of
+/// hanging it.
+struct Inbox {
+    var iterator: AsyncStream<ServerMessage>.AsyncIterator
+
+    init(_ connection: SignallingConnection) { iterator = connection.messages.makeAsyncIterator() }
+
+    /// The next message; nil when the connection ended.
+    mutating func next() async -> ServerMessage? { await iterator.next() }
+
+    /// The first message matching `match`, skipping others.
+    mutating func first<T>(_ match: (ServerMessage) -> T?) async throws -> T {
+        while let message = await iterator.next() {
+            if let value = match(message) { return value }
+        }
+        throw InboxClosed()
+    }
+
+    struct InboxClosed: Error {}
+}
