@@ -135,6 +135,11 @@ let package = Package(
                 "STUN",
                 "TURNClient",
                 "TURN",
+                "Signalling",
+                "SignallingClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -212,7 +217,7 @@ let package = Package(
             name: "SignallingServerTests",
             dependencies: [
                 "Signalling", "SignallingServer", "SignallingClient", "RelayServer", "PartyLineTesting", "TURN",
-                "TURNClient", "STUN",
+                "TURNClient", "STUN", "LoadGenerator",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -233,6 +238,7 @@ let package = Package(
             name: "RelayServerTests",
             dependencies: [
                 "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator", "STUN", "TURN",
+                "Signalling", "SignallingServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -21,7 +21,8 @@ extension SignallingConfiguration {
         session.turnDeadline = try seconds("signalling.turnDeadline", session.turnDeadline)
         session.noShowGrace = try seconds("signalling.noShowGrace", session.noShowGrace)
         session.reconnectGrace = try seconds("signalling.reconnectGrace", session.reconnectGrace)
-        session.prompts = list("signalling.prompts", session.prompts)
+        // Prompts are whole sentences: never split on commas.
+        session.prompts = reader.stringArray(forKey: "signalling.prompts") ?? session.prompts
         guard !session.prompts.isEmpty else { throw ConfigurationError("signalling.prompts must not be empty") }
         var limits = SessionRoom.Limits()
         limits.messagesPerSecond = reader.double(

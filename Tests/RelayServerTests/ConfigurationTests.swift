@@ -3,6 +3,8 @@ import Logging
 import PartyLineServer
 import RelayServer
 import STUN
+import Signalling
+import SignallingServer
 import TURN
 import TURNClient
 import Testing
@@ -16,6 +18,27 @@ struct ConfigurationTests {
         #expect(configuration.relay.tls.map(\.description) == ["0.0.0.0:5349", "[::]:5349"])
         #expect(configuration.relay.certificate == nil)
         #expect(configuration.logLevel == .info)
+    }
+
+    @Test("the example file loads; signalling keys come from it and the environment")
+    func exampleAndSignalling() async throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/partyline.example.yaml")
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: example.path, flags: ["--http-listen", "127.0.0.1:9090"],
+            environment: [
+                "PARTYLINE_SIGNALLING_API_KEYS": "k1,k2", "PARTYLINE_TURN_SECRETS": "s1",
+                "PARTYLINE_SIGNALLING_TURN_DEADLINE": "60",
+            ])
+        let signalling = configuration.signalling
+        #expect(configuration.http.description == "127.0.0.1:9090")
+        #expect(signalling.apiKeys == ["k1", "k2"] && signalling.turnSecrets == ["s1"])
+        #expect(signalling.session.turnDeadline == .seconds(60) && signalling.session.noShowGrace == .seconds(20))
+        #expect(signalling.session.prompts.count == 6 && signalling.limits.requestsPerSecond == 0.5)
+        #expect(signalling.publicURL == "ws://127.0.0.1:9090/v1/signal")
+        #expect(signalling.turnURLs.count == 2 && signalling.heartbeat == .seconds(5))
+        let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
+        #expect(defaults.http.description == "0.0.0.0:8080" && defaults.signalling.apiKeys.isEmpty)
     }
 
     @Test("flags override the environment, which overrides the file")
