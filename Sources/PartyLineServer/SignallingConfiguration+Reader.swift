@@ -45,5 +45,9 @@ extension SignallingConfiguration {
             heartbeat: try seconds("signalling.heartbeat", defaults.heartbeat),
             retention: try seconds("signalling.retention", defaults.retention),
             maximumSessions: reader.int(forKey: "signalling.maximumSessions", default: defaults.maximumSessions))
+        callbackSecret = reader.string(forKey: "signalling.callback.secret", isSecret: true)
+        callbackAttempts = reader.int(forKey: "signalling.callback.attempts", default: defaults.callbackAttempts)
+        callbackInitialBackoff = try seconds("signalling.callback.initialBackoff", defaults.callbackInitialBackoff)
+        guard callbackAttempts >= 1 else { throw ConfigurationError("signalling.callback.attempts must be at least 1") }
     }
 }

@@ -11,6 +11,8 @@ actor LiveSession {
     }
 
     typealias Outlet = AsyncStream<Outbound>.Continuation
+    /// Hands the finished session's summary (JSON) to the coordinator's callback; must not block.
+    typealias Callback = @Sendable (Data) -> Void
 
     let id: String
     let members: [String: JoinToken]
@@ -20,16 +22,18 @@ actor LiveSession {
     private var begun = false
     private(set) var finishedAt: ContinuousClock.Instant?
     private let revoke: @Sendable (String) async -> Void
+    private let callback: Callback?
 
     init(
         room: SessionRoom, members: [String: JoinToken], startAt: ContinuousClock.Instant,
-        revoke: @escaping @Sendable (String) async -> Void
+        revoke: @escaping @Sendable (String) async -> Void, callback: Callback? = nil
     ) {
         id = room.id
         self.room = room
         self.members = members
         self.startAt = startAt
         self.revoke = revoke
+        self.callback = callback
     }
 
     static func now() -> SessionRoom.Time {
@@ -82,6 +86,11 @@ actor LiveSession {
                 await revoke(prefix)
             case .finished:
                 finishedAt = .now
+                if let callback {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = .sortedKeys
+                    if let body = try? encoder.encode(SessionSummary(room)) { callback(body) }
+                }
             }
         }
     }

@@ -28,11 +28,14 @@ public struct CreateSessionRequest: Sendable, Codable {
     /// Unix seconds at which the first turn starts with whoever has joined.
     public var startAt: Int64?
     public var options: Options?
+    /// An `http(s)` URL that receives the session's result, signed (see `CallbackSignature`).
+    public var callbackURL: String?
 
-    public init(members: [String], startAt: Int64? = nil, options: Options? = nil) {
+    public init(members: [String], startAt: Int64? = nil, options: Options? = nil, callbackURL: String? = nil) {
         self.members = members
         self.startAt = startAt
         self.options = options
+        self.callbackURL = callbackURL
     }
 }
 

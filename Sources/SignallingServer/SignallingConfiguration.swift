@@ -31,6 +31,11 @@ public struct SignallingConfiguration: Sendable {
     public var retention: Duration
     /// At most this many sessions at once.
     public var maximumSessions: Int
+    /// Key of the HMAC-SHA256 signature on result callbacks; without it, sessions cannot ask for one.
+    public var callbackSecret: String?
+    /// Delivery attempts of a result callback, and the wait before the first retry (doubling after).
+    public var callbackAttempts: Int = 8
+    public var callbackInitialBackoff: Duration = .seconds(1)
 
     public init(
         apiKeys: [String] = [], tokenSecret: String? = nil, tokenLifetime: Duration = .seconds(6 * 3600),

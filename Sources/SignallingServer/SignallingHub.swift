@@ -63,7 +63,8 @@ public final class SignallingHub: Service, Sendable {
         let room = SessionRoom(
             id: id, group: group, limits: configuration.limits, signingKey: evidenceKey,
             iceServers: { issuer.servers(subject: $0) })
-        let live = LiveSession(room: room, members: tokens, startAt: startAt, revoke: revoke)
+        let callback = try callback(for: request.callbackURL)
+        let live = LiveSession(room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback)
         let admitted = sessions.withLock { sessions in
             guard sessions.count < configuration.maximumSessions else { return false }
             sessions[id] = live
@@ -101,6 +102,21 @@ public final class SignallingHub: Service, Sendable {
             if !expired.isEmpty { sessions.withLock { for id in expired { $0[id] = nil } } }
             try? await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// The delivery of a session's result to `url`, if the session asked for one.
+    private func callback(for url: String?) throws(APIError) -> LiveSession.Callback? {
+        guard let url else { return nil }
+        guard let secret = configuration.callbackSecret else {
+            throw APIError(.badRequest, "callbacks-disabled", "this server has no signalling.callbackSecret")
+        }
+        guard url.utf8.count <= 2048, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw APIError(.badRequest, "invalid-callback", "callbackURL must be an http or https URL")
+        }
+        let delivery = CallbackDelivery(
+            secret: secret, attempts: configuration.callbackAttempts,
+            initialBackoff: configuration.callbackInitialBackoff, logger: logger)
+        return { body in Task { await delivery.deliver(body, to: url) } }
     }
 
     private func sessionRules(_ options: CreateSessionRequest.Options?) throws(APIError) -> GroupSessionConfiguration {

@@ -1,0 +1,50 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Delivers a session's result to the coordinator's callback URL: a signed JSON POST, retried with
+/// exponential backoff until a 2xx answer or the attempts run out.
+struct CallbackDelivery: Sendable {
+    let secret: String
+    let attempts: Int
+    let initialBackoff: Duration
+    let logger: Logger
+
+    /// The wait before each retry: `initialBackoff`, doubling, at most five minutes.
+    func backoff(afterAttempt attempt: Int) -> Duration {
+        min(initialBackoff * (1 << min(attempt - 1, 20)), .seconds(300))
+    }
+
+    /// Posts `body` to `url`; returns whether it was accepted.
+    @discardableResult
+    func deliver(_ body: Data, to url: String) async -> Bool {
+        for attempt in 1...max(1, attempts) {
+            if await post(body, to: url) { return true }
+            guard attempt < attempts else { break }
+            try? await Task.sleep(for: backoff(afterAttempt: attempt))
+        }
+        logger.warning("callback not delivered", metadata: ["url": "\(url)", "attempts": "\(attempts)"])
+        return false
+    }
+
+    private func post(_ body: Data, to url: String) async -> Bool {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        request.headers.add(
+            name: CallbackSignature.header,
+            value: CallbackSignature.sign(body: body, timestamp: timestamp, secret: secret))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return (200..<300).contains(response.status.code)
+        } catch {
+            logger.debug("callback attempt failed", metadata: ["url": "\(url)", "error": "\(error)"])
+            return false
+        }
+    }
+}

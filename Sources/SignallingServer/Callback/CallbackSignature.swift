@@ -1,0 +1,56 @@
+import Crypto
+import Foundation
+
+/// How a result callback proves it came from this server: the header
+/// `X-PartyLine-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The receiver
+/// recomputes the MAC with the shared secret and refuses old timestamps, so a captured callback cannot be
+/// replayed later.
+public enum CallbackSignature {
+    public static let header = "X-PartyLine-Signature"
+
+    public static func sign(body: some Collection<UInt8>, timestamp: Int64, secret: String) -> String {
+        "t=\(timestamp),v1=" + hex(mac(body: body, timestamp: timestamp, secret: secret))
+    }
+
+    /// Whether `header` signs `body` with `secret` and its timestamp is within `tolerance` seconds of `now`.
+    public static func verify(
+        header: String, body: some Collection<UInt8>, secret: String, now: Int64, tolerance: Int64 = 300
+    ) -> Bool {
+        var timestamp: Int64?
+        var signature: [UInt8]?
+        for part in header.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { return false }
+            switch pair[0] {
+            case "t": timestamp = Int64(pair[1])
+            case "v1": signature = bytes(hex: pair[1])
+            default: continue
+            }
+        }
+        guard let timestamp, let signature, abs(now - timestamp) <= tolerance else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            signature, authenticating: Array("\(timestamp).".utf8) + Array(body), using: key(secret))
+    }
+
+    private static func mac(body: some Collection<UInt8>, timestamp: Int64, secret: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + Array(body), using: key(secret)))
+    }
+
+    private static func key(_ secret: String) -> SymmetricKey { SymmetricKey(data: Array(secret.utf8)) }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    private static func bytes(hex: Substring) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        return stride(from: 0, to: digits.count, by: 2).reduce(into: [UInt8]?([])) { result, index in
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
+                result = nil
+                return
+            }
+            result?.append(byte)
+        }
+    }
+}
