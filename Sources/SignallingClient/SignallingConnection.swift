@@ -58,8 +58,22 @@ public final class SignallingConnection: Sendable {
     /// Closes the connection from this side.
     public func close() { outbox.yield(.close) }
 
+    /// How the server closed the connection.
+    public struct Closure: Sendable, Hashable {
+        /// The WebSocket close code (1000 normal, 1008 policy, 4001 replaced, ...).
+        public let code: UInt16
+        public let reason: String?
+
+        public init(code: UInt16, reason: String?) {
+            self.code = code
+            self.reason = reason
+        }
+    }
+
     /// Waits for the connection to end; the server's close frame, if it sent one.
-    @discardableResult public func closed() async throws -> WebSocketCloseFrame? { try await task.value }
+    @discardableResult public func closed() async throws -> Closure? {
+        try await task.value.map { Closure(code: UInt16(webSocketErrorCode: $0.closeCode), reason: $0.reason) }
+    }
 
     /// Drops the connection without a close handshake (a network flap).
     public func abort() { task.cancel() }
