@@ -14,7 +14,7 @@ partyline=$(swift build -c release --show-bin-path)/partyline
 ulimit -n "$(ulimit -Hn)"
 # Turns last longer than the run, so every group stays in its first turn while messages flow.
 "$partyline" serve --log-level warning --stun-listen-udp 127.0.0.1:34890 --stun-listen-tcp "" \
-  --http-listen 127.0.0.1:18080 --signalling-api-keys bench --signalling-turn-deadline 3600 \
+  --http-listen 127.0.0.1:18080 --signalling-api-keys bench --signalling-turn-deadline 3600 ${PL_FLAGS:-} \
   --signalling-maximum-sessions 100000 >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait 2>/dev/null' EXIT

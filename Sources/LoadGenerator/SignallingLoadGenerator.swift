@@ -21,6 +21,8 @@ public struct SignallingLoadGenerator: Sendable {
     public var duration: Duration
     /// Members connecting at once.
     public var connectBatch: Int
+    /// Members connecting per second at most (real members arrive spread out, and so do their heartbeats).
+    public var connectRate: Double
     /// Overrides the WebSocket URL the API reports.
     public var signallingURL: String?
     /// When set, the server's resident memory is read from /proc before and after the members connect.
@@ -28,9 +30,10 @@ public struct SignallingLoadGenerator: Sendable {
 
     public init(
         baseURL: String, apiKey: String, members: Int, groupSize: Int = 6, rate: Double = 1,
-        duration: Duration = .seconds(10), connectBatch: Int = 500, signallingURL: String? = nil,
-        serverPID: Int32? = nil
+        duration: Duration = .seconds(10), connectBatch: Int = 100, connectRate: Double = 1000,
+        signallingURL: String? = nil, serverPID: Int32? = nil
     ) {
+        self.connectRate = connectRate
         self.signallingURL = signallingURL
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -50,7 +53,15 @@ public struct SignallingLoadGenerator: Sendable {
         public var setup: Duration
         public var serverBytesBefore: Int?
         public var serverBytesAfter: Int?
+        /// Server CPU time (user + system) during the message phase, when measured.
+        public var serverCPU: Duration?
         public var errors: [String: Int]
+
+        /// Server CPU per relayed message, when measured.
+        public var serverCPUPerMessage: Duration? {
+            guard let serverCPU, report.received > 0 else { return nil }
+            return serverCPU / report.received
+        }
 
         /// Server memory per connected member, when measured.
         public var bytesPerMember: Int? {
@@ -79,12 +90,15 @@ public struct SignallingLoadGenerator: Sendable {
         var clients: [LoadMember] = []
         // Whole groups connect together, so each batch's first turns start without waiting for a join window.
         var pending: [LoadMember] = []
+        let connectStart = ContinuousClock.now
         for (index, session) in created.enumerated() {
             let url = signallingURL ?? session.signallingURL
             pending += session.members.map {
                 LoadMember(connection: SignallingConnection(url: url, logger: logger), token: $0.token, state: state)
             }
             guard pending.count >= connectBatch || index == created.count - 1 else { continue }
+            let due = connectStart + .milliseconds(Int64(Double(clients.count) / max(connectRate, 1) * 1000))
+            try await Task.sleep(until: due)
             for member in pending { member.start() }
             clients += pending
             pending = []
@@ -95,6 +109,7 @@ public struct SignallingLoadGenerator: Sendable {
         progress("\(clients.count) members connected, first turns started, in \(setup)")
 
         state.open()
+        let cpuBefore = serverPID.flatMap(Self.cpuTime)
         let loadStart = ContinuousClock.now
         try await withThrowingTaskGroup { group in
             for member in clients { group.addTask { try await member.send(rate: rate, until: loadStart + duration) } }
@@ -108,6 +123,7 @@ public struct SignallingLoadGenerator: Sendable {
             }
             try await group.waitForAll()
         }
+        let cpuAfter = serverPID.flatMap(Self.cpuTime)
         try await Task.sleep(for: .seconds(1))
         var report = state.snapshot()
         report.duration = duration
@@ -115,7 +131,8 @@ public struct SignallingLoadGenerator: Sendable {
         for member in clients { member.connection.close() }
         return Result(
             report: report, sessions: created.count, connected: clients.count, setup: setup,
-            serverBytesBefore: memoryBefore, serverBytesAfter: memoryAfter, errors: state.errorCounts())
+            serverBytesBefore: memoryBefore, serverBytesAfter: memoryAfter,
+            serverCPU: cpuBefore.flatMap { before in cpuAfter.map { $0 - before } }, errors: state.errorCounts())
     }
 
     private struct CreateSessionReply: Decodable {
@@ -137,6 +154,16 @@ public struct SignallingLoadGenerator: Sendable {
             throw LoadError("POST /v1/sessions: \(response.status) \(String(buffer: body))")
         }
         return try JSONDecoder().decode(CreateSessionReply.self, from: Data(body.readableBytesView))
+    }
+
+    /// User plus system CPU time of a process so far (Linux, from /proc/PID/stat in clock ticks of 10 ms).
+    static func cpuTime(_ pid: Int32) -> Duration? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return .milliseconds((user + system) * 10)
     }
 
     /// VmRSS of a process, in bytes (Linux).

@@ -192,6 +192,13 @@ public struct GroupSession: Sendable {
         guard proverToVerifier || verifierToProver else { throw .edgeNotAllowed }
     }
 
+    /// The earliest instant at which ``tick(now:)`` can change anything: the wait for the prover or the
+    /// turn's deadline. Nil when nothing is pending.
+    public var nextDeadline: Instant? {
+        guard !finished, let current = turn else { return nil }
+        return current.waitingForProver ?? (current.started ? current.deadline : nil)
+    }
+
     /// Time passes: deadlines, no-show and reconnect graces.
     public mutating func tick(now: Instant) -> [Event] {
         guard !finished, let current = turn else { return [] }

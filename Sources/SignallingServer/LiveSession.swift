@@ -1,9 +1,13 @@
 import Foundation
 import Signalling
+import Synchronization
 
-/// One running group session: the `SessionRoom` value plus its members' outbound queues. The actor
-/// performs the room's actions in order: messages and closes go to the queues, revocations to the relay.
-actor LiveSession {
+/// One running group session: the `SessionRoom` value and its members' outbound queues behind one lock.
+/// Each input is applied and its actions performed in order under the lock, on the caller's task, so a
+/// message costs no hop to another executor. A revoke is the one action that waits for the relay: every
+/// later action of the session is held back until the relay has torn the turn down, so `turn-result`
+/// never overtakes the stream stop.
+final class LiveSession: Sendable {
     /// What a connection's writer task sends.
     enum Outbound: Sendable {
         case text(String)
@@ -14,84 +18,158 @@ actor LiveSession {
     /// Hands the finished session's summary (JSON) to the coordinator's callback; must not block.
     typealias Callback = @Sendable (Data) -> Void
 
+    private struct State: ~Copyable {
+        var room: SessionRoom
+        var outlets: [SessionRoom.ConnectionID: Outlet] = [:]
+        var begun = false
+        var timer: Task<Void, Never>?
+        var timerDeadline: ContinuousClock.Instant?
+        /// A revoke is in flight: actions wait here, in order, until it completes.
+        var revoking = false
+        var held: [SessionRoom.Action] = []
+    }
+
     let id: String
     let members: [String: JoinToken]
-    private var room: SessionRoom
-    private var outlets: [SessionRoom.ConnectionID: Outlet] = [:]
+    private let state: Mutex<State>
     private let startAt: ContinuousClock.Instant
-    private var begun = false
-    private(set) var finishedAt: ContinuousClock.Instant?
     private let revoke: @Sendable (String) async -> Void
     private let callback: Callback?
+    private let onFinished: @Sendable (String) -> Void
 
     init(
         room: SessionRoom, members: [String: JoinToken], startAt: ContinuousClock.Instant,
-        revoke: @escaping @Sendable (String) async -> Void, callback: Callback? = nil
+        revoke: @escaping @Sendable (String) async -> Void, callback: Callback? = nil,
+        onFinished: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         id = room.id
-        self.room = room
+        state = Mutex(State(room: room))
         self.members = members
         self.startAt = startAt
         self.revoke = revoke
         self.callback = callback
+        self.onFinished = onFinished
     }
 
     static func now() -> SessionRoom.Time {
         SessionRoom.Time(instant: .now, unixMillis: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
     }
 
-    func connect(_ member: String, on connection: SessionRoom.ConnectionID, outlet: Outlet) async {
-        outlets[connection] = outlet
-        await perform(room.connect(member, on: connection, at: Self.now()))
+    func connect(_ member: String, on connection: SessionRoom.ConnectionID, outlet: Outlet) {
+        apply { state, time in
+            state.outlets[connection] = outlet
+            return state.room.connect(member, on: connection, at: time)
+        }
     }
 
-    func disconnect(_ connection: SessionRoom.ConnectionID) async {
-        outlets[connection] = nil
-        await perform(room.disconnect(connection, at: Self.now()))
+    func disconnect(_ connection: SessionRoom.ConnectionID) {
+        apply { state, time in
+            state.outlets[connection] = nil
+            return state.room.disconnect(connection, at: time)
+        }
     }
 
-    func receive(_ message: ClientMessage, from connection: SessionRoom.ConnectionID) async {
-        await perform(room.receive(message, from: connection, at: Self.now()))
+    func receive(_ message: ClientMessage, from connection: SessionRoom.ConnectionID) {
+        apply { state, time in state.room.receive(message, from: connection, at: time) }
     }
 
     /// Starts the first turn at the start time, then enforces deadlines and graces.
-    func tick() async {
-        let time = Self.now()
-        if !begun, time.instant >= startAt {
-            begun = true
-            await perform(room.begin(at: time))
+    func tick() {
+        apply { [startAt] state, time in
+            var actions: [SessionRoom.Action] = []
+            if !state.begun, time.instant >= startAt {
+                state.begun = true
+                actions = state.room.begin(at: time)
+            }
+            return actions + state.room.tick(at: time)
         }
-        await perform(room.tick(at: time))
     }
 
+    /// Arms the first timer; called once the session is registered.
+    func start() { apply { _, _ in [] } }
+
     /// State and results for the session API.
-    func summary() -> SessionSummary { SessionSummary(room) }
+    func summary() -> SessionSummary { state.withLock { SessionSummary($0.room) } }
 
     /// The evidence log with its signed head (once finished).
     func evidence() -> (entries: [EvidenceLog.Entry], signedHead: EvidenceLog.SignedHead?) {
-        (room.evidence.entries, room.signedHead)
+        state.withLock { ($0.room.evidence.entries, $0.room.signedHead) }
     }
 
-    private func perform(_ actions: [SessionRoom.Action]) async {
-        for action in actions {
+    // MARK: Performing actions
+
+    private func apply(_ input: (inout State, SessionRoom.Time) -> [SessionRoom.Action]) {
+        let revoking = state.withLock { state -> String? in
+            let actions = input(&state, Self.now())
+            defer { armTimer(&state) }
+            if state.revoking {
+                state.held += actions
+                return nil
+            }
+            return perform(actions, in: &state)
+        }
+        if let revoking { startRevoke(revoking) }
+    }
+
+    /// Performs `actions` in order up to the first revoke, whose prefix it returns; the rest are held.
+    private func perform(_ actions: [SessionRoom.Action], in state: inout State) -> String? {
+        for (index, action) in actions.enumerated() {
             switch action {
             case .send(let connection, let message):
-                outlets[connection]?.yield(.text(message.encoded()))
+                state.outlets[connection]?.yield(.text(message.encoded()))
             case .close(let connection, let reason):
-                if let outlet = outlets.removeValue(forKey: connection) {
+                if let outlet = state.outlets.removeValue(forKey: connection) {
                     outlet.yield(.close(reason))
                     outlet.finish()
                 }
             case .revoke(let prefix):
-                await revoke(prefix)
+                state.revoking = true
+                state.held = Array(actions[(index + 1)...])
+                return prefix
             case .finished:
-                finishedAt = .now
+                onFinished(id)
                 if let callback {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = .sortedKeys
-                    if let body = try? encoder.encode(SessionSummary(room)) { callback(body) }
+                    if let body = try? encoder.encode(SessionSummary(state.room)) { callback(body) }
                 }
             }
+        }
+        return nil
+    }
+
+    /// Revokes at the relay, then releases the held actions (which may hold again at the next revoke).
+    private func startRevoke(_ prefix: String) {
+        Task {
+            var next: String? = prefix
+            while let prefix = next {
+                await revoke(prefix)
+                next = state.withLock { state in
+                    state.revoking = false
+                    let held = state.held
+                    state.held = []
+                    defer { armTimer(&state) }
+                    return perform(held, in: &state)
+                }
+            }
+        }
+    }
+
+    /// Keeps one timer task armed for the session's next deadline (the start, a grace or a turn's end),
+    /// so an idle session costs nothing between deadlines.
+    private func armTimer(_ state: inout State) {
+        let next = state.begun ? state.room.group.nextDeadline : startAt
+        guard next != state.timerDeadline else { return }
+        state.timer?.cancel()
+        state.timerDeadline = next
+        guard let next else {
+            state.timer = nil
+            return
+        }
+        state.timer = Task { [weak self] in
+            guard (try? await Task.sleep(until: next)) != nil, let self else { return }
+            self.state.withLock { $0.timerDeadline = nil }
+            self.tick()
         }
     }
 }

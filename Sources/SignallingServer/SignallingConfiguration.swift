@@ -43,7 +43,7 @@ public struct SignallingConfiguration: Sendable {
         turnURLs: [String] = ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"],
         turnSecrets: [String] = [], credentialLifetime: Duration = .seconds(900),
         session: GroupSessionConfiguration = GroupSessionConfiguration(), limits: SessionRoom.Limits = .init(),
-        joinWindow: Duration = .seconds(300), heartbeat: Duration = .seconds(5), retention: Duration = .seconds(3600),
+        joinWindow: Duration = .seconds(300), heartbeat: Duration = .seconds(10), retention: Duration = .seconds(3600),
         maximumSessions: Int = 100_000
     ) {
         self.apiKeys = apiKeys

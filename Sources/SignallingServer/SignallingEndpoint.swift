@@ -40,7 +40,7 @@ enum SignallingEndpoint {
                     }
                 }
             }
-            await session.connect(token.member, on: connection, outlet: outlet)
+            session.connect(token.member, on: connection, outlet: outlet)
             do {
                 while let message = try await messages.next() {
                     guard case .text(let text) = message else {
@@ -48,14 +48,14 @@ enum SignallingEndpoint {
                         continue
                     }
                     switch Result(catching: { () throws(MessageError) in try ClientMessage.decode(text.utf8) }) {
-                    case .success(let decoded): await session.receive(decoded, from: connection)
+                    case .success(let decoded): session.receive(decoded, from: connection)
                     case .failure(let error): outlet.yield(.text(refusal(error)))
                     }
                 }
             } catch {
                 hub.logger.debug("signalling connection ended", metadata: ["error": "\(error)"])
             }
-            await session.disconnect(connection)
+            session.disconnect(connection)
             outlet.finish()
         }
     }

@@ -17,6 +17,8 @@ public final class SignallingHub: Service, Sendable {
     let logger: Logger
     private let revoke: @Sendable (String) async -> Void
     private let sessions = Mutex<[String: LiveSession]>([:])
+    /// When each finished session finished; it is dropped `retention` later.
+    private let finished = Mutex<[String: ContinuousClock.Instant]>([:])
     private let connections = Atomic<UInt64>(0)
 
     /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`).
@@ -64,13 +66,16 @@ public final class SignallingHub: Service, Sendable {
             id: id, group: group, limits: configuration.limits, signingKey: evidenceKey,
             iceServers: { issuer.servers(subject: $0) })
         let callback = try callback(for: request.callbackURL)
-        let live = LiveSession(room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback)
+        let live = LiveSession(
+            room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback,
+            onFinished: { [weak self] id in self?.finished.withLock { $0[id] = .now } })
         let admitted = sessions.withLock { sessions in
             guard sessions.count < configuration.maximumSessions else { return false }
             sessions[id] = live
             return true
         }
         guard admitted else { throw APIError(.serviceUnavailable, "too-many-sessions", "the node is full") }
+        live.start()
         return CreateSessionResponse(
             session: id, signallingURL: configuration.publicURL, expires: expires,
             members: members.map {
@@ -88,19 +93,18 @@ public final class SignallingHub: Service, Sendable {
         return configuration.apiKeys.contains { SHA256.hash(data: Array($0.utf8)) == presented }
     }
 
-    /// Ticks every session ten times a second until shutdown; drops finished sessions after `retention`.
+    /// Drops finished sessions once `retention` has passed, until shutdown. Each session keeps its own timer
+    /// for its deadlines.
     public func run() async throws {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let live = sessions.withLock { Array($0.values) }
-            var expired: [String] = []
-            for session in live {
-                await session.tick()
-                if let finished = await session.finishedAt, .now - finished > configuration.retention {
-                    expired.append(session.id)
-                }
+            let now = ContinuousClock.now
+            let expired = finished.withLock { finished in
+                let expired = finished.filter { now - $0.value > configuration.retention }.map(\.key)
+                for id in expired { finished[id] = nil }
+                return expired
             }
             if !expired.isEmpty { sessions.withLock { for id in expired { $0[id] = nil } } }
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

@@ -34,12 +34,12 @@ public enum SignallingRoutes {
         router.get("/v1/sessions/:id") { request, context -> Response in
             try authorize(request, hub)
             guard let session = hub.session(context.parameters.get("id") ?? "") else { throw APIError.notFound }
-            return JSONResponse.make(await session.summary())
+            return JSONResponse.make(session.summary())
         }
         router.get("/v1/sessions/:id/evidence") { request, context -> Response in
             try authorize(request, hub)
             guard let session = hub.session(context.parameters.get("id") ?? "") else { throw APIError.notFound }
-            let (entries, signedHead) = await session.evidence()
+            let (entries, signedHead) = session.evidence()
             return JSONResponse.make(
                 EvidenceResponse(
                     entries: entries, signedHead: signedHead,

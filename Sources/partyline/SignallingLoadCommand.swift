@@ -27,6 +27,9 @@ struct SignallingLoadCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the message phase.")
     var duration: Double = 10
 
+    @Option(help: "Members connecting per second at most.")
+    var connectRate: Double = 1000
+
     @Option(help: "WebSocket URL to connect to, instead of the one the API reports.")
     var signallingURL: String?
 
@@ -39,7 +42,8 @@ struct SignallingLoadCommand: AsyncParsableCommand {
         }
         let generator = SignallingLoadGenerator(
             baseURL: target, apiKey: apiKey, members: members, groupSize: groupSize, rate: rate,
-            duration: .milliseconds(Int(duration * 1000)), signallingURL: signallingURL, serverPID: serverPID)
+            duration: .milliseconds(Int(duration * 1000)), connectRate: connectRate, signallingURL: signallingURL,
+            serverPID: serverPID)
         print("load signalling → \(target), \(members) members in groups of \(groupSize), \(rate) messages/s each")
         let result = try await generator.run { print($0) }
         print(
@@ -50,6 +54,10 @@ struct SignallingLoadCommand: AsyncParsableCommand {
         print("  sessions           \(result.sessions)")
         print("  members connected  \(result.connected) (set up in \(result.setup))")
         if let perMember = result.bytesPerMember { print("  server memory      \(perMember) B per member") }
+        if let cpu = result.serverCPU {
+            let perMessage = result.serverCPUPerMessage.map { ", \($0) per relayed message" } ?? ""
+            print("  server CPU         \(cpu) in the message phase\(perMessage)")
+        }
         if !result.errors.isEmpty { print("  errors             \(result.errors)") }
         if result.report.received == 0 && rate > 0 { throw ExitCode(1) }
     }

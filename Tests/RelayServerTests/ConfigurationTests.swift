@@ -36,7 +36,7 @@ struct ConfigurationTests {
         #expect(signalling.session.turnDeadline == .seconds(60) && signalling.session.noShowGrace == .seconds(20))
         #expect(signalling.session.prompts.count == 6 && signalling.limits.requestsPerSecond == 0.5)
         #expect(signalling.publicURL == "ws://127.0.0.1:9090/v1/signal")
-        #expect(signalling.turnURLs.count == 2 && signalling.heartbeat == .seconds(5))
+        #expect(signalling.turnURLs.count == 2 && signalling.heartbeat == .seconds(10))
         let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
         #expect(defaults.http.description == "0.0.0.0:8080" && defaults.signalling.apiKeys.isEmpty)
     }
