@@ -45,6 +45,10 @@ extension SignallingConfiguration {
             heartbeat: try seconds("signalling.heartbeat", defaults.heartbeat),
             retention: try seconds("signalling.retention", defaults.retention),
             maximumSessions: reader.int(forKey: "signalling.maximumSessions", default: defaults.maximumSessions))
+        outboundQueueLimit = reader.int(forKey: "signalling.outboundQueueLimit", default: defaults.outboundQueueLimit)
+        guard outboundQueueLimit >= 16 else {
+            throw ConfigurationError("signalling.outboundQueueLimit must be at least 16")
+        }
         callbackSecret = reader.string(forKey: "signalling.callback.secret", isSecret: true)
         callbackAttempts = reader.int(forKey: "signalling.callback.attempts", default: defaults.callbackAttempts)
         callbackInitialBackoff = try seconds("signalling.callback.initialBackoff", defaults.callbackInitialBackoff)

@@ -10,7 +10,7 @@ public enum HTTPApplication {
         hub: SignallingHub, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: SignallingRequestContext.self)
         router.get("/healthz") { _, _ in "ok" }
         SignallingRoutes.add(to: router, hub: hub)
         let webSocket = WebSocketServerConfiguration(

@@ -18,9 +18,15 @@ final class LiveSession: Sendable {
     /// Hands the finished session's summary (JSON) to the coordinator's callback; must not block.
     typealias Callback = @Sendable (Data) -> Void
 
+    /// A connection's outbound queue and how to drop the connection if its client stops reading.
+    struct Link: Sendable {
+        let outlet: Outlet
+        let drop: @Sendable () -> Void
+    }
+
     private struct State: ~Copyable {
         var room: SessionRoom
-        var outlets: [SessionRoom.ConnectionID: Outlet] = [:]
+        var outlets: [SessionRoom.ConnectionID: Link] = [:]
         var begun = false
         var timer: Task<Void, Never>?
         var timerDeadline: ContinuousClock.Instant?
@@ -55,9 +61,12 @@ final class LiveSession: Sendable {
         SessionRoom.Time(instant: .now, unixMillis: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
     }
 
-    func connect(_ member: String, on connection: SessionRoom.ConnectionID, outlet: Outlet) {
+    func connect(
+        _ member: String, on connection: SessionRoom.ConnectionID, outlet: Outlet,
+        drop: @escaping @Sendable () -> Void = {}
+    ) {
         apply { state, time in
-            state.outlets[connection] = outlet
+            state.outlets[connection] = Link(outlet: outlet, drop: drop)
             return state.room.connect(member, on: connection, at: time)
         }
     }
@@ -111,20 +120,28 @@ final class LiveSession: Sendable {
         if let revoking { startRevoke(revoking) }
     }
 
-    /// Performs `actions` in order up to the first revoke, whose prefix it returns; the rest are held.
+    /// Performs `actions` in order up to the first revoke, whose prefix it returns; the rest are held. A
+    /// connection whose queue is full is closed as too slow and its member counts as dropped.
     private func perform(_ actions: [SessionRoom.Action], in state: inout State) -> String? {
-        for (index, action) in actions.enumerated() {
+        var queue = actions[...]
+        while let action = queue.popFirst() {
             switch action {
             case .send(let connection, let message):
-                state.outlets[connection]?.yield(.text(message.encoded()))
+                guard let link = state.outlets[connection] else { continue }
+                if case .dropped = link.outlet.yield(.text(message.encoded())) {
+                    state.outlets[connection] = nil
+                    link.outlet.finish()
+                    link.drop()
+                    queue.append(contentsOf: state.room.disconnect(connection, at: Self.now()))
+                }
             case .close(let connection, let reason):
-                if let outlet = state.outlets.removeValue(forKey: connection) {
-                    outlet.yield(.close(reason))
-                    outlet.finish()
+                if let link = state.outlets.removeValue(forKey: connection) {
+                    link.outlet.yield(.close(reason))
+                    link.outlet.finish()
                 }
             case .revoke(let prefix):
                 state.revoking = true
-                state.held = Array(actions[(index + 1)...])
+                state.held = Array(queue)
                 return prefix
             case .finished:
                 onFinished(id)

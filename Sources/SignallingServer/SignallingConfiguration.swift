@@ -36,6 +36,8 @@ public struct SignallingConfiguration: Sendable {
     /// Delivery attempts of a result callback, and the wait before the first retry (doubling after).
     public var callbackAttempts: Int = 8
     public var callbackInitialBackoff: Duration = .seconds(1)
+    /// Messages queued for one connection at most; a client that stops reading is closed beyond it.
+    public var outboundQueueLimit = 256
 
     public init(
         apiKeys: [String] = [], tokenSecret: String? = nil, tokenLifetime: Duration = .seconds(6 * 3600),

@@ -11,8 +11,10 @@ enum SignallingEndpoint {
     /// `ClientMessage.maximumSize` and this get a `message-too-large` error and change nothing.
     static let maximumFrame = 64 * 1024
 
+    /// Serves one member's connection; `drop` closes the connection at once, without a close handshake.
     static func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: SignallingHub
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: SignallingHub,
+        drop: @escaping @Sendable () -> Void
     ) async throws {
         var messages = inbound.messages(maxSize: maximumFrame).makeAsyncIterator()
         guard let first = try await messages.next() else { return }
@@ -27,7 +29,9 @@ enum SignallingEndpoint {
             return
         }
         let connection = hub.newConnectionID()
-        let (queue, outlet) = AsyncStream<LiveSession.Outbound>.makeStream()
+        // A client that stops reading fills its queue; the session then closes it (see `LiveSession`).
+        let (queue, outlet) = AsyncStream<LiveSession.Outbound>.makeStream(
+            bufferingPolicy: .bufferingOldest(hub.configuration.outboundQueueLimit))
         await withThrowingTaskGroup { group in
             group.addTask {
                 for await item in queue {
@@ -40,7 +44,7 @@ enum SignallingEndpoint {
                     }
                 }
             }
-            session.connect(token.member, on: connection, outlet: outlet)
+            session.connect(token.member, on: connection, outlet: outlet, drop: drop)
             do {
                 while let message = try await messages.next() {
                     guard case .text(let text) = message else {

@@ -11,9 +11,12 @@ public enum SignallingRoutes {
     /// Largest request body the API reads.
     static let maximumBody = 64 * 1024
 
-    public static func add(to router: Router<BasicWebSocketRequestContext>, hub: SignallingHub) {
-        router.ws("/v1/signal") { inbound, outbound, _ in
-            try await SignallingEndpoint.serve(inbound: inbound, outbound: outbound, hub: hub)
+    public static func add(to router: Router<SignallingRequestContext>, hub: SignallingHub) {
+        router.ws("/v1/signal") { inbound, outbound, context in
+            let channel = context.requestContext.channel
+            try await SignallingEndpoint.serve(inbound: inbound, outbound: outbound, hub: hub) {
+                channel.close(promise: nil)
+            }
         }
         router.post("/v1/sessions") { request, _ -> Response in
             try authorize(request, hub)
