@@ -31,6 +31,9 @@ extension SignallingConfiguration {
         limits.requestsPerSecond = reader.double(
             forKey: "signalling.rateLimit.requestsPerSecond", default: limits.requestsPerSecond)
         limits.requestBurst = reader.int(forKey: "signalling.rateLimit.requestBurst", default: limits.requestBurst)
+        limits.connectsPerSecond = reader.double(
+            forKey: "signalling.rateLimit.connectsPerSecond", default: limits.connectsPerSecond)
+        limits.connectBurst = reader.int(forKey: "signalling.rateLimit.connectBurst", default: limits.connectBurst)
         self.init(
             apiKeys: list("signalling.apiKeys", [], secret: true),
             tokenSecret: reader.string(forKey: "signalling.tokenSecret", isSecret: true),
@@ -49,6 +52,7 @@ extension SignallingConfiguration {
         guard outboundQueueLimit >= 16 else {
             throw ConfigurationError("signalling.outboundQueueLimit must be at least 16")
         }
+        joinTimeout = try seconds("signalling.joinTimeout", defaults.joinTimeout)
         callbackSecret = reader.string(forKey: "signalling.callback.secret", isSecret: true)
         callbackAttempts = reader.int(forKey: "signalling.callback.attempts", default: defaults.callbackAttempts)
         callbackInitialBackoff = try seconds("signalling.callback.initialBackoff", defaults.callbackInitialBackoff)

@@ -123,7 +123,7 @@ public struct GroupSession: Sendable {
             current.waitingForProver = nil
             if !current.started {
                 turn = current
-                return start()
+                return start(now: now)
             }
             turn = current
             return []
@@ -138,20 +138,32 @@ public struct GroupSession: Sendable {
         return turn == nil && nextIndex == 0 ? advance(now: now) : []
     }
 
-    /// `member`'s connection dropped (`reconnecting`) or they left for good.
+    /// `member`'s connection dropped (`reconnecting`) or they left for good. A dropped member keeps their
+    /// place (a prover their turn, a verifier their seat and vote) for the reconnect grace. A verifier who
+    /// leaves, or whose grace runs out, before voting is dropped from the count; a cast vote stands. A
+    /// prover who leaves for good ends their turn as incomplete, without a retry.
     public mutating func leave(_ member: MemberID, now: Instant, reconnecting: Bool) throws(Failure) -> [Event] {
         guard presence[member] != nil else { throw .notAMember }
         guard !finished else { throw .sessionFinished }
         presence[member] = reconnecting ? .reconnecting(until: now + configuration.reconnectGrace) : .absent
         guard var current = turn else { return [] }
         if current.prover == member {
+            guard reconnecting else {
+                retried.insert(member)
+                return finish(current.started ? .incomplete : .noShow, now: now)
+            }
             current.waitingForProver = now + configuration.reconnectGrace
             turn = current
             return []
         }
-        guard current.verifiers.contains(member) else { return [] }
+        guard !reconnecting else { return [] }
+        return dropVerifier(member, now: now)
+    }
+
+    /// A verifier who is gone for this turn: out of the count unless they have voted.
+    private mutating func dropVerifier(_ member: MemberID, now: Instant) -> [Event] {
+        guard var current = turn, current.verifiers.contains(member), current.votes[member] == nil else { return [] }
         current.verifiers.remove(member)
-        current.votes[member] = nil
         turn = current
         return decideIfSettled(now: now)
     }
@@ -196,17 +208,28 @@ public struct GroupSession: Sendable {
     /// turn's deadline. Nil when nothing is pending.
     public var nextDeadline: Instant? {
         guard !finished, let current = turn else { return nil }
-        return current.waitingForProver ?? (current.started ? current.deadline : nil)
+        var deadlines = [current.waitingForProver, current.started ? current.deadline : nil].compactMap { $0 }
+        for verifier in current.verifiers where current.votes[verifier] == nil {
+            if case .reconnecting(let until) = presence[verifier] { deadlines.append(until) }
+        }
+        return deadlines.min()
     }
 
-    /// Time passes: deadlines, no-show and reconnect graces.
+    /// Time passes: the turn's deadline (which a disconnecting prover cannot escape), then the no-show and
+    /// reconnect graces.
     public mutating func tick(now: Instant) -> [Event] {
         guard !finished, let current = turn else { return [] }
+        if current.started, now >= current.deadline { return finish(decisionAtDeadline(current), now: now) }
         if let waiting = current.waitingForProver, now >= waiting {
             return finish(current.started ? .incomplete : .noShow, now: now)
         }
-        if current.started, now >= current.deadline { return finish(decisionAtDeadline(current), now: now) }
-        return []
+        var events: [Event] = []
+        for verifier in current.verifiers.sorted() {
+            guard turn?.index == current.index, case .reconnecting(let until) = presence[verifier], now >= until
+            else { continue }
+            events += dropVerifier(verifier, now: now)
+        }
+        return events
     }
 
     // MARK: Turns
@@ -221,7 +244,8 @@ public struct GroupSession: Sendable {
         let verifiers = Set(members.filter { $0 != prover && presence[$0] == .joined })
         var next = Turn(
             index: nextIndex, prover: prover, verifiers: verifiers, threshold: verifiers.count / 2 + 1,
-            deadline: now + configuration.turnDeadline, waitingForProver: nil, prompt: drawPrompt(), started: false)
+            deadline: now + configuration.noShowGrace + configuration.turnDeadline, waitingForProver: nil,
+            prompt: drawPrompt(), started: false)
         nextIndex += 1
         if presence[prover] != .joined {
             next.waitingForProver = now + configuration.noShowGrace
@@ -229,12 +253,13 @@ public struct GroupSession: Sendable {
             return []
         }
         turn = next
-        return start()
+        return start(now: now)
     }
 
-    /// The verifiers are those present when the prover is there to start.
-    private mutating func start() -> [Event] {
+    /// The verifiers are those present when the prover is there to start; the turn's time starts now.
+    private mutating func start(now: Instant) -> [Event] {
         guard var current = turn else { return [] }
+        current.deadline = now + configuration.turnDeadline
         current.verifiers = Set(members.filter { $0 != current.prover && presence[$0] == .joined })
         current.threshold = current.verifiers.count / 2 + 1
         current.started = true

@@ -45,6 +45,8 @@ extension SessionRoom {
                 actions += broadcast(.sessionResult(memberResults()))
                 actions.append(.revoke(subjectPrefix: id))
                 actions += connections.values.map { .close($0, .finished) }
+                connections = [:]
+                memberOf = [:]
                 actions.append(.finished)
             }
         }

@@ -26,6 +26,8 @@ public struct SessionRoom: Sendable {
     public enum CloseReason: String, Sendable, Hashable {
         case replaced
         case left
+        /// The member reconnects faster than `Limits.connectsPerSecond` allows.
+        case rateLimited = "rate-limited"
         case finished = "session-finished"
     }
 
@@ -46,6 +48,9 @@ public struct SessionRoom: Sendable {
         /// Verifier → prover `request` texts.
         public var requestsPerSecond = 0.5
         public var requestBurst = 3
+        /// (Re)connections per member: each one is announced, logged and mints credentials.
+        public var connectsPerSecond = 0.5
+        public var connectBurst = 5
 
         public init() {}
     }
@@ -67,6 +72,7 @@ public struct SessionRoom: Sendable {
     var everConnected: Set<MemberID> = []
     var messageBudgets: [MemberID: MessageBudget] = [:]
     var requestBudgets: [MemberID: MessageBudget] = [:]
+    var connectBudgets: [MemberID: MessageBudget] = [:]
 
     public init(
         id: String, group: GroupSession, limits: Limits = Limits(), signingKey: Curve25519.Signing.PrivateKey,
@@ -89,6 +95,14 @@ public struct SessionRoom: Sendable {
     /// same member is closed: the new one replaces it, and a reconnecting member resumes from a snapshot.
     public mutating func connect(_ member: MemberID, on connection: ConnectionID, at time: Time) -> [Action] {
         guard group.pseudonyms[member] != nil else { return [.close(connection, .left)] }
+        let limits = limits
+        let connectBudget = MessageBudget(rate: limits.connectsPerSecond, burst: limits.connectBurst)
+        guard connectBudgets[member, default: connectBudget].spend(at: time.instant) else {
+            return [
+                .send(connection, .error(code: "rate-limited", message: "reconnecting too often")),
+                .close(connection, .rateLimited),
+            ]
+        }
         var actions: [Action] = []
         if let old = connections[member] {
             actions.append(.close(old, .replaced))
@@ -153,22 +167,22 @@ public struct SessionRoom: Sendable {
             case .request(let text):
                 guard let prover = group.turn?.prover else { throw GroupSession.Failure.noTurnInProgress }
                 try group.checkEdge(from: member, to: prover)
-                guard prover != member else { throw GroupSession.Failure.notTheVerifier }
-                let requestBudget = MessageBudget(rate: limits.requestsPerSecond, burst: limits.requestBurst)
-                guard requestBudgets[member, default: requestBudget].spend(at: time.instant) else {
-                    return refuse("rate-limited", "too many requests")
-                }
+                guard spendRequest(member, at: time) else { return refuse("rate-limited", "too many requests") }
                 return try relay(from: member, to: pseudonym(prover), .request(from: pseudonym(member), text: text))
             case .requestPrompt:
-                return apply(try group.requestPrompt(by: member), at: time)
+                var trial = group
+                let events = try trial.requestPrompt(by: member)
+                guard spendRequest(member, at: time) else { return refuse("rate-limited", "too many requests") }
+                group = trial
+                return apply(events, at: time)
             case .vote(let turn, let vote):
                 let events = try group.vote(vote, by: member, turn: turn, now: time.instant)
                 return apply(events, at: time, castVote: vote)
             case .leave:
+                let events = try group.leave(member, now: time.instant, reconnecting: false)
                 memberOf[connection] = nil
                 connections[member] = nil
                 evidence.append(kind: "leave", detail: "member=\(member)", time: time.unixMillis)
-                let events = try group.leave(member, now: time.instant, reconnecting: false)
                 return [.close(connection, .left)] + announce(member, state: "left") + apply(events, at: time)
             }
         } catch let failure as GroupSession.Failure {
@@ -176,6 +190,12 @@ public struct SessionRoom: Sendable {
         } catch {
             return refuse("unknown-peer", "no member has that pseudonym")
         }
+    }
+
+    /// Takes one of `member`'s `request` / `request-prompt` tokens.
+    private mutating func spendRequest(_ member: MemberID, at time: Time) -> Bool {
+        let budget = MessageBudget(rate: limits.requestsPerSecond, burst: limits.requestBurst)
+        return requestBudgets[member, default: budget].spend(at: time.instant)
     }
 
     /// Signalling between two members, only along an edge the turn allows.

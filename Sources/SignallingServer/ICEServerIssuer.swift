@@ -7,20 +7,20 @@ struct ICEServerIssuer: Sendable {
     let stunURLs: [String]
     let turnURLs: [String]
     let secrets: TURNRESTSecrets?
-    let lifetime: UInt64
 
     init(configuration: SignallingConfiguration) {
         stunURLs = configuration.stunURLs
         turnURLs = configuration.turnURLs
         secrets = TURNRESTSecrets(configuration.turnSecrets)
-        lifetime = UInt64(configuration.credentialLifetime.components.seconds)
     }
 
-    func servers(subject: String?) -> [ICEServer] {
+    /// STUN entries, plus a TURN entry with a credential for `subject` valid for `lifetime`.
+    func servers(subject: String?, lifetime: Duration) -> [ICEServer] {
         var servers = stunURLs.isEmpty ? [] : [ICEServer(urls: stunURLs, credential: nil)]
         if let subject, let secrets, !turnURLs.isEmpty {
             let now = UInt64(max(0, Date().timeIntervalSince1970))
-            let credential = secrets.mint(subject: subject, ttl: lifetime, now: now)
+            let credential = secrets.mint(
+                subject: subject, ttl: UInt64(max(1, lifetime.components.seconds)), now: now)
             servers.append(ICEServer(urls: turnURLs, credential: credential))
         }
         return servers

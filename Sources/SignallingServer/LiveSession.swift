@@ -175,7 +175,7 @@ final class LiveSession: Sendable {
     /// Keeps one timer task armed for the session's next deadline (the start, a grace or a turn's end),
     /// so an idle session costs nothing between deadlines.
     private func armTimer(_ state: inout State) {
-        let next = state.begun ? state.room.group.nextDeadline : startAt
+        let next = [state.begun ? nil : startAt, state.room.group.nextDeadline].compactMap { $0 }.min()
         guard next != state.timerDeadline else { return }
         state.timer?.cancel()
         state.timerDeadline = next

@@ -38,6 +38,8 @@ public struct SignallingConfiguration: Sendable {
     public var callbackInitialBackoff: Duration = .seconds(1)
     /// Messages queued for one connection at most; a client that stops reading is closed beyond it.
     public var outboundQueueLimit = 256
+    /// How long a new connection may take to send its `join` before it is dropped.
+    public var joinTimeout: Duration = .seconds(10)
 
     public init(
         apiKeys: [String] = [], tokenSecret: String? = nil, tokenLifetime: Duration = .seconds(6 * 3600),

@@ -10,6 +10,8 @@ enum SignallingEndpoint {
     /// The largest WebSocket message read; larger ones close the connection (1009). Messages between
     /// `ClientMessage.maximumSize` and this get a `message-too-large` error and change nothing.
     static let maximumFrame = 64 * 1024
+    /// Frames that cannot be used (not text, not JSON, too large) a connection may send before it is closed.
+    static let maximumInvalidFrames = 20
 
     /// Serves one member's connection; `drop` closes the connection at once, without a close handshake.
     static func serve(
@@ -17,7 +19,14 @@ enum SignallingEndpoint {
         drop: @escaping @Sendable () -> Void
     ) async throws {
         var messages = inbound.messages(maxSize: maximumFrame).makeAsyncIterator()
-        guard let first = try await messages.next() else { return }
+        // A connection must join promptly; one that sends nothing is dropped.
+        let joinTimer = Task {
+            try await Task.sleep(for: hub.configuration.joinTimeout)
+            drop()
+        }
+        let firstMessage = try await messages.next()
+        joinTimer.cancel()
+        guard let first = firstMessage else { return }
         let session: LiveSession
         let token: JoinToken
         switch hub.admit(first) {
@@ -46,14 +55,21 @@ enum SignallingEndpoint {
             }
             session.connect(token.member, on: connection, outlet: outlet, drop: drop)
             do {
+                var invalidFrames = 0
                 while let message = try await messages.next() {
-                    guard case .text(let text) = message else {
-                        outlet.yield(.text(refusal(.invalidMessage)))
-                        continue
-                    }
-                    switch Result(catching: { () throws(MessageError) in try ClientMessage.decode(text.utf8) }) {
-                    case .success(let decoded): session.receive(decoded, from: connection)
-                    case .failure(let error): outlet.yield(.text(refusal(error)))
+                    let decoded: Result<ClientMessage, MessageError> =
+                        if case .text(let text) = message {
+                            Result { () throws(MessageError) in try ClientMessage.decode(text.utf8) }
+                        } else {
+                            .failure(.invalidMessage)
+                        }
+                    switch decoded {
+                    case .success(let decoded):
+                        session.receive(decoded, from: connection)
+                    case .failure(let error):
+                        outlet.yield(.text(refusal(error)))
+                        invalidFrames += 1
+                        if invalidFrames > maximumInvalidFrames { drop() }
                     }
                 }
             } catch {
@@ -71,6 +87,7 @@ enum SignallingEndpoint {
     static func closeCode(_ reason: SessionRoom.CloseReason) -> WebSocketErrorCode {
         switch reason {
         case .replaced: WebSocketErrorCode(codeNumber: 4001)
+        case .rateLimited: .policyViolation
         case .left, .finished: .normalClosure
         }
     }

@@ -48,23 +48,31 @@ public final class SignallingHub: Service, Sendable {
         let rules = try sessionRules(request.options)
         let now = Date().timeIntervalSince1970
         var startAt = ContinuousClock.now + configuration.joinWindow
+        var startsIn = 0.0
         if let start = request.startAt {
-            let delay = Double(start) - now
-            guard delay < 7 * 86_400 else { throw APIError(.badRequest, "invalid-start", "startAt is too far ahead") }
-            startAt = .now + .milliseconds(Int64(max(0, delay) * 1000))
+            startsIn = max(0, Double(start) - now)
+            guard startsIn < 7 * 86_400 else {
+                throw APIError(.badRequest, "invalid-start", "startAt is too far ahead")
+            }
+            startAt = .now + .milliseconds(Int64(startsIn * 1000))
         }
         guard let group = GroupSession(members: members, configuration: rules, random: SystemRandomNumberGenerator())
         else { throw APIError(.badRequest, "invalid-members", "the session cannot be formed") }
         let id = Self.sessionID()
-        let expires = Int64(now) + configuration.tokenLifetime.components.seconds
+        // Tokens outlive the wait for a scheduled start.
+        let expires = Int64(now + startsIn) + configuration.tokenLifetime.components.seconds
         let tokens = Dictionary(
             uniqueKeysWithValues: members.map {
                 ($0, JoinToken(session: id, member: $0, pseudonym: group.pseudonyms[$0]!, expires: expires))
             })
         let issuer = issuer
+        // A turn's credentials must last the whole turn, however long the session's rules make it.
+        let lifetime = max(
+            configuration.credentialLifetime,
+            rules.noShowGrace + rules.turnDeadline + rules.reconnectGrace + .seconds(60))
         let room = SessionRoom(
             id: id, group: group, limits: configuration.limits, signingKey: evidenceKey,
-            iceServers: { issuer.servers(subject: $0) })
+            iceServers: { issuer.servers(subject: $0, lifetime: lifetime) })
         let callback = try callback(for: request.callbackURL)
         let live = LiveSession(
             room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback,

@@ -305,15 +305,16 @@ extension AllocationTable {
         }
         for fiveTuple in allocations.keys { allocations[fiveTuple]?.bindings.expire(now: now) }
         rateLimiter?.sweep(now: now)
+        revokedSubjectPrefixes = revokedSubjectPrefixes.filter { now - $0.value < Self.revocationMemory }
         return actions + expireConnections(now: now)
     }
 
     /// Refuses further requests from REST credentials whose subject lies under `subjectPrefix` (segment by
     /// segment, see ``TURNAuthenticator/Identity/isSubject(under:)``) and tears down their allocations,
     /// permissions and channels at once.
-    public mutating func revoke(subjectPrefix: String) -> [Action] {
+    public mutating func revoke(subjectPrefix: String, now: Instant) -> [Action] {
         guard !subjectPrefix.isEmpty else { return [] }
-        revokedSubjectPrefixes.insert(subjectPrefix)
+        revokedSubjectPrefixes[subjectPrefix] = now
         for (fiveTuple, waiting) in pending where waiting.identity.isSubject(under: subjectPrefix) {
             pending[fiveTuple] = nil
             ledger.release(owner: waiting.identity.owner)
@@ -329,8 +330,21 @@ extension AllocationTable {
         return removeAllocation(fiveTuple) + closeConnection(boundTo: fiveTuple)
     }
 
+    /// Looks up each segment prefix of the subject (`a`, `a/`, `a/b`, `a/b/`, ..., the whole subject), so the
+    /// cost does not grow with the number of revocations.
     private func isRevoked(_ identity: TURNAuthenticator.Identity) -> Bool {
-        identity.subject != nil && revokedSubjectPrefixes.contains(where: identity.isSubject(under:))
+        guard let subject = identity.subject, !revokedSubjectPrefixes.isEmpty else { return false }
+        if revokedSubjectPrefixes[subject] != nil { return true }
+        var start = subject.startIndex
+        while let slash = subject[start...].firstIndex(of: "/") {
+            if revokedSubjectPrefixes[String(subject[..<slash])] != nil
+                || revokedSubjectPrefixes[String(subject[...slash])] != nil
+            {
+                return true
+            }
+            start = subject.index(after: slash)
+        }
+        return false
     }
 
     private mutating func removeAllocation(_ fiveTuple: FiveTuple) -> [Action] {

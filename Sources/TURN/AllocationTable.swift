@@ -134,8 +134,11 @@ public struct AllocationTable: Sendable {
     public let rateLimiter: RequestRateLimiter?
     /// The top byte of this table's CONNECTION-IDs (the driver gives each event loop its own).
     public var connectionIDPrefix: UInt8 = 0
-    /// Subjects whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn.
-    public internal(set) var revokedSubjectPrefixes: Set<String> = []
+    /// Subject prefixes whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn, with when; each is
+    /// forgotten ``revocationMemory`` later (signalling revokes one prefix per turn, so this must not grow).
+    public internal(set) var revokedSubjectPrefixes: [String: Instant] = [:]
+    /// How long a revocation is remembered: longer than any turn-scoped credential lives.
+    public static let revocationMemory: Duration = .seconds(24 * 3600)
 
     public init(
         authenticator: TURNAuthenticator, peerPolicy: PeerAddressPolicy = PeerAddressPolicy(),

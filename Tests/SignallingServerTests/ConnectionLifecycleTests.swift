@@ -58,6 +58,47 @@ struct ConnectionLifecycleTests {
         }
     }
 
+    @Test("a connection that never joins is dropped after the join timeout")
+    func silentConnection() async throws {
+        try await SignallingHarness.withRunning { harness in
+            let silent = try await Self.upgradedConnection(port: harness.port)
+            #expect(try await silent.waitForClose(timeout: .seconds(5)))
+        }
+    }
+
+    @Test("a member who keeps sending unusable frames is closed after twenty and counts as dropped")
+    func invalidFrames() async throws {
+        try await SignallingHarness.withRunning { harness in
+            let created = try await harness.createSession(members: ["a", "b", "c"])
+            let connection = harness.join(created.members[0].token)
+            var inbox = Inbox(connection)
+            _ = try await inbox.first { if case .welcome(let welcome) = $0 { welcome } else { nil } }
+            for _ in 0..<21 { connection.send(text: "not json") }
+            var refusals = 0
+            while let message = await inbox.next() {
+                if case .error("invalid-json", _) = message { refusals += 1 }
+            }
+            // Reaching this line means the server closed the connection (otherwise the inbox never ends and
+            // the time limit fails the test); the refusals it flushed before closing vary with timing.
+            #expect(refusals <= 21)
+            #expect(
+                try await eventually {
+                    let state = try await harness.call("GET", "/v1/sessions/\(created.session)")
+                    let members = state.json["members"] as? [[String: Any]] ?? []
+                    return members.first { $0["member"] as? String == "a" }?["presence"] as? String == "reconnecting"
+                })
+        }
+    }
+
+    static func upgradedConnection(port: Int) async throws -> TestTCPConnection {
+        let connection = try await TestTCPConnection.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+        try await connection.write(
+            ByteBuffer(
+                string: "GET /v1/signal HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+        return connection
+    }
+
     /// A client-to-server WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, masked).
     static func maskedTextFrame(_ payload: [UInt8]) -> ByteBuffer {
         var frame = ByteBuffer()

@@ -20,6 +20,7 @@ struct SignallingHarness: Sendable {
         var configuration = SignallingConfiguration(apiKeys: [apiKey], tokenSecret: "test token secret")
         configuration.joinWindow = .seconds(2)
         configuration.heartbeat = .seconds(1)
+        configuration.joinTimeout = .seconds(1)
         configuration.stunURLs = ["stun:127.0.0.1:3478"]
         return configuration
     }
@@ -64,9 +65,9 @@ struct SignallingHarness: Sendable {
 
     /// Creates a session through the API.
     func createSession(
-        members: [String], options: CreateSessionRequest.Options? = nil
+        members: [String], startAt: Int64? = nil, options: CreateSessionRequest.Options? = nil
     ) async throws -> CreateSessionResponse {
-        let body = try JSONEncoder().encode(CreateSessionRequest(members: members, options: options))
+        let body = try JSONEncoder().encode(CreateSessionRequest(members: members, startAt: startAt, options: options))
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/sessions")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(Self.apiKey)")

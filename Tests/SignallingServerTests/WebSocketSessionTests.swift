@@ -66,6 +66,28 @@ extension WebSocketSessionTests {
         }
     }
 
+    @Test("everyone joined before a scheduled start: the turn runs, and its graces are enforced at once")
+    func gracesBeforeScheduledStart() async throws {
+        try await SignallingHarness.withRunning { harness in
+            let created = try await harness.createSession(
+                members: ["a", "b", "c"], startAt: Int64(Date().timeIntervalSince1970) + 3600,
+                options: .init(reconnectGraceSeconds: 1))
+            #expect(created.expires > Int64(Date().timeIntervalSince1970) + 3600, "tokens outlive the wait")
+            var members: [(SignallingConnection, Inbox, TurnView)] = []
+            let connections = created.members.map { harness.join($0.token) }
+            for connection in connections {
+                var inbox = Inbox(connection)
+                let view = try await inbox.first { if case .turnStart(let view) = $0 { view } else { nil } }
+                members.append((connection, inbox, view))
+            }
+            let prover = try #require(members.firstIndex { $0.2.role == .prover })
+            members[prover].0.abort()
+            var verifier = try #require(members.first { $0.2.role == .verifier })
+            let result = try await verifier.1.first { if case .turnResult(let result) = $0 { result } else { nil } }
+            #expect(result.outcome == .incomplete, "the reconnect grace ran out an hour before the scheduled start")
+        }
+    }
+
     /// What one member's client saw of a session.
     struct MemberLog: Sendable {
         var pseudonym = ""

@@ -162,6 +162,50 @@ struct GroupSessionTests {
         #expect(session.order.count == 7 && session.order.last == prover)
     }
 
+    @Test("a dropped verifier keeps seat and vote through the grace; one who never comes back before voting is dropped")
+    func verifierDrop() throws {
+        var session = try running()
+        let voters = try verifiers(session)
+        _ = try session.vote(.approve, by: voters[0], turn: 0, now: start)
+        _ = try session.leave(voters[0], now: start, reconnecting: true)
+        _ = try session.leave(voters[1], now: start, reconnecting: true)
+        #expect(session.turn?.verifiers.count == 5 && session.nextDeadline == start + .seconds(15))
+        _ = try session.join(voters[1], now: start + .seconds(5))
+        _ = try session.leave(voters[2], now: start + .seconds(5), reconnecting: true)
+        #expect(session.tick(now: start + .seconds(19)).isEmpty)
+        _ = session.tick(now: start + .seconds(20))
+        #expect(session.turn?.verifiers.count == 4, "voters[2] is out of the count; voters[0]'s vote stands")
+        #expect(session.turn?.verifiers.contains(voters[0]) == true && session.turn?.threshold == 3)
+        _ = try session.vote(.approve, by: voters[1], turn: 0, now: start + .seconds(21))
+        let decided = try session.vote(.approve, by: voters[3], turn: 0, now: start + .seconds(21))
+        #expect(decided.contains { if case .turnDecided(let r) = $0 { r.approvals == 3 } else { false } })
+    }
+
+    @Test("a prover cannot escape the deadline by disconnecting; one who leaves for good gets no retry")
+    func proverCannotDodge() throws {
+        var session = try running()
+        let prover = try #require(session.turn).prover
+        let voters = try verifiers(session)
+        for voter in voters.prefix(2) { _ = try session.vote(.deny, by: voter, turn: 0, now: start) }
+        _ = try session.leave(prover, now: start + .seconds(115), reconnecting: true)
+        #expect(session.nextDeadline == start + .seconds(120))
+        let events = session.tick(now: start + .seconds(120))
+        #expect(events.contains { if case .turnDecided(let r) = $0 { r.outcome == .denied } else { false } })
+        let next = try #require(session.turn).prover
+        _ = try session.leave(next, now: start + .seconds(121), reconnecting: false)
+        #expect(session.results.last?.outcome == .incomplete && session.order.count == 6, "no retry after leaving")
+    }
+
+    @Test("a late prover's turn time starts when they arrive")
+    func lateProver() throws {
+        var session = try session()
+        let absent = session.order[0]
+        for member in members where member != absent { _ = try session.join(member, now: start) }
+        _ = try session.begin(now: start)
+        _ = try session.join(absent, now: start + .seconds(18))
+        #expect(session.turn?.deadline == start + .seconds(138))
+    }
+
     @Test("signalling flows only between the prover and the turn's verifiers")
     func edges() throws {
         var session = try running()

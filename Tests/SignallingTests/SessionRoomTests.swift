@@ -146,8 +146,23 @@ struct SessionRoomTests {
         #expect(
             errorCode(room.receive(.request(text: "me"), from: connection(current.prover), at: time(1)))
                 == "edge-not-allowed")
-        let prompt = room.receive(.requestPrompt, from: connection(verifier), at: time(2))
+        #expect(errorCode(room.receive(.requestPrompt, from: connection(verifier), at: time(1))) == "rate-limited")
+        let other = current.verifiers.sorted()[1]
+        let prompt = room.receive(.requestPrompt, from: connection(other), at: time(2))
         #expect(prompt.count == 6 && room.evidence.entries.last?.kind == "prompt")
+    }
+
+    @Test("reconnecting too often is refused; the session is unchanged")
+    func reconnectStorm() throws {
+        var room = try running()
+        let member = members[0]
+        for attempt in 0..<4 {
+            #expect(!room.connect(member, on: 100 + UInt64(attempt), at: time(1)).contains(.close(100, .rateLimited)))
+        }
+        let entries = room.evidence.entries.count
+        let refused = room.connect(member, on: 200, at: time(1))
+        #expect(refused.last == .close(200, .rateLimited) && room.evidence.entries.count == entries)
+        #expect(room.member(of: 103) == member, "the last admitted connection stays")
     }
 
     @Test("a dropped prover resumes from a snapshot; a whole session ends with signed, verifiable evidence")

@@ -247,7 +247,7 @@ struct AllocationTableTests {
             from: FiveTuple(
                 client: TransportAddress(ip: .v4(0xC633_6405), port: 2), server: client.server, transport: .udp),
             relay: TransportAddress(ip: relayed.ip, port: 20004))
-        let actions = table.revoke(subjectPrefix: "session-1/turn-2/")
+        let actions = table.revoke(subjectPrefix: "session-1/turn-2/", now: start)
         #expect(actions.count == 1)
         #expect(table.allocations.count == 1)
         let again = try response(
@@ -256,6 +256,29 @@ struct AllocationTableTests {
                     .allocate, [.requestedTransport(17)], table: table, as: (credential.username, credential.password)),
                 from: client, now: start, unixTime: unixTime))
         #expect(again.errorCode?.code == 401)
+    }
+
+    @Test("a revoked prefix covers its own segments only, and is forgotten after a day")
+    func revocationScope() throws {
+        var table = makeTable()
+        _ = table.revoke(subjectPrefix: "session-1/turn-2", now: start)
+        func allocate(as subject: String) throws -> [AllocationTable.Action] {
+            let credential = rest.mint(subject: subject, ttl: 600, now: unixTime)
+            return table.handle(
+                try request(
+                    .allocate, [.requestedTransport(17)], table: table, as: (credential.username, credential.password)),
+                from: client, now: start, unixTime: unixTime)
+        }
+        #expect(try response(allocate(as: "session-1/turn-2/member-3")).errorCode?.code == 401)
+        #expect(try response(allocate(as: "session-1/turn-2")).errorCode?.code == 401)
+        guard case .openRelay = try allocate(as: "session-1/turn-20/member-3").first else {
+            Issue.record("turn-20 is not under turn-2")
+            return
+        }
+        _ = table.expire(now: start + .seconds(3600))
+        #expect(table.revokedSubjectPrefixes.count == 1)
+        _ = table.expire(now: start + AllocationTable.revocationMemory)
+        #expect(table.revokedSubjectPrefixes.isEmpty)
     }
 
     @Test(
@@ -293,7 +316,7 @@ struct AllocationTableTests {
                 .allocate, [.requestedTransport(17)], table: revoking, as: (credential.username, credential.password)),
             from: client, now: start, unixTime: unixTime)
         guard case .openRelay(let revokedPending) = try #require(opening.first) else { return }
-        _ = revoking.revoke(subjectPrefix: "s/1/")
+        _ = revoking.revoke(subjectPrefix: "s/1/", now: start)
         let closed = revoking.relayOpened(revokedPending, relayed: relayed, now: start)
         #expect(closed.count == 1)
         #expect(revoking.allocations.isEmpty)

@@ -147,7 +147,7 @@ final class TURNLoop {
 
     /// Tears down the allocations of REST subjects under `subjectPrefix`; returns how many.
     func revoke(subjectPrefix: String) -> Int {
-        let actions = table.revoke(subjectPrefix: subjectPrefix)
+        let actions = table.revoke(subjectPrefix: subjectPrefix, now: .now)
         perform(actions)
         flush()
         return actions.count { if case .closeRelay = $0 { true } else { false } }

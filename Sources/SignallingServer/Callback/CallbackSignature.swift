@@ -27,7 +27,9 @@ public enum CallbackSignature {
             default: continue
             }
         }
-        guard let timestamp, let signature, abs(now - timestamp) <= tolerance else { return false }
+        guard let timestamp, let signature, timestamp >= now - tolerance, timestamp <= now + tolerance else {
+            return false
+        }
         return HMAC<SHA256>.isValidAuthenticationCode(
             signature, authenticating: Array("\(timestamp).".utf8) + Array(body), using: key(secret))
     }
