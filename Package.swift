@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "Signalling", targets: ["Signalling"]),
         .library(name: "SignallingServer", targets: ["SignallingServer"]),
         .library(name: "SignallingClient", targets: ["SignallingClient"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -90,6 +91,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Parties as plain values: location spacing index, verifiable assignment, deposits.
+        .target(
+            name: "Coordinator",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // A member's signalling connection as a client sees it (load tool, tests).
@@ -176,6 +183,7 @@ let package = Package(
                 "TURN",
                 "TURNClient",
                 "LoadGenerator",
+                "Coordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -229,6 +237,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,6 +5,8 @@ struct PartyLineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partyline",
         abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
-        subcommands: [ServeCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self]
+        subcommands: [
+            ServeCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self, BenchCommand.self,
+        ]
     )
 }
