@@ -213,14 +213,16 @@ let package = Package(
             path: "Tests/PartyLineTesting",
             swiftSettings: strictSettings
         ),
+        // Test-only: a seeded random generator for reproducible randomised tests.
+        .target(name: "TestRandom", path: "Tests/TestRandom", swiftSettings: strictSettings),
         .testTarget(
             name: "STUNTests",
-            dependencies: ["STUN", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["STUN", "TestRandom", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignallingTests",
-            dependencies: ["Signalling", "TURN", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Signalling", "TURN", "TestRandom", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -241,7 +243,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator"],
+            dependencies: ["Coordinator", "TestRandom"],
             swiftSettings: strictSettings
         ),
         .testTarget(

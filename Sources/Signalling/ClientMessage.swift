@@ -8,6 +8,22 @@ public enum MessageError: String, Error, Sendable, Hashable {
     case invalidMessage = "invalid-message"
 }
 
+extension MessageError {
+    /// Decodes JSON, mapping every failure to its code: text that is not JSON is `invalid-json`, JSON of
+    /// the wrong shape `invalid-message`; a `MessageError` thrown while decoding passes through.
+    static func decoding<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(MessageError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch let error as MessageError {
+            throw error
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw .invalidJSON
+        } catch {
+            throw .invalidMessage
+        }
+    }
+}
+
 /// One ICE candidate as WebRTC's `RTCIceCandidateInit` carries it.
 public struct ICECandidate: Sendable, Hashable, Codable {
     public let candidate: String
@@ -44,15 +60,7 @@ public enum ClientMessage: Sendable, Hashable {
     /// Decodes one text frame.
     public static func decode(_ bytes: some Collection<UInt8>) throws(MessageError) -> ClientMessage {
         guard bytes.count <= maximumSize else { throw .oversized }
-        do {
-            return try JSONDecoder().decode(Wire.self, from: Data(bytes)).message
-        } catch let error as MessageError {
-            throw error
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw .invalidJSON
-        } catch {
-            throw .invalidMessage
-        }
+        return try MessageError.decoding(Wire.self, from: bytes).message
     }
 
     private struct Wire: Decodable {

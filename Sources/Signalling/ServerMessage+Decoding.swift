@@ -3,15 +3,7 @@ import Foundation
 extension ServerMessage {
     /// Decodes a server message, as a client reads it.
     public static func decode(_ bytes: some Collection<UInt8>) throws(MessageError) -> ServerMessage {
-        do {
-            return try JSONDecoder().decode(Wire.self, from: Data(bytes)).message
-        } catch let error as MessageError {
-            throw error
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
-            throw .invalidJSON
-        } catch {
-            throw .invalidMessage
-        }
+        try MessageError.decoding(Wire.self, from: bytes).message
     }
 
     private struct Wire: Decodable {

@@ -1,6 +1,7 @@
 import Crypto
 import Signalling
 import TURN
+import TestRandom
 import Testing
 
 @Suite("Session room: connections, relaying along allowed edges, votes, stream stop, evidence")
