@@ -1,0 +1,116 @@
+/// Deposits as double-entry books in integer base units (no floating point). Every entry's postings sum to
+/// zero, so the books as a whole always sum to zero; every balance is the sum of its account's postings.
+/// Money enters and leaves through `external`.
+public struct DepositBook: Sendable, Hashable {
+    /// Where a unit of value sits.
+    public enum Account: Sendable, Hashable, Codable {
+        /// Outside the system (the chain, a payment provider): deposits come from here, withdrawals go here.
+        case external
+        /// An account holder's free funds.
+        case wallet(String)
+        /// Funds an account holder locked for a party.
+        case locked(holder: String, party: String)
+        /// What a party slashed.
+        case slashed(party: String)
+    }
+
+    public struct Posting: Sendable, Hashable, Codable {
+        public let account: Account
+        public let amount: Int64
+    }
+
+    /// One balanced transaction.
+    public struct Entry: Sendable, Hashable, Codable {
+        public let index: Int
+        public let memo: String
+        public let postings: [Posting]
+    }
+
+    /// Why an operation was refused; the book is unchanged.
+    public enum Refusal: Error, Sendable, Hashable {
+        case invalidAmount
+        case insufficientFunds(available: Int64)
+        case notLocked
+        case invalidFraction
+    }
+
+    public private(set) var entries: [Entry] = []
+    public private(set) var balances: [Account: Int64] = [:]
+
+    public init() {}
+
+    public func balance(_ account: Account) -> Int64 { balances[account] ?? 0 }
+
+    /// Funds arriving for `holder`.
+    public mutating func deposit(_ amount: Int64, to holder: String) throws(Refusal) {
+        guard amount > 0 else { throw .invalidAmount }
+        post("deposit", [(.external, -amount), (.wallet(holder), amount)])
+    }
+
+    /// Funds leaving to `holder` outside the system.
+    public mutating func withdraw(_ amount: Int64, from holder: String) throws(Refusal) {
+        guard amount > 0 else { throw .invalidAmount }
+        let available = balance(.wallet(holder))
+        guard available >= amount else { throw .insufficientFunds(available: available) }
+        post("withdraw", [(.wallet(holder), -amount), (.external, amount)])
+    }
+
+    /// Locks `amount` of `holder`'s free funds for `party` (at registration).
+    public mutating func lock(_ amount: Int64, holder: String, party: String) throws(Refusal) {
+        guard amount > 0 else { throw .invalidAmount }
+        let available = balance(.wallet(holder))
+        guard available >= amount else { throw .insufficientFunds(available: available) }
+        post("lock \(party)", [(.wallet(holder), -amount), (.locked(holder: holder, party: party), amount)])
+    }
+
+    /// Returns the whole deposit `holder` locked for `party` to their free funds; the amount released.
+    @discardableResult
+    public mutating func release(holder: String, party: String) throws(Refusal) -> Int64 {
+        try slash(holder: holder, party: party, numerator: 0, denominator: 1)
+    }
+
+    /// Slashes `numerator / denominator` of the deposit (rounded down, so no unit is created or lost) to the
+    /// party's slashed account and releases the rest; the amount slashed.
+    @discardableResult
+    public mutating func slash(holder: String, party: String, numerator: Int64, denominator: Int64) throws(Refusal)
+        -> Int64
+    {
+        guard denominator > 0, (0...denominator).contains(numerator) else { throw .invalidFraction }
+        let locked = balance(.locked(holder: holder, party: party))
+        guard locked > 0 else { throw .notLocked }
+        let (product, overflow) = locked.multipliedReportingOverflow(by: numerator)
+        let slashed = overflow ? locked / denominator * numerator : product / denominator
+        var postings: [(Account, Int64)] = [(.locked(holder: holder, party: party), -locked)]
+        if slashed > 0 { postings.append((.slashed(party: party), slashed)) }
+        if locked - slashed > 0 { postings.append((.wallet(holder), locked - slashed)) }
+        post(slashed > 0 ? "slash \(party)" : "release \(party)", postings)
+        return slashed
+    }
+
+    /// Whether every entry sums to zero and the balances are exactly the sums of the postings.
+    public func isBalanced() -> Bool {
+        var derived: [Account: Int64] = [:]
+        for entry in entries {
+            guard entry.postings.reduce(0, { $0 + $1.amount }) == 0 else { return false }
+            for posting in entry.postings { derived[posting.account, default: 0] += posting.amount }
+        }
+        return derived.filter { $0.value != 0 } == balances.filter { $0.value != 0 }
+            && balances.values.reduce(0, +) == 0
+    }
+
+    private mutating func post(_ memo: String, _ postings: [(Account, Int64)]) {
+        entries.append(
+            Entry(index: entries.count, memo: memo, postings: postings.map { Posting(account: $0.0, amount: $0.1) }))
+        for (account, amount) in postings { balances[account, default: 0] += amount }
+    }
+}
+
+/// The deposit ledger the coordinator talks to: the embedded books by default, an external ledger (a
+/// chain, a payment provider) behind the same calls.
+public protocol DepositLedger: Sendable {
+    func deposit(_ amount: Int64, to holder: String) async throws
+    func lock(_ amount: Int64, holder: String, party: String) async throws
+    func release(holder: String, party: String) async throws -> Int64
+    func slash(holder: String, party: String, numerator: Int64, denominator: Int64) async throws -> Int64
+    func balance(_ account: DepositBook.Account) async -> Int64
+}

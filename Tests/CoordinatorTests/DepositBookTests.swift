@@ -1,0 +1,79 @@
+import Coordinator
+import TestRandom
+import Testing
+
+@Suite("Deposits: double-entry books in integer base units")
+struct DepositBookTests {
+    @Test("lock, release and slash move funds without creating or losing a unit")
+    func operations() throws {
+        var book = DepositBook()
+        try book.deposit(1_000, to: "alice")
+        try book.lock(300, holder: "alice", party: "p1")
+        #expect(book.balance(.wallet("alice")) == 700 && book.balance(.locked(holder: "alice", party: "p1")) == 300)
+        #expect(try book.slash(holder: "alice", party: "p1", numerator: 1, denominator: 3) == 100)
+        #expect(book.balance(.wallet("alice")) == 900 && book.balance(.slashed(party: "p1")) == 100)
+        try book.lock(101, holder: "alice", party: "p2")
+        #expect(try book.slash(holder: "alice", party: "p2", numerator: 1, denominator: 2) == 50, "rounded down")
+        #expect(book.balance(.wallet("alice")) == 850)
+        try book.lock(10, holder: "alice", party: "p3")
+        #expect(try book.release(holder: "alice", party: "p3") == 0 && book.balance(.wallet("alice")) == 850)
+        #expect(book.isBalanced())
+    }
+
+    @Test("refused operations change nothing")
+    func refusals() throws {
+        var book = DepositBook()
+        try book.deposit(100, to: "bob")
+        let before = book
+        #expect(throws: DepositBook.Refusal.insufficientFunds(available: 100)) {
+            try book.lock(101, holder: "bob", party: "p")
+        }
+        #expect(throws: DepositBook.Refusal.invalidAmount) { try book.deposit(0, to: "bob") }
+        #expect(throws: DepositBook.Refusal.invalidAmount) { try book.lock(-5, holder: "bob", party: "p") }
+        #expect(throws: DepositBook.Refusal.notLocked) { try book.release(holder: "bob", party: "p") }
+        try book.lock(50, holder: "bob", party: "p")
+        let locked = book
+        #expect(throws: DepositBook.Refusal.invalidFraction) {
+            try book.slash(holder: "bob", party: "p", numerator: 3, denominator: 2)
+        }
+        #expect(book == locked)
+        #expect(before.entries.count == 1)
+    }
+
+    @Test("after 20,000 random operations the books balance and every balance is derivable from the entries")
+    func alwaysBalanced() {
+        var random = SplitMix64(state: 42)
+        var book = DepositBook()
+        let holders = (0..<50).map { "h\($0)" }
+        let parties = (0..<5).map { "p\($0)" }
+        for _ in 0..<20_000 {
+            let holder = holders.randomElement(using: &random)!
+            let party = parties.randomElement(using: &random)!
+            let amount = Int64.random(in: -10...Int64(1) << 40, using: &random)
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0: try? book.deposit(amount, to: holder)
+            case 1: try? book.lock(amount / 4, holder: holder, party: party)
+            case 2: _ = try? book.release(holder: holder, party: party)
+            case 3:
+                _ = try? book.slash(
+                    holder: holder, party: party, numerator: Int64.random(in: 0...7, using: &random), denominator: 7)
+            default: try? book.withdraw(amount / 8, from: holder)
+            }
+        }
+        #expect(book.isBalanced() && book.entries.count > 5_000)
+        #expect(
+            book.balances.filter { if case .external = $0.key { false } else { true } }.values.allSatisfy { $0 >= 0 })
+    }
+
+    @Test("the embedded ledger serves the DepositLedger calls over the same books")
+    func embeddedLedger() async throws {
+        let embedded = InMemoryDepositLedger()
+        let ledger: any DepositLedger = embedded
+        try await ledger.deposit(500, to: "carol")
+        try await ledger.lock(200, holder: "carol", party: "p")
+        #expect(try await ledger.slash(holder: "carol", party: "p", numerator: 1, denominator: 4) == 50)
+        #expect(await ledger.balance(.wallet("carol")) == 450)
+        await #expect(throws: DepositBook.Refusal.self) { try await ledger.lock(1_000, holder: "carol", party: "q") }
+        #expect(embedded.snapshot().isBalanced() && embedded.snapshot().entries.count == 3)
+    }
+}
