@@ -124,11 +124,15 @@ final class LiveSession: Sendable {
     /// connection whose queue is full is closed as too slow and its member counts as dropped.
     private func perform(_ actions: [SessionRoom.Action], in state: inout State) -> String? {
         var queue = actions[...]
+        // A broadcast is the same message to every connection in a row: encode it once.
+        var lastEncoded: (message: ServerMessage, text: String)?
         while let action = queue.popFirst() {
             switch action {
             case .send(let connection, let message):
                 guard let link = state.outlets[connection] else { continue }
-                if case .dropped = link.outlet.yield(.text(message.encoded())) {
+                let text = lastEncoded.flatMap { $0.message == message ? $0.text : nil } ?? message.encoded()
+                lastEncoded = (message, text)
+                if case .dropped = link.outlet.yield(.text(text)) {
                     state.outlets[connection] = nil
                     link.outlet.finish()
                     link.drop()
