@@ -72,7 +72,7 @@ public struct EvidenceLog: Sendable {
     /// Signs the current head and count.
     public func signHead(with key: Curve25519.Signing.PrivateKey) throws -> SignedHead {
         let signature = try key.signature(for: Self.headMessage(count: entries.count, head: head))
-        return SignedHead(count: entries.count, head: head, signature: Self.hex(signature))
+        return SignedHead(count: entries.count, head: head, signature: Hex.encode(signature))
     }
 
     /// Whether `entries` form a valid chain ending in `signed`'s head, and `signed` is `publicKey`'s.
@@ -80,7 +80,7 @@ public struct EvidenceLog: Sendable {
         -> Bool
     {
         guard verify(entries), entries.count == signed.count, (entries.last?.hash ?? genesis) == signed.head,
-            let signature = bytes(hex: signed.signature)
+            let signature = Hex.decode(signed.signature)
         else { return false }
         return publicKey.isValidSignature(signature, for: headMessage(count: signed.count, head: signed.head))
     }
@@ -95,7 +95,7 @@ public struct EvidenceLog: Sendable {
             hasher.update(data: bigEndian(UInt64(bytes.count)))
             hasher.update(data: bytes)
         }
-        return hex(hasher.finalize())
+        return Hex.encode(hasher.finalize())
     }
 
     private static func headMessage(count: Int, head: String) -> [UInt8] {
@@ -104,23 +104,5 @@ public struct EvidenceLog: Sendable {
 
     private static func bigEndian(_ value: UInt64) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
-    }
-
-    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    private static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for pair in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[pair..<pair + 2], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            bytes.append(byte)
-        }
-        return bytes
     }
 }

@@ -170,6 +170,6 @@ public final class SignallingHub: Service, Sendable {
 
     private static func sessionID() -> String {
         var random = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) })
     }
 }

@@ -46,7 +46,7 @@ public enum SignallingRoutes {
             return JSONResponse.make(
                 EvidenceResponse(
                     entries: entries, signedHead: signedHead,
-                    publicKey: hub.evidenceKey.publicKey.rawRepresentation.map { String(format: "%02x", $0) }.joined()))
+                    publicKey: Hex.encode(hub.evidenceKey.publicKey.rawRepresentation)))
         }
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Signalling
 
 /// How a result callback proves it came from this server: the header
 /// `X-PartyLine-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The receiver
@@ -9,7 +10,7 @@ public enum CallbackSignature {
     public static let header = "X-PartyLine-Signature"
 
     public static func sign(body: some Collection<UInt8>, timestamp: Int64, secret: String) -> String {
-        "t=\(timestamp),v1=" + hex(mac(body: body, timestamp: timestamp, secret: secret))
+        "t=\(timestamp),v1=" + Hex.encode(mac(body: body, timestamp: timestamp, secret: secret))
     }
 
     /// Whether `header` signs `body` with `secret` and its timestamp is within `tolerance` seconds of `now`.
@@ -23,7 +24,7 @@ public enum CallbackSignature {
             guard pair.count == 2 else { return false }
             switch pair[0] {
             case "t": timestamp = Int64(pair[1])
-            case "v1": signature = bytes(hex: pair[1])
+            case "v1": signature = Hex.decode(pair[1])
             default: continue
             }
         }
@@ -39,20 +40,4 @@ public enum CallbackSignature {
     }
 
     private static func key(_ secret: String) -> SymmetricKey { SymmetricKey(data: Array(secret.utf8)) }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    private static func bytes(hex: Substring) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        return stride(from: 0, to: digits.count, by: 2).reduce(into: [UInt8]?([])) { result, index in
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
-                result = nil
-                return
-            }
-            result?.append(byte)
-        }
-    }
 }
