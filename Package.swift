@@ -47,6 +47,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
     ],
     targets: [
         // RFC 8489 message codec: plain values over ByteBuffer, no I/O.
@@ -93,10 +96,42 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Parties as plain values: location spacing index, verifiable assignment, deposits.
+        // Parties as plain values: accounts and login, parties and registration rules, location spacing, verifiable
+        // assignment, deposits.
         .target(
             name: "Coordinator",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Signalling", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // The coordinator's tables in SQL: one SQLKit layer over SQLite (default) and PostgreSQL.
+        .target(
+            name: "CoordinatorStore",
+            dependencies: [
+                "Coordinator",
+                "Signalling",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The running coordinator (state under a lock, group commit to storage) and its HTTP API.
+        .target(
+            name: "CoordinatorServer",
+            dependencies: [
+                "Coordinator",
+                "CoordinatorStore",
+                "Signalling",
+                "SignallingServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         // A member's signalling connection as a client sees it (load tool, tests).
@@ -244,6 +279,20 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "TestRandom"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CoordinatorServerTests",
+            dependencies: [
+                "Coordinator", "CoordinatorStore", "CoordinatorServer", "Signalling", "SignallingServer", "TestRandom",
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

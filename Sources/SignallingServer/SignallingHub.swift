@@ -30,7 +30,7 @@ public final class SignallingHub: Service, Sendable {
         self.configuration = configuration
         self.evidenceKey = evidenceKey
         signer =
-            configuration.tokenSecret.map(JoinTokenSigner.init(secret:)) ?? JoinTokenSigner(key: .init(size: .bits256))
+            configuration.tokenSecret.map { JoinTokenSigner(secret: $0) } ?? JoinTokenSigner(key: .init(size: .bits256))
         issuer = ICEServerIssuer(configuration: configuration)
         self.logger = logger
         self.revoke = revoke

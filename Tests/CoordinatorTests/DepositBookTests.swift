@@ -65,15 +65,17 @@ struct DepositBookTests {
             book.balances.filter { if case .external = $0.key { false } else { true } }.values.allSatisfy { $0 >= 0 })
     }
 
-    @Test("the embedded ledger serves the DepositLedger calls over the same books")
-    func embeddedLedger() async throws {
-        let embedded = InMemoryDepositLedger()
-        let ledger: any DepositLedger = embedded
-        try await ledger.deposit(500, to: "carol")
-        try await ledger.lock(200, holder: "carol", party: "p")
-        #expect(try await ledger.slash(holder: "carol", party: "p", numerator: 1, denominator: 4) == 50)
-        #expect(await ledger.balance(.wallet("carol")) == 450)
-        await #expect(throws: DepositBook.Refusal.self) { try await ledger.lock(1_000, holder: "carol", party: "q") }
-        #expect(embedded.snapshot().isBalanced() && embedded.snapshot().entries.count == 3)
+    @Test("books rebuilt from their entries equal the originals; unbalanced or gapped entries are refused")
+    func rebuiltFromEntries() throws {
+        var book = DepositBook()
+        try book.deposit(500, to: "carol")
+        try book.lock(200, holder: "carol", party: "p")
+        try book.slash(holder: "carol", party: "p", numerator: 1, denominator: 4)
+        #expect(DepositBook(entries: book.entries) == book)
+        let entries = book.entries
+        let unbalanced = DepositBook.Entry(
+            index: 3, memo: "forged", postings: [.init(account: .wallet("carol"), amount: 1_000)])
+        #expect(DepositBook(entries: entries + [unbalanced]) == nil)
+        #expect(DepositBook(entries: [entries[0], entries[2]]) == nil)
     }
 }

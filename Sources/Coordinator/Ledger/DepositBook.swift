@@ -1,7 +1,7 @@
 /// Deposits as double-entry books in integer base units (no floating point). Every entry's postings sum to
 /// zero, so the books as a whole always sum to zero; every balance is the sum of its account's postings.
 /// Money enters and leaves through `external`.
-public struct DepositBook: Sendable, Hashable {
+public struct DepositBook: DepositLedger, Hashable {
     /// Where a unit of value sits.
     public enum Account: Sendable, Hashable, Codable {
         /// Outside the system (the chain, a payment provider): deposits come from here, withdrawals go here.
@@ -17,6 +17,11 @@ public struct DepositBook: Sendable, Hashable {
     public struct Posting: Sendable, Hashable, Codable {
         public let account: Account
         public let amount: Int64
+
+        public init(account: Account, amount: Int64) {
+            self.account = account
+            self.amount = amount
+        }
     }
 
     /// One balanced transaction.
@@ -24,6 +29,12 @@ public struct DepositBook: Sendable, Hashable {
         public let index: Int
         public let memo: String
         public let postings: [Posting]
+
+        public init(index: Int, memo: String, postings: [Posting]) {
+            self.index = index
+            self.memo = memo
+            self.postings = postings
+        }
     }
 
     /// Why an operation was refused; the book is unchanged.
@@ -38,6 +49,15 @@ public struct DepositBook: Sendable, Hashable {
     public private(set) var balances: [Account: Int64] = [:]
 
     public init() {}
+
+    /// Books rebuilt from stored entries; nil unless every entry balances and indexes run 0, 1, 2, ...
+    public init?(entries: [Entry]) {
+        for (position, entry) in entries.enumerated() {
+            guard entry.index == position, entry.postings.reduce(0, { $0 + $1.amount }) == 0 else { return nil }
+            self.entries.append(entry)
+            for posting in entry.postings { balances[posting.account, default: 0] += posting.amount }
+        }
+    }
 
     public func balance(_ account: Account) -> Int64 { balances[account] ?? 0 }
 
@@ -103,14 +123,4 @@ public struct DepositBook: Sendable, Hashable {
             Entry(index: entries.count, memo: memo, postings: postings.map { Posting(account: $0.0, amount: $0.1) }))
         for (account, amount) in postings { balances[account, default: 0] += amount }
     }
-}
-
-/// The deposit ledger the coordinator talks to: the embedded books by default, an external ledger (a
-/// chain, a payment provider) behind the same calls.
-public protocol DepositLedger: Sendable {
-    func deposit(_ amount: Int64, to holder: String) async throws
-    func lock(_ amount: Int64, holder: String, party: String) async throws
-    func release(holder: String, party: String) async throws -> Int64
-    func slash(holder: String, party: String, numerator: Int64, denominator: Int64) async throws -> Int64
-    func balance(_ account: DepositBook.Account) async -> Int64
 }

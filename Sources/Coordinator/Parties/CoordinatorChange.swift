@@ -1,0 +1,32 @@
+/// One row-level change the coordinator's state made, in order; storage applies a batch of them in one
+/// transaction, and the state is rebuilt from the stored rows at start-up.
+public enum CoordinatorChange: Sendable, Hashable {
+    case accountCreated(AccountRecord)
+    /// A party and its secret assignment seed (revealed at the start).
+    case partyCreated(Party, seed: [UInt8])
+    case registered(Registration)
+    case deregistered(party: String, account: String)
+    case ledgerEntry(DepositBook.Entry)
+}
+
+/// A known account: its key and when it first logged in.
+public struct AccountRecord: Sendable, Hashable, Codable {
+    public let id: String
+    public let algorithm: KeyAlgorithm
+    public let publicKey: [UInt8]
+    public let createdAt: Int64
+
+    public init(key: AccountKey, createdAt: Int64) {
+        id = key.accountID
+        algorithm = key.algorithm
+        publicKey = Array(key.publicKey)
+        self.createdAt = createdAt
+    }
+
+    public init(id: String, algorithm: KeyAlgorithm, publicKey: [UInt8], createdAt: Int64) {
+        self.id = id
+        self.algorithm = algorithm
+        self.publicKey = publicKey
+        self.createdAt = createdAt
+    }
+}

@@ -1,0 +1,146 @@
+/// The coordinator's authoritative state as a plain value: accounts, parties with their registrations and
+/// spacing grids, and the deposit ledger. Every operation either throws and changes nothing, or applies and
+/// returns the ``CoordinatorChange``s storage must make durable before the caller acknowledges it.
+public struct CoordinatorState: Sendable {
+    /// A party with its registrations and its spacing grid.
+    public struct PartyBook: Sendable {
+        public let party: Party
+        let seed: [UInt8]
+        public fileprivate(set) var registrations: [String: Registration] = [:]
+        fileprivate var spacing: SpacingIndex<String>
+
+        init(party: Party, seed: [UInt8]) {
+            self.party = party
+            self.seed = seed
+            spacing = SpacingIndex(spacing: party.minimumDistance)
+        }
+    }
+
+    /// Why stored rows could not be replayed into a state.
+    public struct InconsistentRows: Error, Sendable, Hashable {
+        public let reason: String
+    }
+
+    public private(set) var accounts: [String: AccountRecord] = [:]
+    public private(set) var parties: [String: PartyBook] = [:]
+    public private(set) var ledger: any DepositLedger
+
+    public init(ledger: any DepositLedger = DepositBook()) { self.ledger = ledger }
+
+    /// The state the stored rows describe; ledger entries are replayed into `DepositBook`s.
+    public init(
+        accounts: [AccountRecord], parties: [(Party, seed: [UInt8])], registrations: [Registration],
+        ledgerEntries: [DepositBook.Entry]
+    ) throws(InconsistentRows) {
+        guard let book = DepositBook(entries: ledgerEntries) else { throw InconsistentRows(reason: "ledger") }
+        self.init(ledger: book)
+        for account in accounts { self.accounts[account.id] = account }
+        for (party, seed) in parties { self.parties[party.id] = PartyBook(party: party, seed: seed) }
+        for registration in registrations {
+            guard self.parties[registration.party] != nil else { throw InconsistentRows(reason: "registration party") }
+            self.parties[registration.party]!.registrations[registration.account] = registration
+            // Stored registrations were spaced when they were made; keep them even if a rule changed since.
+            _ = self.parties[registration.party]!.spacing.insert(registration.account, at: registration.location)
+        }
+    }
+
+    // MARK: Accounts
+
+    /// Records `key`'s account on its first login; no change when it is known.
+    public mutating func recordAccount(_ key: AccountKey, now: Int64) -> [CoordinatorChange] {
+        guard accounts[key.accountID] == nil else { return [] }
+        let record = AccountRecord(key: key, createdAt: now)
+        accounts[record.id] = record
+        return [.accountCreated(record)]
+    }
+
+    // MARK: Parties
+
+    /// Creates a party from a validated draft with a fresh `id` and secret `seed`.
+    public mutating func createParty(id: String, draft: PartyDraft, seed: [UInt8], now: Int64) -> [CoordinatorChange] {
+        precondition(parties[id] == nil, "party ids are fresh random values")
+        let party = Party(id: id, draft: draft, seedCommitment: Assignment.commitment(to: seed), createdAt: now)
+        parties[id] = PartyBook(party: party, seed: seed)
+        return [.partyCreated(party, seed: seed)]
+    }
+
+    /// The seed of `party`, once it has started (nil before, so nobody learns it early).
+    public func revealedSeed(of party: String, now: Int64) -> [UInt8]? {
+        guard let book = parties[party], now >= book.party.startsAt else { return nil }
+        return book.seed
+    }
+
+    // MARK: Registration
+
+    /// Registers `account` for `party` at `location`, locking the party's deposit. Checked in order: the
+    /// party exists, its window is open, the account is known and not yet registered, the location and
+    /// description are valid, no registration lies closer than the minimum distance, the deposit is there.
+    public mutating func register(
+        account: String, party partyID: String, latitude: Double, longitude: Double, description: String?,
+        now: Int64
+    ) throws(RegistrationError) -> [CoordinatorChange] {
+        guard var book = parties[partyID] else { throw .unknownParty }
+        guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
+        guard accounts[account] != nil else { throw .unknownAccount }
+        guard book.registrations[account] == nil else { throw .alreadyRegistered }
+        guard let location = GeoPoint(latitude: latitude, longitude: longitude) else { throw .invalidLocation }
+        if let description,
+            description.count > 280 || description.unicodeScalars.contains(where: \.properties.isNoncharacterCodePoint)
+        {
+            throw .invalidDescription
+        }
+        guard book.spacing.conflict(with: location) == nil else { throw .locationTaken }
+        let deposit = book.party.deposit
+        let entriesBefore = ledger.entries.count
+        if deposit > 0 {
+            do {
+                try ledger.lock(deposit, holder: account, party: partyID)
+            } catch {
+                throw .insufficientDeposit(required: deposit, available: ledger.balance(.wallet(account)))
+            }
+        }
+        let registration = Registration(
+            party: partyID, account: account, location: location, description: description, registeredAt: now)
+        _ = book.spacing.insert(account, at: location)
+        book.registrations[account] = registration
+        parties[partyID] = book
+        return [.registered(registration)] + ledger.entries[entriesBefore...].map { .ledgerEntry($0) }
+    }
+
+    /// Withdraws `account`'s registration before the window closes and returns its deposit.
+    public mutating func deregister(account: String, party partyID: String, now: Int64) throws(RegistrationError)
+        -> [CoordinatorChange]
+    {
+        guard var book = parties[partyID] else { throw .unknownParty }
+        guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
+        guard book.registrations.removeValue(forKey: account) != nil else { throw .notRegistered }
+        book.spacing.remove(account)
+        parties[partyID] = book
+        let entriesBefore = ledger.entries.count
+        if ledger.balance(.locked(holder: account, party: partyID)) > 0 {
+            // A registration's lock is there by construction; release cannot be refused.
+            _ = try? ledger.release(holder: account, party: partyID)
+        }
+        return [.deregistered(party: partyID, account: account)]
+            + ledger.entries[entriesBefore...].map { .ledgerEntry($0) }
+    }
+
+    // MARK: Funds
+
+    /// Funds arriving for `account` from outside (an operator's credit, a payment, a chain deposit).
+    public mutating func credit(_ amount: Int64, to account: String) throws(DepositBook.Refusal) -> [CoordinatorChange]
+    {
+        let before = ledger.entries.count
+        try ledger.deposit(amount, to: account)
+        return ledger.entries[before...].map { .ledgerEntry($0) }
+    }
+
+    /// Free funds leaving to `account` outside the system.
+    public mutating func withdraw(_ amount: Int64, from account: String) throws(DepositBook.Refusal)
+        -> [CoordinatorChange]
+    {
+        let before = ledger.entries.count
+        try ledger.withdraw(amount, from: account)
+        return ledger.entries[before...].map { .ledgerEntry($0) }
+    }
+}

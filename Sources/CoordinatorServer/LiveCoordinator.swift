@@ -1,0 +1,137 @@
+import Coordinator
+import CoordinatorStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The running coordinator: the ``CoordinatorState`` under a lock, and a writer that makes its changes
+/// durable with group commit. An operation is checked and applied to the state at once (so two concurrent
+/// registrations at one spot cannot both pass), and its caller is answered only once the transaction
+/// holding its changes has committed. Changes that arrive while a transaction is being written go into
+/// the next one, so a busy coordinator commits thousands of operations per fsync.
+public final class LiveCoordinator: Service, Sendable {
+    /// Refusals when storage failed: the state was reloaded from the database and nothing unacknowledged
+    /// stands.
+    public struct StorageUnavailable: Error, Sendable {
+        public let reason: String
+    }
+
+    private struct Pending {
+        let changes: [CoordinatorChange]
+        let complete: @Sendable ((any Error)?) -> Void
+    }
+
+    private struct Shared {
+        var state: CoordinatorState
+        var pending: [Pending] = []
+        var failed: StorageUnavailable?
+    }
+
+    /// Most operations in one transaction.
+    static let batchLimit = 4096
+
+    private let shared: Mutex<Shared>
+    private let store: SQLCoordinatorStore
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+    private let logger: Logger
+
+    /// A coordinator over the state stored in `store`.
+    public init(store: SQLCoordinatorStore, logger: Logger) async throws {
+        shared = Mutex(Shared(state: try await store.load()))
+        self.store = store
+        self.logger = logger
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Reads the current state (including changes not yet committed).
+    public func read<T>(_ body: (borrowing CoordinatorState) throws -> T) rethrows -> T {
+        try shared.withLock { try body($0.state) }
+    }
+
+    /// Applies `body` to the state at once; returns its result after its changes are committed. A throwing
+    /// `body` must leave the state unchanged (every ``CoordinatorState`` operation does).
+    public func perform<T: Sendable>(
+        _ body: (inout CoordinatorState) throws -> (changes: [CoordinatorChange], result: T)
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let signal = shared.withLock { shared -> Bool in
+                if let failed = shared.failed {
+                    continuation.resume(throwing: failed)
+                    return false
+                }
+                do {
+                    let (changes, result) = try body(&shared.state)
+                    if changes.isEmpty {
+                        continuation.resume(returning: result)
+                        return false
+                    }
+                    shared.pending.append(
+                        Pending(changes: changes) { error in
+                            if let error {
+                                continuation.resume(throwing: error)
+                            } else {
+                                continuation.resume(returning: result)
+                            }
+                        })
+                    return shared.pending.count == 1
+                } catch {
+                    continuation.resume(throwing: error)
+                    return false
+                }
+            }
+            if signal { wake.yield() }
+        }
+    }
+
+    /// The writer: commits pending changes in batches until the service is shut down, then drains.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in self.wakes { await self.commitPending() }
+        }
+        await commitPending()
+        try await store.close()
+    }
+
+    /// Stops the writer without a service group (tests, tools): pending changes are still committed.
+    public func shutdown() { wake.finish() }
+
+    private func commitPending() async {
+        while true {
+            let batch = shared.withLock { shared -> [Pending] in
+                let count = min(shared.pending.count, Self.batchLimit)
+                defer { shared.pending.removeFirst(count) }
+                return Array(shared.pending.prefix(count))
+            }
+            if batch.isEmpty { return }
+            do {
+                try await store.apply(batch.flatMap(\.changes))
+                for operation in batch { operation.complete(nil) }
+            } catch {
+                logger.error("storage write failed; reloading the state", metadata: ["error": "\(error)"])
+                await recover(failing: batch, error)
+            }
+        }
+    }
+
+    /// After a failed commit the state holds changes that never reached the database: reload it and refuse
+    /// every operation not yet acknowledged.
+    private func recover(failing batch: [Pending], _ error: any Error) async {
+        let reloaded: Result<CoordinatorState, any Error>
+        do {
+            reloaded = .success(try await store.load())
+        } catch {
+            reloaded = .failure(error)
+        }
+        let unavailable = StorageUnavailable(reason: "\(error)")
+        let dropped = shared.withLock { shared -> [Pending] in
+            switch reloaded {
+            case .success(let state): shared.state = state
+            case .failure(let reloadError): shared.failed = StorageUnavailable(reason: "\(reloadError)")
+            }
+            defer { shared.pending.removeAll() }
+            return shared.pending
+        }
+        for operation in batch + dropped { operation.complete(unavailable) }
+    }
+}
