@@ -196,6 +196,8 @@ let package = Package(
         .target(
             name: "PartyLineServer",
             dependencies: [
+                "CoordinatorServer",
+                "CoordinatorStore",
                 "RelayServer",
                 "Signalling",
                 "SignallingServer",
@@ -219,6 +221,10 @@ let package = Package(
                 "TURNClient",
                 "LoadGenerator",
                 "Coordinator",
+                "CoordinatorServer",
+                "CoordinatorStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -244,6 +250,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/PartyLineTesting",
             swiftSettings: strictSettings
@@ -278,13 +286,16 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "TestRandom"],
+            dependencies: [
+                "Coordinator", "Signalling", "TestRandom", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CoordinatorServerTests",
             dependencies: [
                 "Coordinator", "CoordinatorStore", "CoordinatorServer", "Signalling", "SignallingServer", "TestRandom",
+                "PartyLineTesting",
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -89,8 +89,11 @@ public final class LiveCoordinator: Service, Sendable {
         await cancelWhenGracefulShutdown {
             for await _ in self.wakes { await self.commitPending() }
         }
-        await commitPending()
-        try await store.close()
+        // Drain and close outside the cancelled task, so a cancellation cannot strand acknowledged work.
+        try await Task {
+            await self.commitPending()
+            try await self.store.close()
+        }.value
     }
 
     /// Stops the writer without a service group (tests, tools): pending changes are still committed.

@@ -7,6 +7,7 @@ import PostgresKit
 import SQLKit
 import SQLiteKit
 import Signalling
+import Synchronization
 
 /// The coordinator's rows in SQL, written once with SQLKit for SQLite (the embedded default: WAL, durable
 /// commits) and PostgreSQL. One connection: the coordinator is the single writer, and each batch of
@@ -26,6 +27,7 @@ public final class SQLCoordinatorStore: Sendable {
     private let database: any SQLDatabase
     private let closeConnection: @Sendable () async throws -> Void
     private let beginStatement: String
+    private let closed = Atomic<Bool>(false)
 
     private init(database: any SQLDatabase, begin: String, close: @escaping @Sendable () async throws -> Void) {
         self.database = database
@@ -57,7 +59,11 @@ public final class SQLCoordinatorStore: Sendable {
         return store
     }
 
-    public func close() async throws { try await closeConnection() }
+    /// Closes the connection; later calls do nothing.
+    public func close() async throws {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        try await closeConnection()
+    }
 
     /// The schema version after migrating.
     public func schemaVersion() async throws -> Int {

@@ -1,3 +1,6 @@
+import CoordinatorServer
+import CoordinatorStore
+import Foundation
 import Hummingbird
 import Logging
 import RelayServer
@@ -22,14 +25,28 @@ public struct PartyLineApp: Sendable {
         let hub = SignallingHub(
             configuration: configuration.signalling, logger: makeLogger("partyline.signalling"),
             revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) })
+        let coordinator = try await openCoordinator()
+        let api = CoordinatorAPI(coordinator: coordinator, configuration: configuration.coordinator)
         let http = HTTPApplication.make(
-            hub: hub, host: configuration.http.host, port: configuration.http.port, logger: makeLogger("partyline.http")
-        )
+            hub: hub, host: configuration.http.host, port: configuration.http.port,
+            logger: makeLogger("partyline.http"),
+            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) }, services: [coordinator])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: relay), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// Opens the coordinator's database (creating the SQLite file's directory) and loads its state.
+    private func openCoordinator() async throws -> LiveCoordinator {
+        let logger = makeLogger("partyline.coordinator")
+        if case .sqlite(let path) = configuration.coordinator.database {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        let store = try await SQLCoordinatorStore.open(configuration.coordinator.database, logger: logger)
+        return try await LiveCoordinator(store: store, logger: logger)
     }
 
     private func makeLogger(_ label: String) -> Logger {

@@ -1,4 +1,5 @@
 import Configuration
+import CoordinatorServer
 import Logging
 import RelayServer
 import STUN
@@ -13,6 +14,7 @@ public struct PartyLineConfiguration: Sendable {
     /// Where the HTTP server (JSON API and signalling WebSocket) listens.
     public var http: ListenAddress
     public var signalling: SignallingConfiguration
+    public var coordinator: CoordinatorConfiguration
     public var logLevel: Logger.Level
 
     /// The HTTP server's default port.
@@ -21,11 +23,13 @@ public struct PartyLineConfiguration: Sendable {
     public init(
         relay: RelayServerConfiguration = RelayServerConfiguration(),
         http: ListenAddress = ListenAddress(host: "0.0.0.0", port: defaultHTTPPort),
-        signalling: SignallingConfiguration = SignallingConfiguration(), logLevel: Logger.Level = .info
+        signalling: SignallingConfiguration = SignallingConfiguration(),
+        coordinator: CoordinatorConfiguration = CoordinatorConfiguration(), logLevel: Logger.Level = .info
     ) {
         self.relay = relay
         self.http = http
         self.signalling = signalling
+        self.coordinator = coordinator
         self.logLevel = logLevel
     }
 
@@ -83,6 +87,8 @@ public struct PartyLineConfiguration: Sendable {
             defaultPort: Self.defaultHTTPPort)
         let signalling = try SignallingConfiguration(
             reader: reader, turnSecrets: relay.turn?.restSecrets ?? [], httpPort: http.port)
-        self.init(relay: relay, http: http, signalling: signalling, logLevel: logLevel)
+        self.init(
+            relay: relay, http: http, signalling: signalling, coordinator: try CoordinatorConfiguration(reader: reader),
+            logLevel: logLevel)
     }
 }

@@ -75,8 +75,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 }
 
 /// JSON response bodies.
-enum JSONResponse {
-    static func make(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
+package enum JSONResponse {
+    package static func make(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let body = (try? encoder.encode(value)) ?? Data("{}".utf8)

@@ -13,6 +13,7 @@ public final class SignallingHub: Service, Sendable {
     /// Signs every session's evidence head; its public key verifies them.
     public let evidenceKey: Curve25519.Signing.PrivateKey
     let signer: JoinTokenSigner
+    let apiKeys: BearerKeys
     let issuer: ICEServerIssuer
     let logger: Logger
     private let revoke: @Sendable (String) async -> Void
@@ -31,6 +32,7 @@ public final class SignallingHub: Service, Sendable {
         self.evidenceKey = evidenceKey
         signer =
             configuration.tokenSecret.map { JoinTokenSigner(secret: $0) } ?? JoinTokenSigner(key: .init(size: .bits256))
+        apiKeys = BearerKeys(configuration.apiKeys)
         issuer = ICEServerIssuer(configuration: configuration)
         self.logger = logger
         self.revoke = revoke
@@ -96,10 +98,6 @@ public final class SignallingHub: Service, Sendable {
     func newConnectionID() -> UInt64 { connections.add(1, ordering: .relaxed).newValue }
 
     /// Whether `key` is one of the configured API keys (swift-crypto compares digests in constant time).
-    func isAuthorized(_ key: Substring) -> Bool {
-        let presented = SHA256.hash(data: Array(key.utf8))
-        return configuration.apiKeys.contains { SHA256.hash(data: Array($0.utf8)) == presented }
-    }
 
     /// Drops finished sessions once `retention` has passed, until shutdown. Each session keeps its own timer
     /// for its deadlines.

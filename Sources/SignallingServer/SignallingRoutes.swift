@@ -8,9 +8,6 @@ import Signalling
 
 /// The signalling routes: the WebSocket endpoint and the session-setup API for a coordinator.
 public enum SignallingRoutes {
-    /// Largest request body the API reads.
-    static let maximumBody = 64 * 1024
-
     public static func add(to router: Router<SignallingRequestContext>, hub: SignallingHub) {
         router.ws("/v1/signal") { inbound, outbound, context in
             let channel = context.requestContext.channel
@@ -20,18 +17,7 @@ public enum SignallingRoutes {
         }
         router.post("/v1/sessions") { request, _ -> Response in
             try authorize(request, hub)
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: maximumBody)
-            } catch {
-                throw APIError(.contentTooLarge, "body-too-large", "the body is over \(maximumBody) bytes")
-            }
-            let create: CreateSessionRequest
-            do {
-                create = try JSONDecoder().decode(CreateSessionRequest.self, from: Data(body.readableBytesView))
-            } catch {
-                throw APIError(.badRequest, "invalid-json", "the body is not a session request")
-            }
+            let create = try await JSONRequest.decode(CreateSessionRequest.self, from: request)
             return JSONResponse.make(status: .created, try hub.createSession(create))
         }
         router.get("/v1/sessions/:id") { request, context -> Response in
@@ -51,9 +37,9 @@ public enum SignallingRoutes {
     }
 
     private static func authorize(_ request: Request, _ hub: SignallingHub) throws {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            hub.isAuthorized(header.dropFirst("Bearer ".count))
-        else { throw APIError.unauthorized }
+        guard let key = BearerKeys.presented(in: request), hub.apiKeys.contains(key) else {
+            throw APIError.unauthorized
+        }
     }
 }
 

@@ -4,8 +4,8 @@ import Coordinator
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "In-process benchmarks of the coordinator's algorithms.",
-        subcommands: [AssignmentBenchCommand.self]
+        abstract: "In-process benchmarks of the coordinator: assignment, and registration with storage.",
+        subcommands: [AssignmentBenchCommand.self, RegistrationBenchCommand.self]
     )
 }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import PartyLineTesting
 import Signalling
 import SignallingClient
 import SignallingServer
@@ -34,7 +35,8 @@ struct SignallingHarness: Sendable {
         logger.logLevel = .warning
         let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke)
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
-        let app = HTTPApplication.make(hub: hub, host: "127.0.0.1", port: 0, logger: logger) { reportPort.yield($0) }
+        let app = HTTPApplication.make(
+            hub: hub, host: "127.0.0.1", port: 0, logger: logger, onServerRunning: { reportPort.yield($0) })
         try await withThrowingTaskGroup { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
@@ -50,17 +52,8 @@ struct SignallingHarness: Sendable {
     func call(
         _ method: String, _ path: String, body: String? = nil, key: String? = apiKey
     ) async throws -> (status: Int, json: [String: Any]) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = HTTPMethod(rawValue: method)
-        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 1 << 22)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        return (Int(response.status.code), json)
+        let reply = try await HTTPTestCall.call(port: port, method, path, body: body, bearer: key)
+        return (reply.status, reply.json)
     }
 
     /// Creates a session through the API.

@@ -62,7 +62,7 @@ public enum Assignment {
 
     /// Sorts by UTF-8 bytes and drops duplicates: on the first eight bytes as one integer, then the whole
     /// text on a tie, so a million keys sort without a million string comparisons.
-    static func sortedByBytes(_ texts: [String]) -> [String] {
+    public static func sortedByBytes(_ texts: [String]) -> [String] {
         let prefixes = texts.map(prefix)
         var indices = Array(texts.indices)
         indices.sort { left, right in

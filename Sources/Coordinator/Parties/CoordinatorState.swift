@@ -14,6 +14,9 @@ public struct CoordinatorState: Sendable {
             self.seed = seed
             spacing = SpacingIndex(spacing: party.minimumDistance)
         }
+
+        /// The assignment seed once the party has started (nil before, so nobody learns it early).
+        public func revealedSeed(now: Int64) -> [UInt8]? { now >= party.startsAt ? seed : nil }
     }
 
     /// Why stored rows could not be replayed into a state.
@@ -65,10 +68,7 @@ public struct CoordinatorState: Sendable {
     }
 
     /// The seed of `party`, once it has started (nil before, so nobody learns it early).
-    public func revealedSeed(of party: String, now: Int64) -> [UInt8]? {
-        guard let book = parties[party], now >= book.party.startsAt else { return nil }
-        return book.seed
-    }
+    public func revealedSeed(of party: String, now: Int64) -> [UInt8]? { parties[party]?.revealedSeed(now: now) }
 
     // MARK: Registration
 

@@ -1,25 +1,29 @@
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import ServiceLifecycle
 
 /// The HTTP server: JSON API routes and the signalling WebSocket on one port (HTTP/1.1 with upgrade).
 public enum HTTPApplication {
-    /// An application serving `hub`'s routes on `host:port` (port 0 picks a free one, reported to
-    /// `onServerRunning`), with WebSocket pings every `hub.configuration.heartbeat`.
+    /// An application serving `hub`'s routes and those `addRoutes` adds on `host:port` (port 0 picks a free
+    /// one, reported to `onServerRunning`), with WebSocket pings every `hub.configuration.heartbeat`;
+    /// `services` run beside the hub.
     public static func make(
         hub: SignallingHub, host: String, port: Int, logger: Logger,
+        addRoutes: (Router<SignallingRequestContext>) -> Void = { _ in }, services: [any Service] = [],
         onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: SignallingRequestContext.self)
         router.get("/healthz") { _, _ in "ok" }
         SignallingRoutes.add(to: router, hub: hub)
+        addRoutes(router)
         let webSocket = WebSocketServerConfiguration(
             maxFrameSize: SignallingEndpoint.maximumFrame, autoPing: .enabled(timePeriod: hub.configuration.heartbeat))
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: webSocket)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "PartyLine"),
-            services: [hub],
+            services: [hub] + services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
     }

@@ -1,0 +1,27 @@
+import CoordinatorStore
+
+/// The coordinator's settings (`coordinator.*` in the configuration file).
+public struct CoordinatorConfiguration: Sendable {
+    /// Where the coordinator's tables live: an SQLite file by default, PostgreSQL when a URL is configured.
+    public var database: SQLCoordinatorStore.Backend
+    /// Bearer keys for the admin calls (creating parties, crediting deposits). None: admin calls are refused.
+    public var adminKeys: [String]
+    /// Secret that signs login challenges and account session tokens; nil: a random one per process (sessions
+    /// do not survive a restart).
+    public var loginSecret: String?
+    /// Seconds a login challenge may be answered.
+    public var challengeLifetime: Int64
+    /// Seconds an account session token lasts.
+    public var sessionLifetime: Int64
+
+    public init(
+        database: SQLCoordinatorStore.Backend = .sqlite(path: "data/partyline.sqlite"), adminKeys: [String] = [],
+        loginSecret: String? = nil, challengeLifetime: Int64 = 120, sessionLifetime: Int64 = 3600
+    ) {
+        self.database = database
+        self.adminKeys = adminKeys
+        self.loginSecret = loginSecret
+        self.challengeLifetime = challengeLifetime
+        self.sessionLifetime = sessionLifetime
+    }
+}

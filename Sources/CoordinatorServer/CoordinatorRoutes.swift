@@ -1,0 +1,52 @@
+import Coordinator
+import Hummingbird
+import SignallingServer
+
+/// The coordinator's HTTP API (docs/api.md): login, parties, registration, funds.
+public enum CoordinatorRoutes {
+    public static func add(to router: Router<SignallingRequestContext>, api: CoordinatorAPI) {
+        router.post("/v1/auth/challenge") { request, _ -> Response in
+            JSONResponse.make(try api.challenge(try await JSONRequest.decode(ChallengeRequest.self, from: request)))
+        }
+        router.post("/v1/auth/session") { request, _ -> Response in
+            JSONResponse.make(try await api.answer(try await JSONRequest.decode(LoginRequest.self, from: request)))
+        }
+        router.get("/v1/accounts/me") { request, _ -> Response in
+            JSONResponse.make(api.accountView(try api.account(of: request)))
+        }
+        router.post("/v1/accounts/me/withdrawals") { request, _ -> Response in
+            let account = try api.account(of: request)
+            let withdrawal = try await JSONRequest.decode(WithdrawalRequest.self, from: request)
+            return JSONResponse.make(try await api.withdraw(withdrawal, account: account))
+        }
+        router.post("/v1/admin/credits") { request, _ -> Response in
+            try api.requireAdmin(request)
+            return JSONResponse.make(
+                try await api.credit(try await JSONRequest.decode(CreditRequest.self, from: request)))
+        }
+        router.post("/v1/parties") { request, _ -> Response in
+            try api.requireAdmin(request)
+            let draft = try await JSONRequest.decode(PartyDraft.self, from: request)
+            return JSONResponse.make(status: .created, try await api.createParty(draft))
+        }
+        router.get("/v1/parties") { _, _ -> Response in JSONResponse.make(api.parties()) }
+        router.get("/v1/parties/:id") { _, context -> Response in
+            JSONResponse.make(try api.party(try context.parameters.require("id")))
+        }
+        router.get("/v1/parties/:id/registrations") { _, context -> Response in
+            JSONResponse.make(try api.registrants(try context.parameters.require("id")))
+        }
+        router.post("/v1/parties/:id/registrations") { request, context -> Response in
+            let account = try api.account(of: request)
+            let registration = try await JSONRequest.decode(RegistrationRequest.self, from: request)
+            return JSONResponse.make(
+                status: .created,
+                try await api.register(registration, account: account, party: try context.parameters.require("id")))
+        }
+        router.delete("/v1/parties/:id/registrations/me") { request, context -> Response in
+            let account = try api.account(of: request)
+            return JSONResponse.make(
+                try await api.deregister(account: account, party: try context.parameters.require("id")))
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Configuration
+import CoordinatorServer
+import CoordinatorStore
+import RelayServer
+
+extension CoordinatorConfiguration {
+    /// Reads the `coordinator.*` keys. See `config/partyline.example.yaml`.
+    init(reader: ConfigReader) throws {
+        let defaults = CoordinatorConfiguration()
+        let database: SQLCoordinatorStore.Backend
+        if let url = reader.string(forKey: "coordinator.database.postgresURL", isSecret: true), !url.isEmpty {
+            database = .postgres(url: url)
+        } else {
+            database = .sqlite(
+                path: reader.string(forKey: "coordinator.database.sqlitePath", default: "data/partyline.sqlite"))
+        }
+        let adminKeys = (reader.stringArray(forKey: "coordinator.adminKeys", isSecret: true) ?? [])
+            .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
+        self.init(
+            database: database, adminKeys: adminKeys,
+            loginSecret: reader.string(forKey: "coordinator.loginSecret", isSecret: true),
+            challengeLifetime: Int64(
+                reader.int(forKey: "coordinator.challengeLifetime", default: Int(defaults.challengeLifetime))),
+            sessionLifetime: Int64(
+                reader.int(forKey: "coordinator.sessionLifetime", default: Int(defaults.sessionLifetime)))
+        )
+        guard challengeLifetime > 0, sessionLifetime > 0 else {
+            throw ConfigurationError("coordinator.challengeLifetime and coordinator.sessionLifetime must be positive")
+        }
+    }
+}

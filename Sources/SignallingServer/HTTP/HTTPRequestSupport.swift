@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Bearer keys configured for an API, compared by SHA-256 digest so a comparison leaks nothing useful about
+/// a key's prefix.
+package struct BearerKeys: Sendable {
+    private let digests: [SHA256.Digest]
+
+    package init(_ keys: [String]) { digests = keys.map { SHA256.hash(data: Array($0.utf8)) } }
+
+    package var isEmpty: Bool { digests.isEmpty }
+
+    /// Whether `key` is one of the configured keys.
+    package func contains(_ key: some StringProtocol) -> Bool {
+        let presented = SHA256.hash(data: Array(key.utf8))
+        return digests.contains { $0 == presented }
+    }
+
+    /// The request's `Authorization: Bearer` value, if any.
+    package static func presented(in request: Request) -> Substring? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        return header.dropFirst("Bearer ".count)
+    }
+}
+
+/// Request bodies as JSON values, with the API's errors for too-large and undecodable bodies.
+package enum JSONRequest {
+    /// Largest request body the APIs read.
+    package static let maximumBody = 64 * 1024
+
+    package static func decode<Value: Decodable>(_ type: Value.Type, from request: Request) async throws(APIError)
+        -> Value
+    {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maximumBody)
+        } catch {
+            throw APIError(.contentTooLarge, "body-too-large", "the body is over \(maximumBody) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "invalid-json", "the body is not a valid \(Value.self)")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Coordinator
+import CoordinatorServer
+import CoordinatorStore
+import Crypto
+import Foundation
+import Logging
+import PartyLineTesting
+import ServiceLifecycle
+import Signalling
+import SignallingServer
+import Synchronization
+import Testing
+
+/// A test clock in Unix seconds.
+final class TestClock: Sendable {
+    private let value: Mutex<Int64>
+    init(_ start: Int64) { value = Mutex(start) }
+    var now: Int64 { value.withLock { $0 } }
+    func advance(_ seconds: Int64) { value.withLock { $0 += seconds } }
+}
+
+/// The HTTP server (signalling and coordinator routes) on 127.0.0.1 over a fresh database, for one test.
+struct CoordinatorHarness: Sendable {
+    static let adminKey = "test-admin-key"
+    let port: Int
+    let api: CoordinatorAPI
+    let clock: TestClock
+    let backend: SQLCoordinatorStore.Backend
+
+    /// Runs `body` against a server over `backend` (a fresh database of `kind` when nil).
+    static func withRunning(
+        _ kind: TestDatabases.Kind, backend: SQLCoordinatorStore.Backend? = nil,
+        clock: TestClock = TestClock(Fixtures.now),
+        _ body: (CoordinatorHarness) async throws -> Void
+    ) async throws {
+        var logger = Logger(label: "test.coordinator")
+        logger.logLevel = .warning
+        let backend = try await Self.backend(backend, kind)
+        let store = try await SQLCoordinatorStore.open(backend, logger: logger)
+        let coordinator = try await LiveCoordinator(store: store, logger: logger)
+        let api = CoordinatorAPI(
+            coordinator: coordinator,
+            configuration: CoordinatorConfiguration(
+                database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400),
+            now: { clock.now })
+        let hub = SignallingHub(configuration: SignallingConfiguration(), logger: logger)
+        let (ports, reportPort) = AsyncStream<Int>.makeStream()
+        let app = HTTPApplication.make(
+            hub: hub, host: "127.0.0.1", port: 0, logger: logger,
+            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) },
+            services: [coordinator], onServerRunning: { reportPort.yield($0) })
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            defer { group.cancelAll() }
+            try await body(CoordinatorHarness(port: port, api: api, clock: clock, backend: backend))
+        }
+    }
+
+    private static func backend(_ given: SQLCoordinatorStore.Backend?, _ kind: TestDatabases.Kind) async throws
+        -> SQLCoordinatorStore.Backend
+    {
+        if let given { return given }
+        return try await TestDatabases.make(kind)
+    }
+
+    func call(_ method: String, _ path: String, body: String? = nil, bearer: String? = nil) async throws
+        -> HTTPTestCall.Reply
+    {
+        try await HTTPTestCall.call(port: port, method, path, body: body, bearer: bearer)
+    }
+
+    /// Logs in a fresh P-256 account through the challenge API; its id and session token.
+    func login() async throws -> (account: String, token: String) {
+        let signer = P256.Signing.PrivateKey()
+        let key = Base64URL.encode(signer.publicKey.x963Representation)
+        let challenge = try await call(
+            "POST", "/v1/auth/challenge", body: #"{"algorithm":"ES256","publicKey":"\#(key)"}"#)
+        try #require(challenge.status == 200)
+        let text = try #require(challenge.json["signedText"] as? String)
+        let signature = Base64URL.encode(try signer.signature(for: Data(text.utf8)).rawRepresentation)
+        let session = try await call(
+            "POST", "/v1/auth/session",
+            body:
+                #"{"algorithm":"ES256","publicKey":"\#(key)","challenge":"\#(challenge.json["challenge"] as! String)","signature":"\#(signature)"}"#
+        )
+        try #require(session.status == 200)
+        return (try #require(session.json["account"] as? String), try #require(session.json["token"] as? String))
+    }
+
+    /// Creates a party open for registration now; its id.
+    func createParty(deposit: Int64 = 0, minimumDistance: Double = 100) async throws -> String {
+        let now = clock.now
+        let reply = try await call(
+            "POST", "/v1/parties",
+            body: """
+                {"name":"Test","timeZone":"Europe/Berlin","registrationOpensAt":\(now - 60),
+                 "registrationClosesAt":\(now + 3600),"startsAt":\(now + 7200),"deposit":\(deposit),
+                 "minimumDistance":\(minimumDistance)}
+                """, bearer: Self.adminKey)
+        try #require(reply.status == 201)
+        return try #require(reply.json["id"] as? String)
+    }
+
+    func credit(_ account: String, _ amount: Int64) async throws {
+        let reply = try await call(
+            "POST", "/v1/admin/credits", body: #"{"account":"\#(account)","amount":\#(amount)}"#, bearer: Self.adminKey)
+        try #require(reply.status == 200)
+    }
+
+    func register(_ token: String, party: String, latitude: Double, longitude: Double) async throws
+        -> HTTPTestCall.Reply
+    {
+        try await call(
+            "POST", "/v1/parties/\(party)/registrations", body: #"{"latitude":\#(latitude),"longitude":\#(longitude)}"#,
+            bearer: token)
+    }
+}
