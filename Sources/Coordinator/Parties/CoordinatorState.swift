@@ -79,18 +79,26 @@ public struct CoordinatorState: Sendable {
         account: String, party partyID: String, latitude: Double, longitude: Double, description: String?,
         now: Int64
     ) throws(RegistrationError) -> [CoordinatorChange] {
-        guard var book = parties[partyID] else { throw .unknownParty }
-        guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
-        guard accounts[account] != nil else { throw .unknownAccount }
-        guard book.registrations[account] == nil else { throw .alreadyRegistered }
-        guard let location = GeoPoint(latitude: latitude, longitude: longitude) else { throw .invalidLocation }
-        if let description,
-            description.count > 280 || description.unicodeScalars.contains(where: \.properties.isNoncharacterCodePoint)
-        {
-            throw .invalidDescription
+        // The checks' view of the party ends with this block, so the writes below modify its tables in place
+        // (a copy of them per registration would make registration O(n)).
+        let location: GeoPoint
+        let deposit: Int64
+        do {
+            guard let book = parties[partyID] else { throw .unknownParty }
+            guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
+            guard accounts[account] != nil else { throw .unknownAccount }
+            guard book.registrations[account] == nil else { throw .alreadyRegistered }
+            guard let point = GeoPoint(latitude: latitude, longitude: longitude) else { throw .invalidLocation }
+            if let description,
+                description.count > 280
+                    || description.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            {
+                throw .invalidDescription
+            }
+            guard book.spacing.conflict(with: point) == nil else { throw .locationTaken }
+            location = point
+            deposit = book.party.deposit
         }
-        guard book.spacing.conflict(with: location) == nil else { throw .locationTaken }
-        let deposit = book.party.deposit
         let entriesBefore = ledger.entries.count
         if deposit > 0 {
             do {
@@ -101,9 +109,8 @@ public struct CoordinatorState: Sendable {
         }
         let registration = Registration(
             party: partyID, account: account, location: location, description: description, registeredAt: now)
-        _ = book.spacing.insert(account, at: location)
-        book.registrations[account] = registration
-        parties[partyID] = book
+        _ = parties[partyID]!.spacing.insert(account, at: location)
+        parties[partyID]!.registrations[account] = registration
         return [.registered(registration)] + ledger.entries[entriesBefore...].map { .ledgerEntry($0) }
     }
 
@@ -111,11 +118,13 @@ public struct CoordinatorState: Sendable {
     public mutating func deregister(account: String, party partyID: String, now: Int64) throws(RegistrationError)
         -> [CoordinatorChange]
     {
-        guard var book = parties[partyID] else { throw .unknownParty }
-        guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
-        guard book.registrations.removeValue(forKey: account) != nil else { throw .notRegistered }
-        book.spacing.remove(account)
-        parties[partyID] = book
+        do {
+            guard let book = parties[partyID] else { throw .unknownParty }
+            guard book.party.isRegistrationOpen(at: now) else { throw .registrationClosed }
+            guard book.registrations[account] != nil else { throw .notRegistered }
+        }
+        parties[partyID]!.registrations[account] = nil
+        parties[partyID]!.spacing.remove(account)
         let entriesBefore = ledger.entries.count
         if ledger.balance(.locked(holder: account, party: partyID)) > 0 {
             // A registration's lock is there by construction; release cannot be refused.
