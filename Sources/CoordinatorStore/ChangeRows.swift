@@ -1,77 +1,161 @@
 import Coordinator
+import Foundation
 import SQLKit
 import Signalling
 
 /// Inserts gathered from a batch of changes, written as multi-row INSERTs (one statement per table and
-/// chunk) rather than one statement per row.
+/// chunk) rather than one statement per row, parents before children.
 struct ChangeRows {
+    /// One table's pending rows. Tables with an upsert key keep the last row per key.
+    struct Table {
+        let name: String
+        let columns: [String]
+        /// Columns of the primary key for rows that replace earlier versions; nil for insert-only tables.
+        let upsertKey: [String]?
+        var rows: [[any Encodable & Sendable]] = []
+        var positions: [String: Int] = [:]
+
+        mutating func add(_ row: [any Encodable & Sendable], key: String? = nil) {
+            if let key, let position = positions[key] {
+                rows[position] = row
+                return
+            }
+            if let key { positions[key] = rows.count }
+            rows.append(row)
+        }
+    }
+
     /// Rows per INSERT: below SQLite's and PostgreSQL's bound-parameter limits for the widest table.
     static let chunk = 400
 
-    private var accounts: [[any Encodable & Sendable]] = []
-    private var parties: [[any Encodable & Sendable]] = []
-    private var registrations: [[any Encodable & Sendable]] = []
-    private var entries: [[any Encodable & Sendable]] = []
-    private var postings: [[any Encodable & Sendable]] = []
+    private var tables: [Table] = [
+        Table(name: "accounts", columns: ["id", "algorithm", "public_key", "created_at"], upsertKey: nil),
+        Table(
+            name: "parties",
+            columns: [
+                "id", "name", "time_zone", "registration_opens_at", "registration_closes_at", "starts_at", "duration",
+                "group_size", "minimum_distance", "deposit", "slash_permille", "seed_commitment", "seed", "created_at",
+            ], upsertKey: nil),
+        Table(
+            name: "registrations",
+            columns: ["party", "account", "latitude", "longitude", "description", "registered_at"], upsertKey: nil),
+        Table(name: "ledger_entries", columns: ["entry_index", "memo"], upsertKey: nil),
+        Table(
+            name: "ledger_postings",
+            columns: ["entry_index", "position", "account_kind", "holder", "party", "amount"], upsertKey: nil),
+        Table(name: "party_starts", columns: ["party", "started_at"], upsertKey: nil),
+        Table(name: "party_groups", columns: ["party", "group_index", "position", "account"], upsertKey: nil),
+        Table(
+            name: "group_sessions", columns: ["party", "group_index", "session", "tokens"],
+            upsertKey: ["party", "group_index"]),
+        Table(name: "outcomes", columns: ["party", "account", "outcome", "decided_at"], upsertKey: nil),
+        Table(
+            name: "validations", columns: ["account", "party", "validated_at", "expires", "revoked_at"],
+            upsertKey: ["account"]),
+        Table(name: "managed_links", columns: ["managed", "controller", "declared_at"], upsertKey: nil),
+        Table(
+            name: "challenges",
+            columns: ["id", "account", "filed_by", "reason", "filed_at", "status", "resolved_at", "resolution"],
+            upsertKey: ["id"]),
+        Table(name: "registry_events", columns: ["account", "position", "kind", "at", "subject"], upsertKey: nil),
+    ]
 
+    private mutating func add(_ table: String, _ row: [any Encodable & Sendable], key: String? = nil) {
+        tables[tables.firstIndex { $0.name == table }!].add(row, key: key)
+    }
+
+    /// Gathers the rows `change` inserts; deletions are the caller's (after a flush).
     mutating func add(_ change: CoordinatorChange) {
         switch change {
         case .accountCreated(let account):
-            accounts.append([account.id, account.algorithm.rawValue, Hex.encode(account.publicKey), account.createdAt])
+            add("accounts", [account.id, account.algorithm.rawValue, Hex.encode(account.publicKey), account.createdAt])
         case .partyCreated(let party, let seed):
-            parties.append([
-                party.id, party.name, party.timeZone, party.registrationOpensAt, party.registrationClosesAt,
-                party.startsAt, party.duration, party.groupSize, party.minimumDistance, party.deposit,
-                party.slashPermille, party.seedCommitment, Hex.encode(seed), party.createdAt,
-            ])
+            add(
+                "parties",
+                [
+                    party.id, party.name, party.timeZone, party.registrationOpensAt, party.registrationClosesAt,
+                    party.startsAt, party.duration, party.groupSize, party.minimumDistance, party.deposit,
+                    party.slashPermille, party.seedCommitment, Hex.encode(seed), party.createdAt,
+                ])
         case .registered(let registration):
-            registrations.append([
-                registration.party, registration.account, registration.location.latitude,
-                registration.location.longitude, registration.description, registration.registeredAt,
-            ])
-        case .deregistered:
+            add(
+                "registrations",
+                [
+                    registration.party, registration.account, registration.location.latitude,
+                    registration.location.longitude, registration.description, registration.registeredAt,
+                ])
+        case .deregistered, .linkWithdrawn:
             break
         case .ledgerEntry(let entry):
-            entries.append([Int64(entry.index), entry.memo])
+            add("ledger_entries", [Int64(entry.index), entry.memo])
             for (position, posting) in entry.postings.enumerated() {
                 let columns = LedgerAccountColumns(posting.account)
-                postings.append([
-                    Int64(entry.index), position, columns.kind, columns.holder, columns.party, posting.amount,
-                ])
+                add(
+                    "ledger_postings",
+                    [Int64(entry.index), position, columns.kind, columns.holder, columns.party, posting.amount])
             }
+        case .partyStarted(let party, let groups, let at):
+            add("party_starts", [party, at])
+            for (index, members) in groups.enumerated() {
+                for (position, account) in members.enumerated() {
+                    add("party_groups", [party, index, position, account])
+                }
+            }
+        case .groupSession(let party, let group, let session, let tokens):
+            add("group_sessions", [party, group, session, Self.json(tokens)], key: "\(party)/\(group)")
+        case .outcome(let party, let account, let outcome, let at):
+            add("outcomes", [party, account, outcome.rawValue, at])
+        case .validation(let validation):
+            add(
+                "validations",
+                [validation.account, validation.party, validation.validatedAt, validation.expires, validation.revokedAt],
+                key: validation.account)
+        case .linkDeclared(let link):
+            add("managed_links", [link.managed, link.controller, link.declaredAt])
+        case .challenge(let challenge):
+            add(
+                "challenges",
+                [
+                    challenge.id, challenge.account, challenge.filedBy, challenge.reason, challenge.filedAt,
+                    challenge.status.rawValue, challenge.resolvedAt, challenge.resolution,
+                ], key: challenge.id)
+        case .registryEvent(let event, let position):
+            add("registry_events", [event.account, position, event.kind.rawValue, event.at, event.subject])
         }
     }
 
-    /// Writes the gathered rows (parents before children) and forgets them.
+    /// Writes the gathered rows, parents before children, and forgets them.
     mutating func flush(to database: any SQLDatabase) async throws {
-        try await insert(&accounts, "accounts", ["id", "algorithm", "public_key", "created_at"], database)
-        try await insert(
-            &parties, "parties",
-            [
-                "id", "name", "time_zone", "registration_opens_at", "registration_closes_at", "starts_at", "duration",
-                "group_size", "minimum_distance", "deposit", "slash_permille", "seed_commitment", "seed", "created_at",
-            ], database)
-        try await insert(
-            &registrations, "registrations",
-            ["party", "account", "latitude", "longitude", "description", "registered_at"], database)
-        try await insert(&entries, "ledger_entries", ["entry_index", "memo"], database)
-        try await insert(
-            &postings, "ledger_postings", ["entry_index", "position", "account_kind", "holder", "party", "amount"],
-            database)
+        for index in tables.indices where !tables[index].rows.isEmpty {
+            try await Self.insert(tables[index], database)
+            tables[index].rows.removeAll(keepingCapacity: true)
+            tables[index].positions.removeAll(keepingCapacity: true)
+        }
     }
 
-    private func insert(
-        _ rows: inout [[any Encodable & Sendable]], _ table: String, _ columns: [String], _ database: any SQLDatabase
-    ) async throws {
+    private static func insert(_ table: Table, _ database: any SQLDatabase) async throws {
         var start = 0
-        while start < rows.count {
-            let end = min(rows.count, start + Self.chunk)
-            var statement = database.insert(into: table).columns(columns)
-            for row in rows[start..<end] { statement = statement.values(row) }
+        while start < table.rows.count {
+            let end = min(table.rows.count, start + chunk)
+            var statement = database.insert(into: table.name).columns(table.columns)
+            for row in table.rows[start..<end] { statement = statement.values(row) }
+            if let key = table.upsertKey {
+                let updated = table.columns.filter { !key.contains($0) }
+                statement = statement.onConflict(with: key) { update in
+                    updated.reduce(update) { $0.set(excludedValueOf: $1) }
+                }
+            }
             try await statement.run()
             start = end
         }
-        rows.removeAll(keepingCapacity: true)
+    }
+
+    /// Sorted-key JSON of a string map (join tokens by account).
+    static func json(_ map: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // A map of strings always encodes.
+        return String(decoding: try! encoder.encode(map), as: UTF8.self)
     }
 }
 

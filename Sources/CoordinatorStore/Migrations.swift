@@ -32,6 +32,47 @@ enum Migrations {
                     PRIMARY KEY (entry_index, position))
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                "CREATE TABLE party_starts (party TEXT PRIMARY KEY REFERENCES parties (id), started_at BIGINT NOT NULL)",
+                """
+                CREATE TABLE party_groups (
+                    party TEXT NOT NULL REFERENCES parties (id), group_index INTEGER NOT NULL, position INTEGER NOT NULL,
+                    account TEXT NOT NULL, PRIMARY KEY (party, group_index, position))
+                """,
+                """
+                CREATE TABLE group_sessions (
+                    party TEXT NOT NULL REFERENCES parties (id), group_index INTEGER NOT NULL, session TEXT NOT NULL,
+                    tokens TEXT NOT NULL, PRIMARY KEY (party, group_index))
+                """,
+                """
+                CREATE TABLE outcomes (
+                    party TEXT NOT NULL REFERENCES parties (id), account TEXT NOT NULL, outcome TEXT NOT NULL,
+                    decided_at BIGINT NOT NULL, PRIMARY KEY (party, account))
+                """,
+                """
+                CREATE TABLE validations (
+                    account TEXT PRIMARY KEY REFERENCES accounts (id), party TEXT NOT NULL, validated_at BIGINT NOT NULL,
+                    expires BIGINT NOT NULL, revoked_at BIGINT)
+                """,
+                """
+                CREATE TABLE managed_links (
+                    managed TEXT PRIMARY KEY REFERENCES accounts (id), controller TEXT NOT NULL REFERENCES accounts (id),
+                    declared_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE challenges (
+                    id TEXT PRIMARY KEY, account TEXT NOT NULL, filed_by TEXT NOT NULL, reason TEXT NOT NULL,
+                    filed_at BIGINT NOT NULL, status TEXT NOT NULL, resolved_at BIGINT, resolution TEXT)
+                """,
+                """
+                CREATE TABLE registry_events (
+                    account TEXT NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL,
+                    subject TEXT NOT NULL, PRIMARY KEY (account, position))
+                """,
+            ]
+        ),
     ]
 }

@@ -65,6 +65,9 @@ public final class SQLCoordinatorStore: Sendable {
         try await closeConnection()
     }
 
+    /// The schema version this build migrates to.
+    public static var latestSchemaVersion: Int { Migrations.all.last?.version ?? 0 }
+
     /// The schema version after migrating.
     public func schemaVersion() async throws -> Int {
         let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
@@ -109,12 +112,17 @@ extension SQLCoordinatorStore {
         try await transaction { database in
             var rows = ChangeRows()
             for change in changes {
-                // Deletions must follow the inserts before them (a registration made and withdrawn in one batch).
-                if case .deregistered = change { try await rows.flush(to: database) }
-                rows.add(change)
-                if case .deregistered(let party, let account) = change {
+                switch change {
+                // A deletion must follow the inserts before it (made and withdrawn in one batch).
+                case .deregistered(let party, let account):
+                    try await rows.flush(to: database)
                     try await database.delete(from: "registrations").where("party", .equal, party)
                         .where("account", .equal, account).run()
+                case .linkWithdrawn(_, let managed):
+                    try await rows.flush(to: database)
+                    try await database.delete(from: "managed_links").where("managed", .equal, managed).run()
+                default:
+                    rows.add(change)
                 }
             }
             try await rows.flush(to: database)
@@ -123,74 +131,9 @@ extension SQLCoordinatorStore {
 
     /// The coordinator's state as the stored rows describe it.
     public func load() async throws -> CoordinatorState {
-        let accounts = try await database.raw("SELECT id, algorithm, public_key, created_at FROM accounts").all()
-            .map { row in
-                AccountRecord(
-                    id: try row.decode(column: "id", as: String.self),
-                    algorithm: try KeyAlgorithm(rawValue: row.decode(column: "algorithm", as: String.self))
-                        .unwrap("algorithm"),
-                    publicKey: try Hex.decode(row.decode(column: "public_key", as: String.self)).unwrap("public key"),
-                    createdAt: try row.decode(column: "created_at", as: Int64.self))
-            }
-        let parties = try await database.raw("SELECT * FROM parties").all().map(Self.party(from:))
-        let registrations = try await database.raw("SELECT * FROM registrations").all().map(Self.registration(from:))
-        let entries = try await loadLedger()
-        return try CoordinatorState(
-            accounts: accounts, parties: parties, registrations: registrations, ledgerEntries: entries)
-    }
-
-    private func loadLedger() async throws -> [DepositBook.Entry] {
-        let memos = try await database.raw("SELECT entry_index, memo FROM ledger_entries ORDER BY entry_index").all()
-        let postings = try await database.raw(
-            "SELECT entry_index, account_kind, holder, party, amount FROM ledger_postings ORDER BY entry_index, position"
-        ).all()
-        var byEntry: [Int64: [DepositBook.Posting]] = [:]
-        for row in postings {
-            let index = try row.decode(column: "entry_index", as: Int64.self)
-            let account = try LedgerAccountColumns.account(
-                kind: row.decode(column: "account_kind", as: String.self),
-                holder: row.decode(column: "holder", as: String?.self),
-                party: row.decode(column: "party", as: String?.self))
-            byEntry[index, default: []].append(
-                DepositBook.Posting(account: account, amount: try row.decode(column: "amount", as: Int64.self)))
-        }
-        return try memos.map { row in
-            let index = try row.decode(column: "entry_index", as: Int64.self)
-            return DepositBook.Entry(
-                index: Int(index), memo: try row.decode(column: "memo", as: String.self), postings: byEntry[index] ?? []
-            )
-        }
-    }
-
-    private static func party(from row: any SQLRow) throws -> (Party, seed: [UInt8]) {
-        let draft = PartyDraft(
-            name: try row.decode(column: "name", as: String.self),
-            timeZone: try row.decode(column: "time_zone", as: String.self),
-            registrationOpensAt: try row.decode(column: "registration_opens_at", as: Int64.self),
-            registrationClosesAt: try row.decode(column: "registration_closes_at", as: Int64.self),
-            startsAt: try row.decode(column: "starts_at", as: Int64.self),
-            duration: try row.decode(column: "duration", as: Int64.self),
-            groupSize: try row.decode(column: "group_size", as: Int.self),
-            minimumDistance: try row.decode(column: "minimum_distance", as: Double.self),
-            deposit: try row.decode(column: "deposit", as: Int64.self),
-            slashPermille: try row.decode(column: "slash_permille", as: Int.self))
-        let party = Party(
-            id: try row.decode(column: "id", as: String.self), draft: draft,
-            seedCommitment: try row.decode(column: "seed_commitment", as: String.self),
-            createdAt: try row.decode(column: "created_at", as: Int64.self))
-        return (party, try Hex.decode(row.decode(column: "seed", as: String.self)).unwrap("seed"))
-    }
-
-    private static func registration(from row: any SQLRow) throws -> Registration {
-        Registration(
-            party: try row.decode(column: "party", as: String.self),
-            account: try row.decode(column: "account", as: String.self),
-            location: try GeoPoint(
-                latitude: row.decode(column: "latitude", as: Double.self),
-                longitude: row.decode(column: "longitude", as: Double.self)
-            ).unwrap("location"),
-            description: try row.decode(column: "description", as: String?.self),
-            registeredAt: try row.decode(column: "registered_at", as: Int64.self))
+        let entries = try await StoredRows.ledgerEntries(database)
+        let changes = try await StoredRows.changes(database)
+        return try CoordinatorState(ledgerEntries: entries, replaying: changes)
     }
 }
 

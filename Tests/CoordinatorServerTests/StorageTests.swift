@@ -1,5 +1,6 @@
 import Coordinator
 import CoordinatorStore
+import Crypto
 import Testing
 
 @Suite("Coordinator storage (SQLite, and PostgreSQL when configured)")
@@ -8,10 +9,10 @@ struct StorageTests {
     func migrations(kind: TestDatabases.Kind) async throws {
         let backend = try await TestDatabases.make(kind)
         let first = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
-        #expect(try await first.schemaVersion() == 1)
+        #expect(try await first.schemaVersion() == SQLCoordinatorStore.latestSchemaVersion)
         try await first.close()
         let second = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
-        #expect(try await second.schemaVersion() == 1)
+        #expect(try await second.schemaVersion() == SQLCoordinatorStore.latestSchemaVersion)
         try await second.close()
     }
 
@@ -67,5 +68,68 @@ struct StorageTests {
             try mutable.register(
                 account: carol, party: "p1", latitude: 52.5201, longitude: 13.405, description: nil, now: Fixtures.now)
         }
+    }
+
+    @Test(
+        "a started party, outcomes, validations, declarations and challenges survive a reopen",
+        arguments: TestDatabases.kinds)
+    func registryRoundTrip(kind: TestDatabases.Kind) async throws {
+        let backend = try await TestDatabases.make(kind)
+        var state = CoordinatorState()
+        var changes: [CoordinatorChange] = []
+        var signers: [String: P256.Signing.PrivateKey] = [:]
+        let draft = PartyDraft(
+            name: "p", registrationOpensAt: Fixtures.now - 100, registrationClosesAt: Fixtures.now - 50,
+            startsAt: Fixtures.now - 10, deposit: 40, slashPermille: 250)
+        changes += state.createParty(id: "p", draft: draft, seed: Fixtures.seed(), now: Fixtures.now - 200)
+        for index in 0..<13 {
+            let (key, signer) = Fixtures.account()
+            signers[key.accountID] = signer
+            changes += state.recordAccount(key, now: Fixtures.now - 100)
+            changes += try state.credit(40, to: key.accountID)
+            changes += try state.register(
+                account: key.accountID, party: "p", latitude: Double(index) / 100, longitude: 0, description: nil,
+                now: Fixtures.now - 100)
+        }
+        changes += try state.startParty("p", now: Fixtures.now)
+        let groups = try #require(state.parties["p"]?.groups)
+        #expect(groups.map(\.members.count) == [7, 6])
+        changes += try state.attachSession(party: "p", group: 0, session: "s0", tokens: ["a": "t1"])
+        changes += try state.attachSession(party: "p", group: 0, session: "s0b", tokens: ["a": "t2"])
+        let ids = groups.flatMap(\.members)
+        for (index, id) in ids.enumerated() {
+            changes += try state.recordOutcome(
+                party: "p", account: id, outcome: index < 10 ? .validated : index == 10 ? .failed : .noShow,
+                validity: 86_400, now: Fixtures.now + 1)
+        }
+        let consent = Array(
+            try signers[ids[1]]!.signature(for: ManagedLink.consentText(controller: ids[0], managed: ids[1]))
+                .rawRepresentation)
+        changes += try state.declareManaged(
+            controller: ids[0], managed: ids[1], consent: consent, limit: 10, now: Fixtures.now + 2)
+        let second = Array(
+            try signers[ids[2]]!.signature(for: ManagedLink.consentText(controller: ids[0], managed: ids[2]))
+                .rawRepresentation)
+        changes += try state.declareManaged(
+            controller: ids[0], managed: ids[2], consent: second, limit: 10, now: Fixtures.now + 2)
+        changes += try state.withdrawManaged(controller: ids[0], managed: ids[2], by: ids[0], now: Fixtures.now + 3)
+        changes += try state.fileChallenge(
+            id: "c1", against: ids[3], filedBy: ids[4], reason: "twins", now: Fixtures.now + 4)
+        changes += try state.resolveChallenge(id: "c1", upheld: true, resolution: "confirmed", now: Fixtures.now + 5)
+
+        let store = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
+        // Two batches, as the writer would commit them.
+        try await store.apply(Array(changes.prefix(30)))
+        try await store.apply(Array(changes.dropFirst(30)))
+        let loaded = try await store.load()
+        try await store.close()
+        #expect(loaded.registry == state.registry)
+        #expect(loaded.parties["p"]?.groups == state.parties["p"]?.groups)
+        #expect(loaded.parties["p"]?.groups[0].tokens == ["a": "t2"])
+        #expect(loaded.parties["p"]?.outcomes == state.parties["p"]?.outcomes)
+        #expect(loaded.parties["p"]?.startedAt == Fixtures.now)
+        #expect(loaded.ledger.entries == state.ledger.entries && loaded.ledger.isBalanced())
+        #expect(loaded.level(of: ids[1], now: Fixtures.now + 6) == .managed)
+        #expect(loaded.level(of: ids[3], now: Fixtures.now + 6) == .unregistered)
     }
 }

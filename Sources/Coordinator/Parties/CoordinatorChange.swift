@@ -7,6 +7,18 @@ public enum CoordinatorChange: Sendable, Hashable {
     case registered(Registration)
     case deregistered(party: String, account: String)
     case ledgerEntry(DepositBook.Entry)
+    /// A party's groups at its start, in order.
+    case partyStarted(party: String, groups: [[String]], at: Int64)
+    case groupSession(party: String, group: Int, session: String, tokens: [String: String])
+    case outcome(party: String, account: String, outcome: RegistrantOutcome, at: Int64)
+    /// An account's latest validation (inserted or replaced).
+    case validation(Validation)
+    case linkDeclared(ManagedLink)
+    case linkWithdrawn(controller: String, managed: String)
+    /// A challenge as filed or resolved (inserted or replaced).
+    case challenge(RegistryChallenge)
+    /// An account's history line; `position` is its index in that account's history.
+    case registryEvent(RegistryEvent, position: Int)
 }
 
 /// A known account: its key and when it first logged in.

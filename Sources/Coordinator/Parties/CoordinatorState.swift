@@ -6,8 +6,12 @@ public struct CoordinatorState: Sendable {
     public struct PartyBook: Sendable {
         public let party: Party
         let seed: [UInt8]
-        public fileprivate(set) var registrations: [String: Registration] = [:]
-        fileprivate var spacing: SpacingIndex<String>
+        public internal(set) var registrations: [String: Registration] = [:]
+        var spacing: SpacingIndex<String>
+        /// When the groups were assigned; nil before the start.
+        public internal(set) var startedAt: Int64?
+        public internal(set) var groups: [PartyGroup] = []
+        public internal(set) var outcomes: [String: RegistrantOutcome] = [:]
 
         init(party: Party, seed: [UInt8]) {
             self.party = party
@@ -24,27 +28,20 @@ public struct CoordinatorState: Sendable {
         public let reason: String
     }
 
-    public private(set) var accounts: [String: AccountRecord] = [:]
-    public private(set) var parties: [String: PartyBook] = [:]
-    public private(set) var ledger: any DepositLedger
+    public internal(set) var accounts: [String: AccountRecord] = [:]
+    public internal(set) var parties: [String: PartyBook] = [:]
+    public internal(set) var ledger: any DepositLedger
+    /// Validations, declarations of management, challenges and every account's history.
+    public internal(set) var registry = RegistryBook()
 
     public init(ledger: any DepositLedger = DepositBook()) { self.ledger = ledger }
 
-    /// The state the stored rows describe; ledger entries are replayed into `DepositBook`s.
-    public init(
-        accounts: [AccountRecord], parties: [(Party, seed: [UInt8])], registrations: [Registration],
-        ledgerEntries: [DepositBook.Entry]
-    ) throws(InconsistentRows) {
+    /// The state stored rows describe: the ledger's entries, and every other row as the change that made it,
+    /// replayed in order (parents before children). Rules are not re-checked: the rows were accepted once.
+    public init(ledgerEntries: [DepositBook.Entry], replaying changes: [CoordinatorChange]) throws(InconsistentRows) {
         guard let book = DepositBook(entries: ledgerEntries) else { throw InconsistentRows(reason: "ledger") }
         self.init(ledger: book)
-        for account in accounts { self.accounts[account.id] = account }
-        for (party, seed) in parties { self.parties[party.id] = PartyBook(party: party, seed: seed) }
-        for registration in registrations {
-            guard self.parties[registration.party] != nil else { throw InconsistentRows(reason: "registration party") }
-            self.parties[registration.party]!.registrations[registration.account] = registration
-            // Stored registrations were spaced when they were made; keep them even if a rule changed since.
-            _ = self.parties[registration.party]!.spacing.insert(registration.account, at: registration.location)
-        }
+        for change in changes { try replay(change) }
     }
 
     // MARK: Accounts

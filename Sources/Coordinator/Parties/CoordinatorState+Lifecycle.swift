@@ -1,0 +1,121 @@
+/// How a registrant's party ended.
+public enum RegistrantOutcome: String, Sendable, Hashable, Codable {
+    case validated, failed
+    case noShow = "no-show"
+}
+
+/// One group of a started party: its members in assignment order and its signalling session.
+public struct PartyGroup: Sendable, Hashable, Codable {
+    public let index: Int
+    public let members: [String]
+    public internal(set) var session: String?
+    /// Each member's join token for the session.
+    public internal(set) var tokens: [String: String] = [:]
+
+    public init(index: Int, members: [String], session: String? = nil, tokens: [String: String] = [:]) {
+        self.index = index
+        self.members = members
+        self.session = session
+        self.tokens = tokens
+    }
+}
+
+/// Why a party step was refused; the raw value is the API's error code. Nothing changed.
+public enum PartyError: String, Error, Sendable, Hashable {
+    case unknownParty = "party-not-found"
+    case notStarted = "party-not-started"
+    case alreadyStarted = "party-already-started"
+    case unknownGroup = "group-not-found"
+    case notRegistered = "not-registered"
+    case alreadyDecided = "outcome-already-recorded"
+}
+
+extension CoordinatorState {
+    /// Assigns `party`'s registrants to groups at its start with the revealed seed (``Assignment``), keeping
+    /// accounts of one family (a controller and the accounts it manages) apart.
+    public mutating func startParty(_ partyID: String, now: Int64) throws(PartyError) -> [CoordinatorChange] {
+        let accounts: [String]
+        let groups: [[String]]
+        do {
+            guard let book = parties[partyID] else { throw .unknownParty }
+            guard now >= book.party.startsAt else { throw .notStarted }
+            guard book.startedAt == nil else { throw .alreadyStarted }
+            accounts = Array(book.registrations.keys)
+            groups = Assignment.groups(
+                accounts: accounts, seed: book.seed, groupSize: book.party.groupSize, family: families(of: accounts))
+        }
+        return applyStart(partyID, groups: groups, at: now)
+    }
+
+    /// The assignment families among `accounts`: each linked account maps to its controller.
+    public func families(of accounts: [String]) -> [String: String] {
+        var family: [String: String] = [:]
+        for account in accounts {
+            if let link = registry.links[account] {
+                family[account] = link.controller
+            } else if !(registry.managedBy[account]?.isEmpty ?? true) {
+                family[account] = account
+            }
+        }
+        return family
+    }
+
+    mutating func applyStart(_ partyID: String, groups: [[String]], at now: Int64) -> [CoordinatorChange] {
+        parties[partyID]!.startedAt = now
+        parties[partyID]!.groups = groups.enumerated().map { PartyGroup(index: $0.offset, members: $0.element) }
+        var changes: [CoordinatorChange] = [.partyStarted(party: partyID, groups: groups, at: now)]
+        // Too few registrants for any group: their deposits come back, no fault of theirs.
+        let placed = Set(groups.joined())
+        for account in parties[partyID]!.registrations.keys.sorted() where !placed.contains(account) {
+            changes += settle(account, party: partyID, slash: false)
+        }
+        return changes
+    }
+
+    /// Records the signalling session created for a group and its members' join tokens.
+    public mutating func attachSession(party partyID: String, group: Int, session: String, tokens: [String: String])
+        throws(PartyError) -> [CoordinatorChange]
+    {
+        guard let book = parties[partyID] else { throw .unknownParty }
+        guard book.groups.indices.contains(group) else { throw .unknownGroup }
+        parties[partyID]!.groups[group].session = session
+        parties[partyID]!.groups[group].tokens = tokens
+        return [.groupSession(party: partyID, group: group, session: session, tokens: tokens)]
+    }
+
+    /// Records how `account`'s party ended: a validation (valid for `validity` seconds) and its deposit back,
+    /// or the party's slash fraction of the deposit taken for a failure or a no-show.
+    public mutating func recordOutcome(
+        party partyID: String, account: String, outcome: RegistrantOutcome, validity: Int64, now: Int64
+    ) throws(PartyError) -> [CoordinatorChange] {
+        do {
+            guard let book = parties[partyID] else { throw .unknownParty }
+            guard book.startedAt != nil else { throw .notStarted }
+            guard book.registrations[account] != nil else { throw .notRegistered }
+            guard book.outcomes[account] == nil else { throw .alreadyDecided }
+        }
+        parties[partyID]!.outcomes[account] = outcome
+        var changes: [CoordinatorChange] = [.outcome(party: partyID, account: account, outcome: outcome, at: now)]
+        switch outcome {
+        case .validated:
+            let validation = Validation(account: account, party: partyID, validatedAt: now, expires: now + validity)
+            registry.validations[account] = validation
+            changes.append(.validation(validation))
+            changes.append(record(RegistryEvent(account: account, kind: .validated, at: now, subject: partyID)))
+        case .failed, .noShow:
+            changes.append(
+                record(RegistryEvent(account: account, kind: outcome == .failed ? .failed : .noShow, at: now, subject: partyID)))
+        }
+        return changes + settle(account, party: partyID, slash: outcome != .validated)
+    }
+
+    /// Releases `account`'s deposit for `party`, or slashes the party's fraction of it.
+    private mutating func settle(_ account: String, party partyID: String, slash: Bool) -> [CoordinatorChange] {
+        guard ledger.balance(.locked(holder: account, party: partyID)) > 0 else { return [] }
+        let before = ledger.entries.count
+        let permille = slash ? Int64(parties[partyID]!.party.slashPermille) : 0
+        // The lock exists (checked above) and the fraction is within 0...1000: the ledger cannot refuse.
+        _ = try? ledger.slash(holder: account, party: partyID, numerator: permille, denominator: 1000)
+        return ledger.entries[before...].map { .ledgerEntry($0) }
+    }
+}
