@@ -126,6 +126,7 @@ let package = Package(
                 "CoordinatorStore",
                 "Signalling",
                 "SignallingServer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -196,7 +197,9 @@ let package = Package(
         .target(
             name: "PartyLineServer",
             dependencies: [
+                "Coordinator",
                 "CoordinatorServer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "CoordinatorStore",
                 "RelayServer",
                 "Signalling",

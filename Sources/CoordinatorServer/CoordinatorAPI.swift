@@ -1,4 +1,5 @@
 import Coordinator
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,13 +15,19 @@ public final class CoordinatorAPI: Sendable {
     private let login: Mutex<AccountLogin>
     private let sessions: TokenSigner<AccountSession>
     private let adminKeys: BearerKeys
+    let attestations: AttestationSigner
+    /// The signalling hub the party's sessions run on (for a member's join token and the turn's location).
+    let hub: SignallingHub?
     /// Seconds since the Unix epoch (injected by tests).
     let now: @Sendable () -> Int64
 
     public init(
         coordinator: LiveCoordinator, configuration: CoordinatorConfiguration,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        attestationKey: Curve25519.Signing.PrivateKey,
+        hub: SignallingHub? = nil, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
+        attestations = AttestationSigner(key: attestationKey)
+        self.hub = hub
         self.coordinator = coordinator
         self.configuration = configuration
         let secret = configuration.loginSecret ?? Base64URL.encode(SecureRandom.bytes(32))

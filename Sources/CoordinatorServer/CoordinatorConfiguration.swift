@@ -13,6 +13,14 @@ public struct CoordinatorConfiguration: Sendable {
     public var challengeLifetime: Int64
     /// Seconds an account session token lasts.
     public var sessionLifetime: Int64
+    /// Seconds a validation lasts.
+    public var validity: Int64 = 365 * 86_400
+    /// Most accounts one controller may manage.
+    public var controllerLimit = 10
+    /// URLs that receive signed webhooks (party completed, level changed).
+    public var webhookURLs: [String] = []
+    /// Secret that signs webhooks (`X-PartyLine-Signature`); required when `webhookURLs` is set.
+    public var webhookSecret: String?
 
     public init(
         database: SQLCoordinatorStore.Backend = .sqlite(path: "data/partyline.sqlite"), adminKeys: [String] = [],

@@ -177,3 +177,102 @@ extension APIError {
         }
     }
 }
+
+/// `GET /v1/registry/{account}`: the account's level and what it rests on.
+struct RegistryEntryResponse: Encodable, Sendable {
+    let account: String
+    let level: Int
+    let levelName: String
+    let party: String?
+    let validatedAt: Int64?
+    let expires: Int64?
+    /// The controller, for a managed account.
+    let controller: String?
+    /// The accounts it manages, for a controller.
+    let manages: [String]
+
+    init(account: String, state: CoordinatorState, now: Int64) {
+        self.account = account
+        let level = state.level(of: account, now: now)
+        self.level = level.rawValue
+        levelName = level.name
+        let validation = state.registry.validations[account].flatMap { $0.isCurrent(at: now) ? $0 : nil }
+        party = validation?.party
+        validatedAt = validation?.validatedAt
+        expires = validation?.expires
+        controller = state.registry.links[account]?.controller
+        manages = (state.registry.managedBy[account] ?? []).sorted()
+    }
+}
+
+struct RegistryBatchRequest: Decodable, Sendable {
+    let accounts: [String]
+}
+
+/// `POST /v1/registry/declarations`: the controller declares `managed`, which consents by signing
+/// `partyline-manage-v1:<controller>:<managed>` with its key.
+struct DeclarationRequest: Decodable, Sendable {
+    let managed: String
+    let consent: String
+}
+
+struct ChallengeFilingRequest: Decodable, Sendable {
+    let account: String
+    let reason: String
+}
+
+struct ChallengeResolutionRequest: Decodable, Sendable {
+    let upheld: Bool
+    let resolution: String?
+}
+
+struct ValidatedResponse: Encodable, Sendable {
+    let party: String
+    let accounts: [String]
+}
+
+struct AttestationKeyResponse: Encodable, Sendable {
+    let algorithm: String
+    let keyID: String
+    let publicKey: String
+}
+
+struct MembershipResponse: Encodable, Sendable {
+    let party: String
+    let group: Int
+    let session: String?
+    let token: String?
+    let signallingURL: String?
+    let outcome: RegistrantOutcome?
+}
+
+struct TurnLocationResponse: Encodable, Sendable {
+    let turn: Int
+    let pseudonym: String
+    let latitude: Double
+    let longitude: Double
+    let description: String?
+}
+
+struct AssignmentResponse: Codable, Sendable {
+    let party: String
+    let seed: String
+    let seedCommitment: String
+    let groupSize: Int
+    let accounts: [String]
+    let families: [String: String]
+    let groups: [[String]]
+}
+
+extension APIError {
+    init(registry error: RegistryError) {
+        let status: HTTPResponse.Status =
+            switch error {
+            case .unknownAccount, .noSuchDeclaration, .noSuchChallenge: .notFound
+            case .invalidConsent, .invalidReason, .sameAccount: .badRequest
+            case .notAParty: .forbidden
+            default: .conflict
+            }
+        self.init(status, error.rawValue, "the registry refused: \(error.rawValue)")
+    }
+}

@@ -48,5 +48,60 @@ public enum CoordinatorRoutes {
             return JSONResponse.make(
                 try await api.deregister(account: account, party: try context.parameters.require("id")))
         }
+        addRegistryRoutes(to: router, api: api)
+    }
+
+    static func addRegistryRoutes(to router: Router<SignallingRequestContext>, api: CoordinatorAPI) {
+        router.get("/v1/parties/:id/me") { request, context -> Response in
+            let account = try api.account(of: request)
+            return JSONResponse.make(try api.membership(party: try context.parameters.require("id"), account: account))
+        }
+        router.get("/v1/parties/:id/turn-location") { request, context -> Response in
+            let account = try api.account(of: request)
+            return JSONResponse.make(
+                try api.turnLocation(party: try context.parameters.require("id"), account: account))
+        }
+        router.get("/v1/parties/:id/assignment") { _, context -> Response in
+            JSONResponse.make(try api.assignment(try context.parameters.require("id")))
+        }
+        router.get("/v1/parties/:id/validated") { _, context -> Response in
+            JSONResponse.make(try api.validated(try context.parameters.require("id")))
+        }
+        router.get("/v1/registry/:account") { _, context -> Response in
+            JSONResponse.make(api.registryEntry(try context.parameters.require("account")))
+        }
+        router.get("/v1/registry/:account/history") { _, context -> Response in
+            JSONResponse.make(api.history(try context.parameters.require("account")))
+        }
+        router.post("/v1/registry/batch") { request, _ -> Response in
+            JSONResponse.make(
+                try api.registryEntries(try await JSONRequest.decode(RegistryBatchRequest.self, from: request)))
+        }
+        router.post("/v1/registry/declarations") { request, _ -> Response in
+            let account = try api.account(of: request)
+            let declaration = try await JSONRequest.decode(DeclarationRequest.self, from: request)
+            return JSONResponse.make(status: .created, try await api.declare(declaration, controller: account))
+        }
+        router.delete("/v1/registry/declarations/:managed") { request, context -> Response in
+            let account = try api.account(of: request)
+            return JSONResponse.make(
+                try await api.withdrawDeclaration(managed: try context.parameters.require("managed"), by: account))
+        }
+        router.post("/v1/registry/challenges") { request, _ -> Response in
+            let account = try api.account(of: request)
+            let filing = try await JSONRequest.decode(ChallengeFilingRequest.self, from: request)
+            return JSONResponse.make(status: .created, try await api.fileChallenge(filing, by: account))
+        }
+        router.post("/v1/admin/challenges/:id/resolution") { request, context -> Response in
+            try api.requireAdmin(request)
+            let resolution = try await JSONRequest.decode(ChallengeResolutionRequest.self, from: request)
+            return JSONResponse.make(try await api.resolveChallenge(try context.parameters.require("id"), resolution))
+        }
+        router.get("/v1/attestations/:account") { _, context -> Response in
+            JSONResponse.make(api.attestation(try context.parameters.require("account")))
+        }
+        router.get("/.well-known/partyline-attestation-key") { _, _ -> Response in
+            JSONResponse.make(api.attestationKey())
+        }
     }
 }

@@ -44,6 +44,11 @@ public final class LiveCoordinator: Service, Sendable {
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// A stored secret, created from `candidate` on first use and shared by every node on the database.
+    public func secret(named name: String, candidate: String) async throws -> String {
+        try await store.secret(named: name, candidate: candidate)
+    }
+
     /// Reads the current state (including changes not yet committed).
     public func read<T>(_ body: (borrowing CoordinatorState) throws -> T) rethrows -> T {
         try shared.withLock { try body($0.state) }

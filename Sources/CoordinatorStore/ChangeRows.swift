@@ -43,7 +43,7 @@ struct ChangeRows {
         Table(
             name: "ledger_postings",
             columns: ["entry_index", "position", "account_kind", "holder", "party", "amount"], upsertKey: nil),
-        Table(name: "party_starts", columns: ["party", "started_at"], upsertKey: nil),
+        Table(name: "party_starts", columns: ["party", "started_at", "families"], upsertKey: nil),
         Table(name: "party_groups", columns: ["party", "group_index", "position", "account"], upsertKey: nil),
         Table(
             name: "group_sessions", columns: ["party", "group_index", "session", "tokens"],
@@ -94,8 +94,8 @@ struct ChangeRows {
                     "ledger_postings",
                     [Int64(entry.index), position, columns.kind, columns.holder, columns.party, posting.amount])
             }
-        case .partyStarted(let party, let groups, let at):
-            add("party_starts", [party, at])
+        case .partyStarted(let party, let groups, let families, let at):
+            add("party_starts", [party, at, Self.json(families)])
             for (index, members) in groups.enumerated() {
                 for (position, account) in members.enumerated() {
                     add("party_groups", [party, index, position, account])
@@ -108,7 +108,10 @@ struct ChangeRows {
         case .validation(let validation):
             add(
                 "validations",
-                [validation.account, validation.party, validation.validatedAt, validation.expires, validation.revokedAt],
+                [
+                    validation.account, validation.party, validation.validatedAt, validation.expires,
+                    validation.revokedAt,
+                ],
                 key: validation.account)
         case .linkDeclared(let link):
             add("managed_links", [link.managed, link.controller, link.declaredAt])

@@ -36,7 +36,10 @@ enum Migrations {
         (
             2,
             [
-                "CREATE TABLE party_starts (party TEXT PRIMARY KEY REFERENCES parties (id), started_at BIGINT NOT NULL)",
+                """
+                CREATE TABLE party_starts (
+                    party TEXT PRIMARY KEY REFERENCES parties (id), started_at BIGINT NOT NULL, families TEXT NOT NULL)
+                """,
                 """
                 CREATE TABLE party_groups (
                     party TEXT NOT NULL REFERENCES parties (id), group_index INTEGER NOT NULL, position INTEGER NOT NULL,
@@ -74,5 +77,6 @@ enum Migrations {
                 """,
             ]
         ),
+        (3, ["CREATE TABLE server_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL)"]),
     ]
 }

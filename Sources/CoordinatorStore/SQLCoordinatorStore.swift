@@ -129,6 +129,15 @@ extension SQLCoordinatorStore {
         }
     }
 
+    /// The stored secret named `name`, storing `candidate` first if there is none (so every node sharing
+    /// the database agrees on one).
+    public func secret(named name: String, candidate: String) async throws -> String {
+        try await database.insert(into: "server_keys").columns("name", "secret").values(name, candidate)
+            .ignoringConflicts(with: "name").run()
+        let row = try await database.raw("SELECT secret FROM server_keys WHERE name = \(bind: name)").first()
+        return try row.unwrap("secret \(name)").decode(column: "secret", as: String.self)
+    }
+
     /// The coordinator's state as the stored rows describe it.
     public func load() async throws -> CoordinatorState {
         let entries = try await StoredRows.ledgerEntries(database)

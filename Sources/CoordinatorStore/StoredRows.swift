@@ -14,7 +14,8 @@ enum StoredRows {
                         id: try row.decode(column: "id", as: String.self),
                         algorithm: try KeyAlgorithm(rawValue: row.decode(column: "algorithm", as: String.self))
                             .unwrap("algorithm"),
-                        publicKey: try Hex.decode(row.decode(column: "public_key", as: String.self)).unwrap("public key"),
+                        publicKey: try Hex.decode(row.decode(column: "public_key", as: String.self)).unwrap(
+                            "public key"),
                         createdAt: try row.decode(column: "created_at", as: Int64.self))))
         }
         for row in try await database.raw("SELECT * FROM parties ORDER BY created_at, id").all() {
@@ -52,12 +53,19 @@ enum StoredRows {
         for row in try await database.raw("SELECT * FROM party_groups").all() {
             members[try row.decode(column: "party", as: String.self), default: [:]][
                 try row.decode(column: "group_index", as: Int.self), default: []
-            ].append((try row.decode(column: "position", as: Int.self), try row.decode(column: "account", as: String.self)))
+            ].append(
+                (try row.decode(column: "position", as: Int.self), try row.decode(column: "account", as: String.self)))
         }
         return try await database.raw("SELECT * FROM party_starts").all().map { row in
             let party = try row.decode(column: "party", as: String.self)
-            let groups = (members[party] ?? [:]).sorted { $0.key < $1.key }.map { $0.value.sorted { $0.0 < $1.0 }.map(\.1) }
-            return .partyStarted(party: party, groups: groups, at: try row.decode(column: "started_at", as: Int64.self))
+            let groups = (members[party] ?? [:]).sorted { $0.key < $1.key }.map {
+                $0.value.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            let families = try JSONDecoder().decode(
+                [String: String].self, from: Data(row.decode(column: "families", as: String.self).utf8))
+            return .partyStarted(
+                party: party, groups: groups, families: families,
+                at: try row.decode(column: "started_at", as: Int64.self))
         }
     }
 
@@ -127,7 +135,8 @@ enum StoredRows {
         return try memos.map { row in
             let index = try row.decode(column: "entry_index", as: Int64.self)
             return DepositBook.Entry(
-                index: Int(index), memo: try row.decode(column: "memo", as: String.self), postings: byEntry[index] ?? [])
+                index: Int(index), memo: try row.decode(column: "memo", as: String.self), postings: byEntry[index] ?? []
+            )
         }
     }
 

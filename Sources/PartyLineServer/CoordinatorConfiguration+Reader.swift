@@ -27,5 +27,17 @@ extension CoordinatorConfiguration {
         guard challengeLifetime > 0, sessionLifetime > 0 else {
             throw ConfigurationError("coordinator.challengeLifetime and coordinator.sessionLifetime must be positive")
         }
+        validity = Int64(reader.int(forKey: "coordinator.validityDays", default: 365)) * 86_400
+        controllerLimit = reader.int(forKey: "coordinator.controllerLimit", default: defaults.controllerLimit)
+        webhookURLs = (reader.stringArray(forKey: "coordinator.webhooks.urls") ?? [])
+            .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
+        webhookSecret = reader.string(forKey: "coordinator.webhooks.secret", isSecret: true)
+        guard validity > 0, controllerLimit >= 0 else {
+            throw ConfigurationError(
+                "coordinator.validityDays must be positive and coordinator.controllerLimit not negative")
+        }
+        guard webhookURLs.isEmpty || webhookSecret != nil else {
+            throw ConfigurationError("coordinator.webhooks.urls needs coordinator.webhooks.secret")
+        }
     }
 }

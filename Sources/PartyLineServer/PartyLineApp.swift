@@ -1,11 +1,13 @@
 import CoordinatorServer
 import CoordinatorStore
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
 import RelayServer
 import STUN
 import ServiceLifecycle
+import Signalling
 import SignallingServer
 import UnixSignals
 
@@ -21,16 +23,26 @@ public struct PartyLineApp: Sendable {
     public func run() async throws {
         let logger = makeLogger("partyline")
         let relay = RelayServer(configuration: configuration.relay, logger: makeLogger("partyline.relay"))
+        let coordinator = try await openCoordinator()
+        let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        // Party results flow from finished sessions to the runner, which is created once the hub exists.
+        let finished = AsyncStream<SessionSummary>.makeStream()
         // Stream stop at the relay: a decided turn revokes its TURN credentials on every event loop.
         let hub = SignallingHub(
             configuration: configuration.signalling, logger: makeLogger("partyline.signalling"),
-            revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) })
-        let coordinator = try await openCoordinator()
-        let api = CoordinatorAPI(coordinator: coordinator, configuration: configuration.coordinator)
+            revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
+            sessionFinished: { finished.continuation.yield($0) })
+        let runner = PartyRunner(
+            coordinator: coordinator, hub: hub, validity: configuration.coordinator.validity,
+            logger: makeLogger("partyline.parties"), now: now)
+        let api = CoordinatorAPI(
+            coordinator: coordinator, configuration: configuration.coordinator,
+            attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
         let http = HTTPApplication.make(
             hub: hub, host: configuration.http.host, port: configuration.http.port,
             logger: makeLogger("partyline.http"),
-            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) }, services: [coordinator])
+            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) },
+            services: [coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: relay), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint],
@@ -47,6 +59,16 @@ public struct PartyLineApp: Sendable {
         }
         let store = try await SQLCoordinatorStore.open(configuration.coordinator.database, logger: logger)
         return try await LiveCoordinator(store: store, logger: logger)
+    }
+
+    /// The registry's attestation key, made once and kept in the database.
+    private func attestationKey(_ coordinator: LiveCoordinator) async throws -> Curve25519.Signing.PrivateKey {
+        let candidate = Curve25519.Signing.PrivateKey().rawRepresentation.base64EncodedString()
+        let stored = try await coordinator.secret(named: "attestation-ed25519", candidate: candidate)
+        guard let raw = Data(base64Encoded: stored) else {
+            throw ConfigurationError("the stored attestation key is unreadable")
+        }
+        return try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
     }
 
     private func makeLogger(_ label: String) -> Logger {

@@ -24,6 +24,8 @@ public struct SessionSummary: Sendable, Hashable, Codable {
     public let state: String
     /// The turn in progress, if any.
     public let turn: Int?
+    /// The member proving in the turn in progress, if any.
+    public let prover: String?
     public let members: [Member]
     public let results: [Result]
     public let evidenceEntries: Int
@@ -35,6 +37,7 @@ public struct SessionSummary: Sendable, Hashable, Codable {
         session = room.id
         state = group.finished ? "finished" : group.turn == nil && group.results.isEmpty ? "waiting" : "running"
         turn = group.turn?.index
+        prover = group.turn?.prover
         members = group.members.map { member in
             let presence =
                 switch group.presence[member] {

@@ -41,12 +41,12 @@ final class LiveSession: Sendable {
     private let startAt: ContinuousClock.Instant
     private let revoke: @Sendable (String) async -> Void
     private let callback: Callback?
-    private let onFinished: @Sendable (String) -> Void
+    private let onFinished: @Sendable (SessionSummary) -> Void
 
     init(
         room: SessionRoom, members: [String: JoinToken], startAt: ContinuousClock.Instant,
         revoke: @escaping @Sendable (String) async -> Void, callback: Callback? = nil,
-        onFinished: @escaping @Sendable (String) -> Void = { _ in }
+        onFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
     ) {
         id = room.id
         state = Mutex(State(room: room))
@@ -148,11 +148,12 @@ final class LiveSession: Sendable {
                 state.held = Array(queue)
                 return prefix
             case .finished:
-                onFinished(id)
+                let summary = SessionSummary(state.room)
+                onFinished(summary)
                 if let callback {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = .sortedKeys
-                    if let body = try? encoder.encode(SessionSummary(state.room)) { callback(body) }
+                    if let body = try? encoder.encode(summary) { callback(body) }
                 }
             }
         }

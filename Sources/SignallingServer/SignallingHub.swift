@@ -17,16 +17,19 @@ public final class SignallingHub: Service, Sendable {
     let issuer: ICEServerIssuer
     let logger: Logger
     private let revoke: @Sendable (String) async -> Void
+    private let sessionFinished: @Sendable (SessionSummary) -> Void
     private let sessions = Mutex<[String: LiveSession]>([:])
     /// When each finished session finished; it is dropped `retention` later.
     private let finished = Mutex<[String: ContinuousClock.Instant]>([:])
     private let connections = Atomic<UInt64>(0)
 
-    /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`).
+    /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`);
+    /// `sessionFinished` hears every finished session's summary (an in-process coordinator); it must not block.
     public init(
         configuration: SignallingConfiguration, evidenceKey: Curve25519.Signing.PrivateKey = .init(),
         logger: Logger = Logger(label: "partyline.signalling"),
-        revoke: @escaping @Sendable (String) async -> Void = { _ in }
+        revoke: @escaping @Sendable (String) async -> Void = { _ in },
+        sessionFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.evidenceKey = evidenceKey
@@ -36,6 +39,7 @@ public final class SignallingHub: Service, Sendable {
         issuer = ICEServerIssuer(configuration: configuration)
         self.logger = logger
         self.revoke = revoke
+        self.sessionFinished = sessionFinished
     }
 
     /// Creates a group session and one join token per member.
@@ -78,7 +82,10 @@ public final class SignallingHub: Service, Sendable {
         let callback = try callback(for: request.callbackURL)
         let live = LiveSession(
             room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback,
-            onFinished: { [weak self] id in self?.finished.withLock { $0[id] = .now } })
+            onFinished: { [weak self] summary in
+                self?.finished.withLock { $0[summary.session] = .now }
+                self?.sessionFinished(summary)
+            })
         let admitted = sessions.withLock { sessions in
             guard sessions.count < configuration.maximumSessions else { return false }
             sessions[id] = live
@@ -94,6 +101,9 @@ public final class SignallingHub: Service, Sendable {
     }
 
     func session(_ id: String) -> LiveSession? { sessions.withLock { $0[id] } }
+
+    /// The summary of a live or recently finished session.
+    public func summary(of session: String) -> SessionSummary? { self.session(session)?.summary() }
 
     func newConnectionID() -> UInt64 { connections.add(1, ordering: .relaxed).newValue }
 

@@ -110,7 +110,10 @@ struct RegistrationBenchCommand: AsyncParsableCommand {
             name: "bench", registrationOpensAt: now - 60, registrationClosesAt: now + 86_400, startsAt: now + 86_400,
             minimumDistance: minimumDistance, deposit: 10)
         try await coordinator.perform { state in
-            (state.createParty(id: party, draft: try draft.validated(), seed: Array(repeating: 1, count: 32), now: now), ())
+            (
+                state.createParty(
+                    id: party, draft: try draft.validated(), seed: Array(repeating: 1, count: 32), now: now), ()
+            )
         }
         return keys.map(\.accountID)
     }

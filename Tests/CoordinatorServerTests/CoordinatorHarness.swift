@@ -22,8 +22,12 @@ final class TestClock: Sendable {
 /// The HTTP server (signalling and coordinator routes) on 127.0.0.1 over a fresh database, for one test.
 struct CoordinatorHarness: Sendable {
     static let adminKey = "test-admin-key"
+    static let attestationKey = Curve25519.Signing.PrivateKey()
     let port: Int
     let api: CoordinatorAPI
+    /// Ticked by the tests (not as a service), so party starts happen when a test says.
+    let runner: PartyRunner
+    let hub: SignallingHub
     let clock: TestClock
     let backend: SQLCoordinatorStore.Backend
 
@@ -38,23 +42,33 @@ struct CoordinatorHarness: Sendable {
         let backend = try await Self.backend(backend, kind)
         let store = try await SQLCoordinatorStore.open(backend, logger: logger)
         let coordinator = try await LiveCoordinator(store: store, logger: logger)
+        let finished = AsyncStream<SessionSummary>.makeStream()
+        var signalling = SignallingConfiguration(tokenSecret: "tokens")
+        signalling.joinWindow = .seconds(2)
+        signalling.session.noShowGrace = .seconds(1)
+        let hub = SignallingHub(
+            configuration: signalling, logger: logger,
+            sessionFinished: { finished.continuation.yield($0) })
+        let configuration = CoordinatorConfiguration(
+            database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400)
         let api = CoordinatorAPI(
-            coordinator: coordinator,
-            configuration: CoordinatorConfiguration(
-                database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400),
+            coordinator: coordinator, configuration: configuration, attestationKey: attestationKey, hub: hub,
             now: { clock.now })
-        let hub = SignallingHub(configuration: SignallingConfiguration(), logger: logger)
+        let runner = PartyRunner(
+            coordinator: coordinator, hub: hub, validity: configuration.validity, logger: logger, now: { clock.now })
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
         let app = HTTPApplication.make(
             hub: hub, host: "127.0.0.1", port: 0, logger: logger,
             addRoutes: { CoordinatorRoutes.add(to: $0, api: api) },
-            services: [coordinator], onServerRunning: { reportPort.yield($0) })
+            services: [coordinator, PartyResults(summaries: finished.stream, runner: runner)],
+            onServerRunning: { reportPort.yield($0) })
         try await withThrowingTaskGroup { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             defer { group.cancelAll() }
-            try await body(CoordinatorHarness(port: port, api: api, clock: clock, backend: backend))
+            try await body(
+                CoordinatorHarness(port: port, api: api, runner: runner, hub: hub, clock: clock, backend: backend))
         }
     }
 
@@ -64,6 +78,8 @@ struct CoordinatorHarness: Sendable {
         if let given { return given }
         return try await TestDatabases.make(kind)
     }
+
+    var signallingURL: String { "ws://127.0.0.1:\(port)/v1/signal" }
 
     func call(_ method: String, _ path: String, body: String? = nil, bearer: String? = nil) async throws
         -> HTTPTestCall.Reply
@@ -90,14 +106,14 @@ struct CoordinatorHarness: Sendable {
     }
 
     /// Creates a party open for registration now; its id.
-    func createParty(deposit: Int64 = 0, minimumDistance: Double = 100) async throws -> String {
+    func createParty(deposit: Int64 = 0, minimumDistance: Double = 100, slashPermille: Int = 0) async throws -> String {
         let now = clock.now
         let reply = try await call(
             "POST", "/v1/parties",
             body: """
                 {"name":"Test","timeZone":"Europe/Berlin","registrationOpensAt":\(now - 60),
                  "registrationClosesAt":\(now + 3600),"startsAt":\(now + 7200),"deposit":\(deposit),
-                 "minimumDistance":\(minimumDistance)}
+                 "minimumDistance":\(minimumDistance),"slashPermille":\(slashPermille)}
                 """, bearer: Self.adminKey)
         try #require(reply.status == 201)
         return try #require(reply.json["id"] as? String)

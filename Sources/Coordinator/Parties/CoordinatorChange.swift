@@ -7,8 +7,8 @@ public enum CoordinatorChange: Sendable, Hashable {
     case registered(Registration)
     case deregistered(party: String, account: String)
     case ledgerEntry(DepositBook.Entry)
-    /// A party's groups at its start, in order.
-    case partyStarted(party: String, groups: [[String]], at: Int64)
+    /// A party's groups at its start, in order, and the families the assignment kept apart.
+    case partyStarted(party: String, groups: [[String]], families: [String: String], at: Int64)
     case groupSession(party: String, group: Int, session: String, tokens: [String: String])
     case outcome(party: String, account: String, outcome: RegistrantOutcome, at: Int64)
     /// An account's latest validation (inserted or replaced).

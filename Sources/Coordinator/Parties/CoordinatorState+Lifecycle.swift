@@ -34,17 +34,18 @@ extension CoordinatorState {
     /// Assigns `party`'s registrants to groups at its start with the revealed seed (``Assignment``), keeping
     /// accounts of one family (a controller and the accounts it manages) apart.
     public mutating func startParty(_ partyID: String, now: Int64) throws(PartyError) -> [CoordinatorChange] {
-        let accounts: [String]
+        let family: [String: String]
         let groups: [[String]]
         do {
             guard let book = parties[partyID] else { throw .unknownParty }
             guard now >= book.party.startsAt else { throw .notStarted }
             guard book.startedAt == nil else { throw .alreadyStarted }
-            accounts = Array(book.registrations.keys)
+            let accounts = Array(book.registrations.keys)
+            family = families(of: accounts)
             groups = Assignment.groups(
-                accounts: accounts, seed: book.seed, groupSize: book.party.groupSize, family: families(of: accounts))
+                accounts: accounts, seed: book.seed, groupSize: book.party.groupSize, family: family)
         }
-        return applyStart(partyID, groups: groups, at: now)
+        return applyStart(partyID, groups: groups, families: family, at: now)
     }
 
     /// The assignment families among `accounts`: each linked account maps to its controller.
@@ -60,10 +61,13 @@ extension CoordinatorState {
         return family
     }
 
-    mutating func applyStart(_ partyID: String, groups: [[String]], at now: Int64) -> [CoordinatorChange] {
+    mutating func applyStart(_ partyID: String, groups: [[String]], families: [String: String], at now: Int64)
+        -> [CoordinatorChange]
+    {
         parties[partyID]!.startedAt = now
+        parties[partyID]!.families = families
         parties[partyID]!.groups = groups.enumerated().map { PartyGroup(index: $0.offset, members: $0.element) }
-        var changes: [CoordinatorChange] = [.partyStarted(party: partyID, groups: groups, at: now)]
+        var changes: [CoordinatorChange] = [.partyStarted(party: partyID, groups: groups, families: families, at: now)]
         // Too few registrants for any group: their deposits come back, no fault of theirs.
         let placed = Set(groups.joined())
         for account in parties[partyID]!.registrations.keys.sorted() where !placed.contains(account) {
@@ -104,7 +108,9 @@ extension CoordinatorState {
             changes.append(record(RegistryEvent(account: account, kind: .validated, at: now, subject: partyID)))
         case .failed, .noShow:
             changes.append(
-                record(RegistryEvent(account: account, kind: outcome == .failed ? .failed : .noShow, at: now, subject: partyID)))
+                record(
+                    RegistryEvent(
+                        account: account, kind: outcome == .failed ? .failed : .noShow, at: now, subject: partyID)))
         }
         return changes + settle(account, party: partyID, slash: outcome != .validated)
     }

@@ -16,9 +16,10 @@ extension CoordinatorState {
             parties[party]?.spacing.remove(account)
         case .ledgerEntry:
             throw InconsistentRows(reason: "ledger entries are loaded into the books, not replayed")
-        case .partyStarted(let party, let groups, let at):
+        case .partyStarted(let party, let groups, let families, let at):
             guard parties[party] != nil else { throw InconsistentRows(reason: "started party") }
             parties[party]!.startedAt = at
+            parties[party]!.families = families
             parties[party]!.groups = groups.enumerated().map { PartyGroup(index: $0.offset, members: $0.element) }
         case .groupSession(let party, let group, let session, let tokens):
             guard parties[party]?.groups.indices.contains(group) == true else {

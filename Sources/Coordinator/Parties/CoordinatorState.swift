@@ -11,6 +11,8 @@ public struct CoordinatorState: Sendable {
         /// When the groups were assigned; nil before the start.
         public internal(set) var startedAt: Int64?
         public internal(set) var groups: [PartyGroup] = []
+        /// The families the assignment kept apart (account → controller), as they were at the start.
+        public internal(set) var families: [String: String] = [:]
         public internal(set) var outcomes: [String: RegistrantOutcome] = [:]
 
         init(party: Party, seed: [UInt8]) {

@@ -3,7 +3,9 @@ import Crypto
 extension CoordinatorState {
     /// `account`'s personhood level at `now`.
     public func level(of account: String, now: Int64) -> PersonhoodLevel {
-        guard let validation = registry.validations[account], validation.isCurrent(at: now) else { return .unregistered }
+        guard let validation = registry.validations[account], validation.isCurrent(at: now) else {
+            return .unregistered
+        }
         return registry.links[account] == nil ? .independent : .managed
     }
 
@@ -29,7 +31,10 @@ extension CoordinatorState {
         let link = ManagedLink(controller: controller, managed: managed, declaredAt: now)
         registry.links[managed] = link
         registry.managedBy[controller, default: []].insert(managed)
-        return [.linkDeclared(link), record(RegistryEvent(account: managed, kind: .becameManaged, at: now, subject: controller))]
+        return [
+            .linkDeclared(link),
+            record(RegistryEvent(account: managed, kind: .becameManaged, at: now, subject: controller)),
+        ]
     }
 
     /// Withdraws the declaration that `controller` manages `managed`; either side may (`by`).
@@ -54,7 +59,9 @@ extension CoordinatorState {
         guard !reason.isEmpty, reason.count <= 1000 else { throw .invalidReason }
         let challenge = RegistryChallenge(id: id, account: account, filedBy: filedBy, reason: reason, filedAt: now)
         registry.challenges[id] = challenge
-        return [.challenge(challenge), record(RegistryEvent(account: account, kind: .challengeFiled, at: now, subject: id))]
+        return [
+            .challenge(challenge), record(RegistryEvent(account: account, kind: .challengeFiled, at: now, subject: id)),
+        ]
     }
 
     /// An admin's resolution: an upheld challenge revokes the account's current validation.
@@ -71,7 +78,8 @@ extension CoordinatorState {
             .challenge(challenge),
             record(
                 RegistryEvent(
-                    account: challenge.account, kind: upheld ? .challengeUpheld : .challengeDismissed, at: now, subject: id)),
+                    account: challenge.account, kind: upheld ? .challengeUpheld : .challengeDismissed, at: now,
+                    subject: id)),
         ]
         if upheld, var validation = registry.validations[challenge.account], validation.isCurrent(at: now) {
             validation.revokedAt = now

@@ -6,11 +6,18 @@ import NIOHTTP1
 
 /// Delivers a session's result to the coordinator's callback URL: a signed JSON POST, retried with
 /// exponential backoff until a 2xx answer or the attempts run out.
-struct CallbackDelivery: Sendable {
+package struct CallbackDelivery: Sendable {
     let secret: String
     let attempts: Int
     let initialBackoff: Duration
     let logger: Logger
+
+    package init(secret: String, attempts: Int, initialBackoff: Duration, logger: Logger) {
+        self.secret = secret
+        self.attempts = attempts
+        self.initialBackoff = initialBackoff
+        self.logger = logger
+    }
 
     /// The wait before each retry: `initialBackoff`, doubling, at most five minutes.
     func backoff(afterAttempt attempt: Int) -> Duration {
@@ -19,7 +26,7 @@ struct CallbackDelivery: Sendable {
 
     /// Posts `body` to `url`; returns whether it was accepted.
     @discardableResult
-    func deliver(_ body: Data, to url: String) async -> Bool {
+    package func deliver(_ body: Data, to url: String) async -> Bool {
         for attempt in 1...max(1, attempts) {
             if await post(body, to: url) { return true }
             guard attempt < attempts else { break }

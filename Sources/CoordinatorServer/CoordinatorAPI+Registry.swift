@@ -1,0 +1,170 @@
+import Coordinator
+import Crypto
+import Foundation
+import HTTPTypes
+import Signalling
+import SignallingServer
+
+extension CoordinatorAPI {
+    // MARK: Registry
+
+    func registryEntry(_ account: String) -> RegistryEntryResponse {
+        let now = now()
+        return coordinator.read { RegistryEntryResponse(account: account, state: $0, now: now) }
+    }
+
+    func registryEntries(_ request: RegistryBatchRequest) throws(APIError) -> [RegistryEntryResponse] {
+        guard request.accounts.count <= 1000 else {
+            throw APIError(.badRequest, "too-many-accounts", "at most 1000 accounts per batch")
+        }
+        let now = now()
+        return coordinator.read { state in
+            request.accounts.map { RegistryEntryResponse(account: $0, state: state, now: now) }
+        }
+    }
+
+    func history(_ account: String) -> [RegistryEvent] { coordinator.read { $0.registry.history[account] ?? [] } }
+
+    func declare(_ request: DeclarationRequest, controller: String) async throws -> RegistryEntryResponse {
+        guard let consent = Base64URL.decode(request.consent) else {
+            throw APIError(.badRequest, "invalid-consent", "consent is not base64url")
+        }
+        let now = now()
+        let limit = configuration.controllerLimit
+        do {
+            try await coordinator.perform { state in
+                (
+                    try state.declareManaged(
+                        controller: controller, managed: request.managed, consent: Array(consent), limit: limit,
+                        now: now),
+                    ()
+                )
+            }
+        } catch let error as RegistryError {
+            throw APIError(registry: error)
+        }
+        return registryEntry(request.managed)
+    }
+
+    func withdrawDeclaration(managed: String, by account: String) async throws -> RegistryEntryResponse {
+        let now = now()
+        do {
+            try await coordinator.perform { state in
+                guard let controller = state.registry.links[managed]?.controller else {
+                    throw RegistryError.noSuchDeclaration
+                }
+                return (try state.withdrawManaged(controller: controller, managed: managed, by: account, now: now), ())
+            }
+        } catch let error as RegistryError {
+            throw APIError(registry: error)
+        }
+        return registryEntry(managed)
+    }
+
+    func fileChallenge(_ request: ChallengeFilingRequest, by account: String) async throws -> RegistryChallenge {
+        let id = Hex.encode(SecureRandom.bytes(8))
+        let now = now()
+        do {
+            return try await coordinator.perform { state in
+                let changes = try state.fileChallenge(
+                    id: id, against: request.account, filedBy: account, reason: request.reason, now: now)
+                return (changes, state.registry.challenges[id]!)
+            }
+        } catch let error as RegistryError {
+            throw APIError(registry: error)
+        }
+    }
+
+    func resolveChallenge(_ id: String, _ request: ChallengeResolutionRequest) async throws -> RegistryChallenge {
+        let now = now()
+        do {
+            return try await coordinator.perform { state in
+                let changes = try state.resolveChallenge(
+                    id: id, upheld: request.upheld, resolution: request.resolution ?? "", now: now)
+                return (changes, state.registry.challenges[id]!)
+            }
+        } catch let error as RegistryError {
+            throw APIError(registry: error)
+        }
+    }
+
+    /// The accounts a party validated whose validation is still current: the boost list.
+    func validated(_ party: String) throws(APIError) -> ValidatedResponse {
+        let now = now()
+        guard
+            let accounts = coordinator.read({ state in
+                state.parties[party].map { book in
+                    book.outcomes.filter { $0.value == .validated }.keys.filter {
+                        state.registry.validations[$0]?.party == party
+                            && state.registry.validations[$0]?.isCurrent(at: now) == true
+                    }
+                }
+            })
+        else { throw .partyNotFound }
+        return ValidatedResponse(party: party, accounts: Assignment.sortedByBytes(Array(accounts)))
+    }
+
+    // MARK: Attestations
+
+    func attestation(_ account: String) -> SignedAttestation {
+        let now = now()
+        let statement = coordinator.read { state in
+            AttestationStatement(
+                issuer: attestations.keyID, account: account, level: state.level(of: account, now: now),
+                validation: state.registry.validations[account].flatMap { $0.isCurrent(at: now) ? $0 : nil },
+                issuedAt: now)
+        }
+        return attestations.sign(statement)
+    }
+
+    func attestationKey() -> AttestationKeyResponse {
+        AttestationKeyResponse(
+            algorithm: "Ed25519", keyID: attestations.keyID,
+            publicKey: Base64URL.encode(attestations.key.publicKey.rawRepresentation))
+    }
+
+    // MARK: A member's party
+
+    /// The caller's group at a started party: its session and the caller's join token.
+    func membership(party: String, account: String) throws(APIError) -> MembershipResponse {
+        let found = coordinator.read { state -> (PartyGroup, RegistrantOutcome?)? in
+            guard let book = state.parties[party],
+                let group = book.groups.first(where: { $0.members.contains(account) })
+            else { return nil }
+            return (group, book.outcomes[account])
+        }
+        guard let (group, outcome) = found else {
+            throw APIError(.notFound, "not-in-a-group", "the account has no group at this party (yet)")
+        }
+        return MembershipResponse(
+            party: party, group: group.index, session: group.session, token: group.tokens[account],
+            signallingURL: hub?.configuration.publicURL, outcome: outcome)
+    }
+
+    /// The location commitment of the prover of the turn in progress, for a member of the prover's group only.
+    func turnLocation(party: String, account: String) throws(APIError) -> TurnLocationResponse {
+        let membership = try membership(party: party, account: account)
+        guard let session = membership.session, let summary = hub?.summary(of: session), let prover = summary.prover
+        else { throw APIError(.forbidden, "location-hidden", "no turn is in progress in your group") }
+        guard let registration = coordinator.read({ $0.parties[party]?.registrations[prover] }) else {
+            throw APIError(.forbidden, "location-hidden", "no turn is in progress in your group")
+        }
+        let pseudonym = summary.members.first { $0.member == prover }?.pseudonym ?? ""
+        return TurnLocationResponse(
+            turn: summary.turn ?? 0, pseudonym: pseudonym, latitude: registration.location.latitude,
+            longitude: registration.location.longitude, description: registration.description)
+    }
+
+    /// The published assignment of a started party: everything `partyline verify-assignment` needs.
+    func assignment(_ party: String) throws(APIError) -> AssignmentResponse {
+        let now = now()
+        guard let book = coordinator.read({ $0.parties[party] }) else { throw .partyNotFound }
+        guard book.startedAt != nil, let seed = book.revealedSeed(now: now) else {
+            throw APIError(.conflict, "party-not-started", "the assignment is published at the party's start")
+        }
+        return AssignmentResponse(
+            party: party, seed: Hex.encode(seed), seedCommitment: book.party.seedCommitment,
+            groupSize: book.party.groupSize, accounts: Assignment.sortedByBytes(Array(book.registrations.keys)),
+            families: book.families, groups: book.groups.map(\.members))
+    }
+}
