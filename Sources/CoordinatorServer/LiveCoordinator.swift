@@ -97,6 +97,13 @@ public final class LiveCoordinator: Service, Sendable {
         // Drain and close outside the cancelled task, so a cancellation cannot strand acknowledged work.
         try await Task {
             await self.commitPending()
+            // From here on operations are refused at once rather than queued for a writer that is gone.
+            let stranded = self.shared.withLock { shared -> [Pending] in
+                shared.failed = StorageUnavailable(reason: "the coordinator has shut down")
+                defer { shared.pending.removeAll() }
+                return shared.pending
+            }
+            if !stranded.isEmpty { await self.commit(stranded) }
             try await self.store.close()
         }.value
     }
@@ -112,13 +119,17 @@ public final class LiveCoordinator: Service, Sendable {
                 return Array(shared.pending.prefix(count))
             }
             if batch.isEmpty { return }
-            do {
-                try await store.apply(batch.flatMap(\.changes))
-                for operation in batch { operation.complete(nil) }
-            } catch {
-                logger.error("storage write failed; reloading the state", metadata: ["error": "\(error)"])
-                await recover(failing: batch, error)
-            }
+            await commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Pending]) async {
+        do {
+            try await store.apply(batch.flatMap(\.changes))
+            for operation in batch { operation.complete(nil) }
+        } catch {
+            logger.error("storage write failed; reloading the state", metadata: ["error": "\(error)"])
+            await recover(failing: batch, error)
         }
     }
 

@@ -18,6 +18,9 @@ public enum HTTPTestCall {
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = HTTPMethod(rawValue: method)
+        // No idle keep-alive connection outlives the call: a server cancelled at a test's end could otherwise
+        // race Hummingbird's connection quiescing and never finish shutting down.
+        request.headers.add(name: "Connection", value: "close")
         if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -7,7 +7,7 @@ import ServiceLifecycle
 public enum HTTPApplication {
     /// An application serving `hub`'s routes and those `addRoutes` adds on `host:port` (port 0 picks a free
     /// one, reported to `onServerRunning`), with WebSocket pings every `hub.configuration.heartbeat`;
-    /// `services` run beside the hub.
+    /// `services` run beside the hub. Idle HTTP/1 keep-alive connections are closed after 75 s.
     public static func make(
         hub: SignallingHub, host: String, port: Int, logger: Logger,
         addRoutes: (Router<SignallingRequestContext>) -> Void = { _ in }, services: [any Service] = [],
@@ -21,7 +21,9 @@ public enum HTTPApplication {
             maxFrameSize: SignallingEndpoint.maximumFrame, autoPing: .enabled(timePeriod: hub.configuration.heartbeat))
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: webSocket)),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(http1: .init(idleTimeout: .seconds(75)), ws: webSocket)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "PartyLine"),
             services: [hub] + services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
