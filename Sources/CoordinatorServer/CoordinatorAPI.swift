@@ -175,6 +175,11 @@ public final class CoordinatorAPI: Sendable {
         }
     }
 
+    /// Whether the books balance, with their size: the crash test's check after a restart.
+    func ledgerCheck() -> LedgerCheckResponse {
+        coordinator.read { LedgerCheckResponse(entries: $0.ledger.entries.count, balanced: $0.ledger.isBalanced()) }
+    }
+
     func credit(_ request: CreditRequest) async throws -> AccountResponse {
         do {
             try await coordinator.perform { state in

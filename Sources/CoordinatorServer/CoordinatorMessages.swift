@@ -276,3 +276,8 @@ extension APIError {
         self.init(status, error.rawValue, "the registry refused: \(error.rawValue)")
     }
 }
+
+struct LedgerCheckResponse: Encodable, Sendable {
+    let entries: Int
+    let balanced: Bool
+}

@@ -19,6 +19,10 @@ public enum CoordinatorRoutes {
             let withdrawal = try await JSONRequest.decode(WithdrawalRequest.self, from: request)
             return JSONResponse.make(try await api.withdraw(withdrawal, account: account))
         }
+        router.get("/v1/admin/ledger") { request, _ -> Response in
+            try api.requireAdmin(request)
+            return JSONResponse.make(api.ledgerCheck())
+        }
         router.post("/v1/admin/credits") { request, _ -> Response in
             try api.requireAdmin(request)
             return JSONResponse.make(

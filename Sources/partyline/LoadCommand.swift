@@ -9,7 +9,9 @@ struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
         abstract: "Load generators for PartyLine's services (and any other STUN server).",
-        subcommands: [STUNLoadCommand.self, TURNLoadCommand.self, SignallingLoadCommand.self]
+        subcommands: [
+            STUNLoadCommand.self, TURNLoadCommand.self, SignallingLoadCommand.self, RegistrationLoadCommand.self,
+        ]
     )
 }
 
