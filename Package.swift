@@ -227,6 +227,7 @@ let package = Package(
                 "Coordinator",
                 "CoordinatorServer",
                 "CoordinatorStore",
+                "Signalling",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

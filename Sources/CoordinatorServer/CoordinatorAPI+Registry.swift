@@ -141,11 +141,13 @@ extension CoordinatorAPI {
             signallingURL: hub?.configuration.publicURL, outcome: outcome)
     }
 
-    /// The location commitment of the prover of the turn in progress, for a member of the prover's group only.
-    func turnLocation(party: String, account: String) throws(APIError) -> TurnLocationResponse {
+    /// The location commitment of the prover of the turn in progress (of turn `turn`, when given), for a member
+    /// of the prover's group only.
+    func turnLocation(party: String, account: String, turn: Int?) throws(APIError) -> TurnLocationResponse {
         let membership = try membership(party: party, account: account)
-        guard let session = membership.session, let summary = hub?.summary(of: session), let prover = summary.prover
-        else { throw APIError(.forbidden, "location-hidden", "no turn is in progress in your group") }
+        guard let session = membership.session, let summary = hub?.summary(of: session), let prover = summary.prover,
+            turn == nil || turn == summary.turn
+        else { throw APIError(.forbidden, "location-hidden", "that turn is not in progress in your group") }
         guard let registration = coordinator.read({ $0.parties[party]?.registrations[prover] }) else {
             throw APIError(.forbidden, "location-hidden", "no turn is in progress in your group")
         }
@@ -156,13 +158,13 @@ extension CoordinatorAPI {
     }
 
     /// The published assignment of a started party: everything `partyline verify-assignment` needs.
-    func assignment(_ party: String) throws(APIError) -> AssignmentResponse {
+    func assignment(_ party: String) throws(APIError) -> PublishedAssignment {
         let now = now()
         guard let book = coordinator.read({ $0.parties[party] }) else { throw .partyNotFound }
         guard book.startedAt != nil, let seed = book.revealedSeed(now: now) else {
             throw APIError(.conflict, "party-not-started", "the assignment is published at the party's start")
         }
-        return AssignmentResponse(
+        return PublishedAssignment(
             party: party, seed: Hex.encode(seed), seedCommitment: book.party.seedCommitment,
             groupSize: book.party.groupSize, accounts: Assignment.sortedByBytes(Array(book.registrations.keys)),
             families: book.families, groups: book.groups.map(\.members))

@@ -254,16 +254,6 @@ struct TurnLocationResponse: Encodable, Sendable {
     let description: String?
 }
 
-struct AssignmentResponse: Codable, Sendable {
-    let party: String
-    let seed: String
-    let seedCommitment: String
-    let groupSize: Int
-    let accounts: [String]
-    let families: [String: String]
-    let groups: [[String]]
-}
-
 extension APIError {
     init(registry error: RegistryError) {
         let status: HTTPResponse.Status =

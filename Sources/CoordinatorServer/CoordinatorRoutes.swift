@@ -62,8 +62,9 @@ public enum CoordinatorRoutes {
         }
         router.get("/v1/parties/:id/turn-location") { request, context -> Response in
             let account = try api.account(of: request)
+            let turn = request.uri.queryParameters.get("turn", as: Int.self)
             return JSONResponse.make(
-                try api.turnLocation(party: try context.parameters.require("id"), account: account))
+                try api.turnLocation(party: try context.parameters.require("id"), account: account, turn: turn))
         }
         router.get("/v1/parties/:id/assignment") { _, context -> Response in
             JSONResponse.make(try api.assignment(try context.parameters.require("id")))

@@ -20,14 +20,13 @@ struct PartyLifecycleTests {
     /// What one member saw.
     struct Play: Sendable {
         var pseudonym = ""
-        /// The prover of the member's first turn as a verifier, and the location the API showed for it then.
-        var firstProver = ""
-        var location: HTTPTestCall.Reply?
+        /// For each turn it verified: the prover, and what the location API answered before the member voted.
+        var locations: [(turn: Int, prover: String, reply: HTTPTestCall.Reply)] = []
+        var results: [TurnResultView] = []
     }
 
-    /// A member who joins its group's session and votes at every turn start as a verifier: deny when
-    /// `denied` names the prover, otherwise approve. At its first turn as a verifier it asks the coordinator
-    /// for the prover's location.
+    /// A member who joins its group's session and, at every turn start as a verifier, asks the coordinator
+    /// for the prover's location and then votes: deny when `denied` names the prover, otherwise approve.
     static func play(
         _ server: CoordinatorHarness, party: String, token accountToken: String, denied: DeniedProver,
         deniesOwnTurn: Bool
@@ -45,13 +44,13 @@ struct PartyLifecycleTests {
                 play.pseudonym = welcome.you
                 if deniesOwnTurn { denied.name.withLock { $0 = welcome.you } }
             case .turnStart(let view) where view.role == .verifier:
-                if play.location == nil {
-                    play.firstProver = view.prover
-                    play.location = try await server.call(
-                        "GET", "/v1/parties/\(party)/turn-location", bearer: accountToken)
-                }
+                let reply = try await server.call(
+                    "GET", "/v1/parties/\(party)/turn-location?turn=\(view.turn)", bearer: accountToken)
+                play.locations.append((view.turn, view.prover, reply))
                 let deny = denied.name.withLock { $0 } == view.prover
                 connection.send(.vote(turn: view.turn, vote: deny ? .deny : .approve))
+            case .turnResult(let result):
+                play.results.append(result)
             case .sessionResult:
                 connection.close()
             default:
@@ -82,10 +81,10 @@ struct PartyLifecycleTests {
             let groups = try #require(assignment.json["groups"] as? [[String]])
             #expect(groups.count == 1 && Set(groups[0]) == Set(members.map(\.account)))
             // Anyone can re-derive the groups from the revealed seed and the registration list.
-            let seedText = try #require(assignment.json["seed"] as? String)
-            let seed = try #require(Hex.decode(seedText))
-            #expect(Assignment.commitment(to: seed) == assignment.json["seedCommitment"] as? String)
-            #expect(Assignment.groups(accounts: members.map(\.account), seed: seed, groupSize: 6) == groups)
+            let published = try JSONDecoder().decode(
+                PublishedAssignment.self, from: JSONSerialization.data(withJSONObject: try #require(assignment.body)))
+            #expect(try published.verify() == groups)
+            #expect(published.accounts == Assignment.sortedByBytes(members.map(\.account)))
 
             // Members 0–5 play; member 0's turn is denied; member 6 never connects.
             let denied = DeniedProver()
@@ -101,11 +100,24 @@ struct PartyLifecycleTests {
                 }
                 return try await group.reduce(into: [Int: Play]()) { $0[$1.0] = $1.1 }
             }
-            // During a turn a verifier sees the prover's location commitment, and only then.
-            let seen = try #require(plays[1])
-            #expect(seen.location?.status == 200 && seen.location?.json["pseudonym"] as? String == seen.firstProver)
-            let proverIndex = try #require(plays.first { $0.value.pseudonym == seen.firstProver }?.key)
-            #expect(seen.location?.json["latitude"] as? Double == 52.0 + Double(proverIndex) * 0.01)
+            // During a turn its verifiers see the prover's location commitment, and only then: every counted
+            // approval was cast after its voter read the location, so each approved turn had at least as many
+            // reads as approvals.
+            let registeredLatitude = Dictionary(
+                uniqueKeysWithValues: plays.map { ($0.value.pseudonym, 52.0 + Double($0.key) * 0.01) })
+            let reads = plays.values.flatMap(\.locations)
+            for read in reads {
+                if read.reply.status == 200 {
+                    #expect(read.reply.json["pseudonym"] as? String == read.prover)
+                    #expect(read.reply.json["latitude"] as? Double == registeredLatitude[read.prover])
+                } else {
+                    #expect(read.reply.status == 403 && read.reply.json["code"] as? String == "location-hidden")
+                }
+            }
+            for result in try #require(plays[1]).results where result.outcome == .approved {
+                let seen = reads.filter { $0.turn == result.turn && $0.reply.status == 200 }.count
+                #expect(seen >= result.approvals, "turn \(result.turn)")
+            }
             let afterwards = try await server.call(
                 "GET", "/v1/parties/\(party)/turn-location", bearer: members[1].token)
             #expect(afterwards.status == 403 && afterwards.json["code"] as? String == "location-hidden")
