@@ -35,6 +35,7 @@ public final class LiveCoordinator: Service, Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let logger: Logger
+    private let committed: Mutex<(@Sendable ([CoordinatorChange]) -> Void)?> = Mutex(nil)
 
     /// A coordinator over the state stored in `store`.
     public init(store: SQLCoordinatorStore, logger: Logger) async throws {
@@ -47,6 +48,11 @@ public final class LiveCoordinator: Service, Sendable {
     /// A stored secret, created from `candidate` on first use and shared by every node on the database.
     public func secret(named name: String, candidate: String) async throws -> String {
         try await store.secret(named: name, candidate: candidate)
+    }
+
+    /// Hears every batch of changes once it is committed (webhooks); must not block.
+    public func onCommitted(_ observer: @escaping @Sendable ([CoordinatorChange]) -> Void) {
+        committed.withLock { $0 = observer }
     }
 
     /// Reads the current state (including changes not yet committed).
@@ -125,8 +131,10 @@ public final class LiveCoordinator: Service, Sendable {
 
     private func commit(_ batch: [Pending]) async {
         do {
-            try await store.apply(batch.flatMap(\.changes))
+            let changes = batch.flatMap(\.changes)
+            try await store.apply(changes)
             for operation in batch { operation.complete(nil) }
+            committed.withLock { $0 }?(changes)
         } catch {
             logger.error("storage write failed; reloading the state", metadata: ["error": "\(error)"])
             await recover(failing: batch, error)

@@ -34,7 +34,8 @@ public final class PartyRunner: Service, Sendable {
         }
     }
 
-    /// One pass: start the parties that are due, then give every group of a running party a live session.
+    /// One pass: start the parties that are due, record validations that have expired, then give every group
+    /// of a running party a live session.
     public func tick() async {
         let now = now()
         let due = coordinator.read { state in
@@ -46,6 +47,11 @@ public final class PartyRunner: Service, Sendable {
             } catch {
                 logger.error("party start failed", metadata: ["party": "\(party)", "error": "\(error)"])
             }
+        }
+        do {
+            try await coordinator.perform { state in (state.recordExpiries(now: now), ()) }
+        } catch {
+            logger.error("expiries not recorded", metadata: ["error": "\(error)"])
         }
         for (party, group, members) in groupsNeedingSessions(now: now) {
             await createSession(party: party, group: group, members: members)

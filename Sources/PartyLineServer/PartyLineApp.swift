@@ -35,6 +35,12 @@ public struct PartyLineApp: Sendable {
         let runner = PartyRunner(
             coordinator: coordinator, hub: hub, validity: configuration.coordinator.validity,
             logger: makeLogger("partyline.parties"), now: now)
+        if let secret = configuration.coordinator.webhookSecret, !configuration.coordinator.webhookURLs.isEmpty {
+            WebhookNotifier(
+                urls: configuration.coordinator.webhookURLs, secret: secret, coordinator: coordinator,
+                logger: makeLogger("partyline.webhooks"), now: now
+            ).attach()
+        }
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: configuration.coordinator,
             attestationKey: try await attestationKey(coordinator), hub: hub, now: now)

@@ -62,7 +62,19 @@ struct PartyLifecycleTests {
 
     @Test("seven registrants: five validated, one denied, one no-show; deposits, levels, lists and attestations follow")
     func wholeParty() async throws {
-        try await CoordinatorHarness.withRunning(.sqlite) { server in
+        try await WebhookReceiver.withRunning { webhooks in
+            try await CoordinatorHarness.withRunning(.sqlite) { server in
+                WebhookNotifier(
+                    urls: [webhooks.url], secret: WebhookReceiver.secret, coordinator: server.api.coordinator,
+                    logger: Logger(label: "test.webhooks"), now: { server.clock.now }
+                ).attach()
+                try await Self.wholeParty(server, webhooks)
+            }
+        }
+    }
+
+    static func wholeParty(_ server: CoordinatorHarness, _ webhooks: WebhookReceiver) async throws {
+        do {
             let party = try await server.createParty(deposit: 100, slashPermille: 500)
             var members: [(account: String, token: String)] = []
             for index in 0..<7 {
@@ -161,6 +173,16 @@ struct PartyLifecycleTests {
                 #expect(statement.account == members[index].account && statement.level == level)
                 #expect(statement.party == (level == .independent ? party : nil))
             }
+
+            // Signed webhooks: five accounts became independent, and the party completed.
+            let bodies = try await webhooks.bodies(count: 6)
+            let levels = bodies.filter { $0["type"] as? String == "level-changed" }
+            #expect(Set(levels.compactMap { $0["account"] as? String }) == Set(members[1...5].map(\.account)))
+            #expect(levels.allSatisfy { $0["level"] as? Int == 1 && $0["reason"] as? String == "validated" })
+            let completed = try #require(bodies.first { $0["type"] as? String == "party-completed" })
+            #expect(completed["failed"] as? [String] == [members[0].account])
+            #expect(completed["noShow"] as? [String] == [members[6].account])
+            #expect((completed["validated"] as? [String])?.count == 5)
         }
     }
 }

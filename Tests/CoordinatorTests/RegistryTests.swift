@@ -51,6 +51,10 @@ struct RegistryTests {
         }
         #expect(throws: PartyError.alreadyStarted) { try state.startParty("p", now: Self.now) }
         #expect(state.registry.history[ids[2]]?.map(\.kind) == [.noShow])
+        #expect(state.recordExpiries(now: Self.now + Self.year - 1).isEmpty)
+        #expect(state.recordExpiries(now: Self.now + Self.year).count == 1)
+        #expect(state.recordExpiries(now: Self.now + 2 * Self.year).isEmpty, "an expiry is recorded once")
+        #expect(state.registry.history[ids[0]]?.map(\.kind) == [.validated, .expired])
     }
 
     @Test("declarations: co-signed, both validated, limit per controller, a managed account manages none")

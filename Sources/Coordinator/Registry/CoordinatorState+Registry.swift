@@ -91,6 +91,19 @@ extension CoordinatorState {
         return changes
     }
 
+    /// Records an `expired` event for every validation that has run out by `now` and has none yet.
+    public mutating func recordExpiries(now: Int64) -> [CoordinatorChange] {
+        let expired = registry.validations.values.filter { validation in
+            validation.revokedAt == nil && validation.expires <= now
+                && !(registry.history[validation.account] ?? []).contains {
+                    $0.kind == .expired && $0.subject == validation.party && $0.at >= validation.validatedAt
+                }
+        }
+        return expired.sorted { $0.account < $1.account }.map {
+            record(RegistryEvent(account: $0.account, kind: .expired, at: $0.expires, subject: $0.party))
+        }
+    }
+
     /// Appends `event` to its account's history; the change that stores it.
     mutating func record(_ event: RegistryEvent) -> CoordinatorChange {
         let position = registry.history[event.account]?.count ?? 0

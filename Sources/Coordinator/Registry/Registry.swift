@@ -87,7 +87,7 @@ public struct RegistryEvent: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case validated, failed, noShow = "no-show", becameManaged = "became-managed", released
         case challengeFiled = "challenge-filed", challengeUpheld = "challenge-upheld"
-        case challengeDismissed = "challenge-dismissed", revoked
+        case challengeDismissed = "challenge-dismissed", revoked, expired
     }
 
     public let account: String
