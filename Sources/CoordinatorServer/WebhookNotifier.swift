@@ -43,7 +43,9 @@ public final class WebhookNotifier: Sendable {
                 let level = coordinator.read { $0.level(of: event.account, now: now()) }
                 bodies.append(
                     Self.encode(
-                        LevelChanged(account: event.account, level: level.rawValue, levelName: level.name, reason: event.kind.rawValue, at: event.at)))
+                        LevelChanged(
+                            account: event.account, level: level.rawValue, levelName: level.name,
+                            reason: event.kind.rawValue, at: event.at)))
             case .outcome(let party, _, _, _):
                 completedParties.insert(party)
             default:
