@@ -35,8 +35,8 @@ extension CoordinatorAPI {
             try await coordinator.perform { state in
                 (
                     try state.declareManaged(
-                        controller: controller, managed: request.managed, consent: Array(consent), limit: limit,
-                        now: now),
+                        controller: controller, managed: request.managed, consent: Array(consent),
+                        consentedAt: request.consentedAt, limit: limit, now: now),
                     ()
                 )
             }

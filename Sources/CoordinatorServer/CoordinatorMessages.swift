@@ -210,9 +210,10 @@ struct RegistryBatchRequest: Decodable, Sendable {
 }
 
 /// `POST /v1/registry/declarations`: the controller declares `managed`, which consents by signing
-/// `partyline-manage-v1:<controller>:<managed>` with its key.
+/// `partyline-manage-v1:<controller>:<managed>:<consentedAt>` with its key.
 struct DeclarationRequest: Decodable, Sendable {
     let managed: String
+    let consentedAt: Int64
     let consent: String
 }
 
@@ -259,7 +260,7 @@ extension APIError {
         let status: HTTPResponse.Status =
             switch error {
             case .unknownAccount, .noSuchDeclaration, .noSuchChallenge: .notFound
-            case .invalidConsent, .invalidReason, .sameAccount: .badRequest
+            case .invalidConsent, .staleConsent, .invalidReason, .sameAccount: .badRequest
             case .notAParty: .forbidden
             default: .conflict
             }

@@ -62,7 +62,11 @@ public enum CoordinatorRoutes {
         }
         router.get("/v1/parties/:id/turn-location") { request, context -> Response in
             let account = try api.account(of: request)
-            let turn = request.uri.queryParameters.get("turn", as: Int.self)
+            let turnText = request.uri.queryParameters.get("turn")
+            let turn = turnText.flatMap { Int($0) }
+            guard turnText == nil || turn != nil else {
+                throw APIError(.badRequest, "invalid-turn", "turn must be an integer")
+            }
             return JSONResponse.make(
                 try api.turnLocation(party: try context.parameters.require("id"), account: account, turn: turn))
         }

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import Signalling
 import SignallingServer
+import Synchronization
 
 /// Runs parties: at a party's start it assigns the groups, creates one signalling session per group through
 /// the hub's session-setup API, and records each member's outcome when the group's session finishes. Every
@@ -15,6 +16,8 @@ public final class PartyRunner: Service, Sendable {
     let validity: Int64
     let logger: Logger
     let now: @Sendable () -> Int64
+    /// When expiries are next recorded (once a minute: it walks every validation).
+    private let expirySweep = Mutex<Int64>(0)
 
     public init(
         coordinator: LiveCoordinator, hub: SignallingHub, validity: Int64, logger: Logger,
@@ -34,8 +37,8 @@ public final class PartyRunner: Service, Sendable {
         }
     }
 
-    /// One pass: start the parties that are due, record validations that have expired, then give every group
-    /// of a running party a live session.
+    /// One pass: start the parties that are due, record validations that have expired, end parties past their
+    /// duration (undecided members become no-shows), then give every group of a running party a live session.
     public func tick() async {
         let now = now()
         let due = coordinator.read { state in
@@ -49,9 +52,17 @@ public final class PartyRunner: Service, Sendable {
             }
         }
         do {
-            try await coordinator.perform { state in (state.recordExpiries(now: now), ()) }
+            let sweepExpiries = expirySweep.withLock { next -> Bool in
+                guard now >= next else { return false }
+                next = now + 60
+                return true
+            }
+            if sweepExpiries {
+                try await coordinator.perform { state in (state.recordExpiries(now: now), ()) }
+            }
+            try await coordinator.perform { state in (try state.closeEndedParties(now: now), ()) }
         } catch {
-            logger.error("expiries not recorded", metadata: ["error": "\(error)"])
+            logger.error("party sweep failed", metadata: ["error": "\(error)"])
         }
         for (party, group, members) in groupsNeedingSessions(now: now) {
             await createSession(party: party, group: group, members: members)
@@ -93,25 +104,25 @@ public final class PartyRunner: Service, Sendable {
             state.parties.values.first { $0.groups.contains { $0.session == summary.session } }?.party.id
         }
         guard let party else { return }
-        for member in summary.members {
-            let outcome: RegistrantOutcome =
-                switch member.outcome {
-                case .approved: .validated
-                case .denied, .incomplete: .failed
-                case .noShow, nil: .noShow
-                }
-            do {
-                try await coordinator.perform { state in
-                    (
-                        try state.recordOutcome(
-                            party: party, account: member.member, outcome: outcome, validity: validity, now: now), ()
-                    )
-                }
-            } catch PartyError.alreadyDecided {
-                continue
-            } catch {
-                logger.error("outcome not recorded", metadata: ["party": "\(party)", "error": "\(error)"])
+        let outcomes = summary.members.map { member -> (String, RegistrantOutcome) in
+            switch member.outcome {
+            case .approved: (member.member, .validated)
+            case .denied, .incomplete: (member.member, .failed)
+            case .noShow, nil: (member.member, .noShow)
             }
+        }
+        // One operation for the whole group: a crash cannot leave it half decided.
+        do {
+            try await coordinator.perform { state in
+                var changes: [CoordinatorChange] = []
+                for (account, outcome) in outcomes where state.parties[party]?.outcomes[account] == nil {
+                    changes += try state.recordOutcome(
+                        party: party, account: account, outcome: outcome, validity: validity, now: now)
+                }
+                return (changes, ())
+            }
+        } catch {
+            logger.error("outcomes not recorded", metadata: ["party": "\(party)", "error": "\(error)"])
         }
     }
 }

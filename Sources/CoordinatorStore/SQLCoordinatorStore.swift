@@ -35,27 +35,52 @@ public final class SQLCoordinatorStore: Sendable {
         closeConnection = close
     }
 
-    /// Opens the database and runs the migrations it lacks.
+    /// The PostgreSQL advisory lock key a coordinator holds on its database ("PLCOORD1" as bytes).
+    static let advisoryLock: Int64 = 0x504C_434F_4F52_4431
+
+    /// Opens the database and runs the migrations it lacks. A database has one coordinator at a time: a second
+    /// one fails here.
     public static func open(_ backend: Backend, logger: Logger) async throws -> SQLCoordinatorStore {
         let store: SQLCoordinatorStore
         switch backend {
         case .sqlite(let path):
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let database = connection.sql(queryLogLevel: nil)
-            // WAL with synchronous=FULL: a commit is on disk when it returns, and readers never block the writer.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"] {
-                try await database.raw(SQLQueryString(pragma)).run()
+            // WAL with synchronous=FULL: a commit is on disk when it returns. The coordinator is the database's
+            // single writer: exclusive locking, taken now by an empty write transaction, makes a second process
+            // on the same file fail at start-up instead of diverging from this one's state.
+            for pragma in [
+                "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=2000", "PRAGMA locking_mode=EXCLUSIVE", "BEGIN IMMEDIATE", "COMMIT",
+            ] {
+                do {
+                    try await database.raw(SQLQueryString(pragma)).run()
+                } catch {
+                    try? await connection.close()
+                    throw StoreError(description: "cannot take the database (\(pragma)): \(error)")
+                }
             }
             store = SQLCoordinatorStore(database: database, begin: "BEGIN IMMEDIATE") { try await connection.close() }
         case .postgres(let url):
             let configuration = try SQLPostgresConfiguration(url: url)
             let connection = try await PostgresConnection.connect(
                 configuration: configuration.coreConfiguration, id: 1, logger: logger)
-            store = SQLCoordinatorStore(database: connection.sql(queryLogLevel: nil), begin: "BEGIN") {
-                try await connection.close()
+            let database = connection.sql(queryLogLevel: nil)
+            // One coordinator per database (see above): a session-level advisory lock, held while connected.
+            let locked = try await database.raw("SELECT pg_try_advisory_lock(\(bind: Self.advisoryLock)) AS locked")
+                .first()?.decode(column: "locked", as: Bool.self)
+            guard locked == true else {
+                try? await connection.close()
+                throw StoreError(description: "another coordinator holds this database")
             }
+            store = SQLCoordinatorStore(database: database, begin: "BEGIN") { try await connection.close() }
         }
-        try await store.migrate()
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
         return store
     }
 
@@ -129,8 +154,7 @@ extension SQLCoordinatorStore {
         }
     }
 
-    /// The stored secret named `name`, storing `candidate` first if there is none (so every node sharing
-    /// the database agrees on one).
+    /// The stored secret named `name`, storing `candidate` first if there is none (so it survives restarts).
     public func secret(named name: String, candidate: String) async throws -> String {
         try await database.insert(into: "server_keys").columns("name", "secret").values(name, candidate)
             .ignoringConflicts(with: "name").run()

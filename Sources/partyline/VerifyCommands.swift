@@ -69,15 +69,14 @@ struct VerifyAttestationCommand: ParsableCommand {
         guard let key = Base64URL.decode(keyText) else { throw ValidationError("the public key is not base64url") }
         let signed = try JSONDecoder().decode(SignedAttestation.self, from: try readDocument(attestation))
         do {
-            let statement = try AttestationSigner.verify(signed, publicKey: key)
-            let now = Int64(Date().timeIntervalSince1970)
-            let current = statement.expires.map { now < $0 } ?? true
+            let statement = try AttestationSigner.verify(
+                signed, publicKey: key, now: Int64(Date().timeIntervalSince1970))
             print(
                 "attestation verified: account \(statement.account) is \(statement.level.name) (level "
                     + "\(statement.level.rawValue))"
                     + (statement.party.map { ", validated at party \($0)" } ?? "")
-                    + (statement.expires.map { ", until \($0)" } ?? "") + ", issued at \(statement.issuedAt)"
-                    + (current ? "" : " — the validation has since expired"))
+                    + (statement.expires.map { ", validation until \($0)" } ?? "")
+                    + ", issued at \(statement.issuedAt), counts until \(statement.validUntil)")
         } catch {
             print("attestation does NOT verify: \(error.rawValue)")
             throw ExitCode.failure

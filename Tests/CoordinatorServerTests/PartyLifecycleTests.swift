@@ -1,5 +1,6 @@
 import Coordinator
 import CoordinatorServer
+import Crypto
 import Foundation
 import Logging
 import PartyLineTesting
@@ -169,7 +170,16 @@ struct PartyLifecycleTests {
                 let reply = try await server.call("GET", "/v1/attestations/\(members[index].account)")
                 let body = try JSONSerialization.data(withJSONObject: try #require(reply.body))
                 let attestation = try JSONDecoder().decode(SignedAttestation.self, from: body)
-                let statement = try AttestationSigner.verify(attestation, publicKey: publicKey)
+                let statement = try AttestationSigner.verify(attestation, publicKey: publicKey, now: server.clock.now)
+                #expect(throws: AttestationError.wrongKey) {
+                    try AttestationSigner.verify(
+                        attestation, publicKey: Curve25519.Signing.PrivateKey().publicKey.rawRepresentation,
+                        now: server.clock.now)
+                }
+                #expect(throws: AttestationError.expired) {
+                    try AttestationSigner.verify(
+                        attestation, publicKey: publicKey, now: server.clock.now + AttestationStatement.lifetime)
+                }
                 #expect(statement.account == members[index].account && statement.level == level)
                 #expect(statement.party == (level == .independent ? party : nil))
             }

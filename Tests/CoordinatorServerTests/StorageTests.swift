@@ -16,6 +16,19 @@ struct StorageTests {
         try await second.close()
     }
 
+    @Test("a second coordinator on an open database is refused", arguments: TestDatabases.kinds)
+    func singleWriter(kind: TestDatabases.Kind) async throws {
+        let backend = try await TestDatabases.make(kind)
+        let first = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
+        await #expect(throws: (any Error).self) {
+            let second = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
+            try await second.close()
+        }
+        try await first.close()
+        let reopened = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
+        try await reopened.close()
+    }
+
     @Test("every kind of change survives a reopen exactly", arguments: TestDatabases.kinds)
     func roundTrip(kind: TestDatabases.Kind) async throws {
         let backend = try await TestDatabases.make(kind)
@@ -103,15 +116,21 @@ struct StorageTests {
                 validity: 86_400, now: Fixtures.now + 1)
         }
         let consent = Array(
-            try signers[ids[1]]!.signature(for: ManagedLink.consentText(controller: ids[0], managed: ids[1]))
-                .rawRepresentation)
+            try signers[ids[1]]!.signature(
+                for: ManagedLink.consentText(controller: ids[0], managed: ids[1], consentedAt: Fixtures.now + 2)
+            )
+            .rawRepresentation)
         changes += try state.declareManaged(
-            controller: ids[0], managed: ids[1], consent: consent, limit: 10, now: Fixtures.now + 2)
+            controller: ids[0], managed: ids[1], consent: consent, consentedAt: Fixtures.now + 2, limit: 10,
+            now: Fixtures.now + 2)
         let second = Array(
-            try signers[ids[2]]!.signature(for: ManagedLink.consentText(controller: ids[0], managed: ids[2]))
-                .rawRepresentation)
+            try signers[ids[2]]!.signature(
+                for: ManagedLink.consentText(controller: ids[0], managed: ids[2], consentedAt: Fixtures.now + 2)
+            )
+            .rawRepresentation)
         changes += try state.declareManaged(
-            controller: ids[0], managed: ids[2], consent: second, limit: 10, now: Fixtures.now + 2)
+            controller: ids[0], managed: ids[2], consent: second, consentedAt: Fixtures.now + 2, limit: 10,
+            now: Fixtures.now + 2)
         changes += try state.withdrawManaged(controller: ids[0], managed: ids[2], by: ids[0], now: Fixtures.now + 3)
         changes += try state.fileChallenge(
             id: "c1", against: ids[3], filedBy: ids[4], reason: "twins", now: Fixtures.now + 4)

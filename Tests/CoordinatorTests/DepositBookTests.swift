@@ -65,6 +65,16 @@ struct DepositBookTests {
             book.balances.filter { if case .external = $0.key { false } else { true } }.values.allSatisfy { $0 >= 0 })
     }
 
+    @Test("deposits that would overflow the books are refused")
+    func overflow() throws {
+        var book = DepositBook()
+        try book.deposit(Int64.max, to: "a")
+        #expect(throws: DepositBook.Refusal.invalidAmount) { try book.deposit(1, to: "b") }
+        try book.withdraw(10, from: "a")
+        try book.deposit(10, to: "b")
+        #expect(book.isBalanced())
+    }
+
     @Test("books rebuilt from their entries equal the originals; unbalanced or gapped entries are refused")
     func rebuiltFromEntries() throws {
         var book = DepositBook()

@@ -56,40 +56,43 @@ struct RegistrationRulesTests {
             #expect(copy.parties["p"]?.registrations == registrations)
         }
         refused("party-not-found") {
-            try $0.register(account: ids[1], party: "q", latitude: 1, longitude: 1, description: nil, now: Self.now)
+            _ = try $0.register(account: ids[1], party: "q", latitude: 1, longitude: 1, description: nil, now: Self.now)
         }
         refused("registration-closed") {
-            try $0.register(
+            _ = try $0.register(
                 account: ids[1], party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now + 10)
         }
         refused("registration-closed") {
-            try $0.register(
+            _ = try $0.register(
                 account: ids[1], party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now - 11)
         }
         refused("account-not-found") {
-            try $0.register(account: "nobody", party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now)
+            _ = try $0.register(
+                account: "nobody", party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now)
         }
         refused("already-registered") {
-            try $0.register(account: ids[0], party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now)
+            _ = try $0.register(account: ids[0], party: "p", latitude: 1, longitude: 1, description: nil, now: Self.now)
         }
         refused("invalid-location") {
-            try $0.register(account: ids[1], party: "p", latitude: 91, longitude: 1, description: nil, now: Self.now)
+            _ = try $0.register(
+                account: ids[1], party: "p", latitude: 91, longitude: 1, description: nil, now: Self.now)
         }
         refused("invalid-location") {
-            try $0.register(account: ids[1], party: "p", latitude: .nan, longitude: 1, description: nil, now: Self.now)
+            _ = try $0.register(
+                account: ids[1], party: "p", latitude: .nan, longitude: 1, description: nil, now: Self.now)
         }
         refused("invalid-description") {
-            try $0.register(
+            _ = try $0.register(
                 account: ids[1], party: "p", latitude: 1, longitude: 1, description: String(repeating: "x", count: 281),
                 now: Self.now)
         }
         // 99.9 m from the first registration, under the default 100 m.
         refused("location-taken") {
-            try $0.register(
+            _ = try $0.register(
                 account: ids[1], party: "p", latitude: 0.000898, longitude: 0, description: nil, now: Self.now)
         }
-        refused("not-registered") { try $0.deregister(account: ids[1], party: "p", now: Self.now) }
-        refused("registration-closed") { try $0.deregister(account: ids[0], party: "p", now: Self.now + 10) }
+        refused("not-registered") { _ = try $0.deregister(account: ids[1], party: "p", now: Self.now) }
+        refused("registration-closed") { _ = try $0.deregister(account: ids[0], party: "p", now: Self.now + 10) }
 
         var poor = try Self.state(funds: 100).0
         let poorID = poor.accounts.keys.sorted()[0]

@@ -57,6 +57,20 @@ struct RegistryTests {
         #expect(state.registry.history[ids[0]]?.map(\.kind) == [.validated, .expired])
     }
 
+    @Test("a party past its duration turns its undecided members into no-shows, once")
+    func closing() throws {
+        var (state, ids, _) = try Self.startedParty(6)
+        _ = try state.recordOutcome(
+            party: "p", account: ids[0], outcome: .validated, validity: Self.year, now: Self.now)
+        #expect(try state.closeEndedParties(now: Self.now).isEmpty, "still running")
+        let end = Self.now - 10 + 3600
+        _ = try state.closeEndedParties(now: end)
+        #expect(state.parties["p"]?.outcomes.values.filter { $0 == .noShow }.count == 5)
+        #expect(state.parties["p"]?.outcomes[ids[0]] == .validated)
+        #expect(try state.closeEndedParties(now: end + 1).isEmpty)
+        #expect(state.ledger.isBalanced() && state.ledger.balance(.slashed(party: "p")) == 250)
+    }
+
     @Test("declarations: co-signed, both validated, limit per controller, a managed account manages none")
     func declarations() throws {
         var (state, ids, signers) = try Self.startedParty(6)
@@ -66,40 +80,50 @@ struct RegistryTests {
         }
         func consent(_ controller: String, _ managed: String) throws -> [UInt8] {
             Array(
-                try signers[managed]!.signature(for: ManagedLink.consentText(controller: controller, managed: managed)))
+                try signers[managed]!.signature(
+                    for: ManagedLink.consentText(controller: controller, managed: managed, consentedAt: Self.now)))
         }
         let (controller, a, b, c, unvalidated) = (ids[0], ids[1], ids[2], ids[3], ids[5])
         #expect(throws: RegistryError.invalidConsent) {
             try state.declareManaged(
-                controller: controller, managed: a, consent: try consent(controller, b), limit: 2, now: Self.now)
+                controller: controller, managed: a, consent: try consent(controller, b), consentedAt: Self.now,
+                limit: 2, now: Self.now)
         }
         #expect(throws: RegistryError.notValidated) {
             try state.declareManaged(
-                controller: controller, managed: unvalidated, consent: try consent(controller, unvalidated), limit: 2,
+                controller: controller, managed: unvalidated, consent: try consent(controller, unvalidated),
+                consentedAt: Self.now, limit: 2,
                 now: Self.now)
         }
         #expect(throws: RegistryError.sameAccount) {
-            try state.declareManaged(controller: a, managed: a, consent: try consent(a, a), limit: 2, now: Self.now)
+            try state.declareManaged(
+                controller: a, managed: a, consent: try consent(a, a), consentedAt: Self.now, limit: 2, now: Self.now)
         }
         _ = try state.declareManaged(
-            controller: controller, managed: a, consent: try consent(controller, a), limit: 2, now: Self.now)
+            controller: controller, managed: a, consent: try consent(controller, a), consentedAt: Self.now, limit: 2,
+            now: Self.now)
         #expect(
             state.level(of: a, now: Self.now) == .managed && state.level(of: controller, now: Self.now) == .independent)
         #expect(throws: RegistryError.alreadyManaged) {
-            try state.declareManaged(controller: b, managed: a, consent: try consent(b, a), limit: 2, now: Self.now)
+            try state.declareManaged(
+                controller: b, managed: a, consent: try consent(b, a), consentedAt: Self.now, limit: 2, now: Self.now)
         }
         #expect(throws: RegistryError.controllerIsManaged) {
-            try state.declareManaged(controller: a, managed: b, consent: try consent(a, b), limit: 2, now: Self.now)
+            try state.declareManaged(
+                controller: a, managed: b, consent: try consent(a, b), consentedAt: Self.now, limit: 2, now: Self.now)
         }
         #expect(throws: RegistryError.managedAccountManages) {
             try state.declareManaged(
-                controller: b, managed: controller, consent: try consent(b, controller), limit: 2, now: Self.now)
+                controller: b, managed: controller, consent: try consent(b, controller), consentedAt: Self.now,
+                limit: 2, now: Self.now)
         }
         _ = try state.declareManaged(
-            controller: controller, managed: b, consent: try consent(controller, b), limit: 2, now: Self.now)
+            controller: controller, managed: b, consent: try consent(controller, b), consentedAt: Self.now, limit: 2,
+            now: Self.now)
         #expect(throws: RegistryError.controllerLimit) {
             try state.declareManaged(
-                controller: controller, managed: c, consent: try consent(controller, c), limit: 2, now: Self.now)
+                controller: controller, managed: c, consent: try consent(controller, c), consentedAt: Self.now,
+                limit: 2, now: Self.now)
         }
         #expect(throws: RegistryError.notAParty) {
             try state.withdrawManaged(controller: controller, managed: a, by: c, now: Self.now)
@@ -107,7 +131,25 @@ struct RegistryTests {
         _ = try state.withdrawManaged(controller: controller, managed: a, by: a, now: Self.now)
         #expect(state.level(of: a, now: Self.now) == .independent)
         #expect(state.registry.history[a]?.map(\.kind) == [.validated, .becameManaged, .released])
-        #expect(state.families(of: ids) == [controller: controller, b: controller])
+        // The withdrawn declaration cannot be revived with its old consent; a fresh one works.
+        #expect(throws: RegistryError.staleConsent) {
+            try state.declareManaged(
+                controller: controller, managed: a, consent: try consent(controller, a), consentedAt: Self.now,
+                limit: 3, now: Self.now + 1)
+        }
+        let fresh = Array(
+            try signers[a]!.signature(
+                for: ManagedLink.consentText(controller: controller, managed: a, consentedAt: Self.now + 1)))
+        _ = try state.declareManaged(
+            controller: controller, managed: a, consent: fresh, consentedAt: Self.now + 1, limit: 3, now: Self.now + 1)
+        let old = Array(
+            try signers[c]!.signature(
+                for: ManagedLink.consentText(controller: controller, managed: c, consentedAt: Self.now - 301)))
+        #expect(throws: RegistryError.staleConsent) {
+            try state.declareManaged(
+                controller: controller, managed: c, consent: old, consentedAt: Self.now - 301, limit: 3, now: Self.now)
+        }
+        #expect(state.families(of: ids) == [controller: controller, a: controller, b: controller])
     }
 
     @Test("an upheld challenge revokes the validation; a dismissed one changes no level; both stay in the history")

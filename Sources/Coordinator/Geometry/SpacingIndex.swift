@@ -43,9 +43,11 @@ public struct SpacingIndex<Key: Hashable & Sendable>: Sendable {
 
     /// Registers `key` at `point` unless another key is closer than `spacing` (returned) or `key` is already
     /// registered (returned too).
-    public mutating func insert(_ key: Key, at point: GeoPoint) -> Key? {
+    /// With `checkingSpacing` false the point is placed whatever lies near it (replaying stored registrations,
+    /// which were spaced under the rules in force when they were made).
+    public mutating func insert(_ key: Key, at point: GeoPoint, checkingSpacing: Bool = true) -> Key? {
         if locations[key] != nil { return key }
-        if let conflict = conflict(with: point) { return conflict }
+        if checkingSpacing, let conflict = conflict(with: point) { return conflict }
         locations[key] = point
         cells[cell(of: point), default: []].append((key, point))
         return nil

@@ -63,7 +63,9 @@ public struct DepositBook: DepositLedger, Hashable {
 
     /// Funds arriving for `holder`.
     public mutating func deposit(_ amount: Int64, to holder: String) throws(Refusal) {
-        guard amount > 0 else { throw .invalidAmount }
+        // Every balance is bounded by the funds in the books, so bounding those keeps all sums in range.
+        // `external` is never positive, so `Int64.max + external` cannot overflow.
+        guard amount > 0, amount <= Int64.max + balance(.external) else { throw .invalidAmount }
         post("deposit", [(.external, -amount), (.wallet(holder), amount)])
     }
 

@@ -76,6 +76,22 @@ extension CoordinatorState {
         return changes
     }
 
+    /// Ends every party past its duration: placed members with no outcome yet become no-shows (their group's
+    /// session never reported, for instance because the server was down).
+    public mutating func closeEndedParties(now: Int64) throws(PartyError) -> [CoordinatorChange] {
+        let ended = parties.values.filter {
+            $0.startedAt != nil && now >= $0.party.startsAt + $0.party.duration && $0.outcomes.count < $0.placed
+        }
+        var changes: [CoordinatorChange] = []
+        for book in ended {
+            for account in book.groups.flatMap(\.members) where book.outcomes[account] == nil {
+                changes += try recordOutcome(
+                    party: book.party.id, account: account, outcome: .noShow, validity: 0, now: now)
+            }
+        }
+        return changes
+    }
+
     /// Records the signalling session created for a group and its members' join tokens.
     public mutating func attachSession(party partyID: String, group: Int, session: String, tokens: [String: String])
         throws(PartyError) -> [CoordinatorChange]

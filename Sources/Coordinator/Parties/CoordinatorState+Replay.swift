@@ -9,8 +9,9 @@ extension CoordinatorState {
         case .registered(let registration):
             guard parties[registration.party] != nil else { throw InconsistentRows(reason: "registration's party") }
             parties[registration.party]!.registrations[registration.account] = registration
-            // Kept even if a closer one exists: it was spaced under the rules when it was made.
-            _ = parties[registration.party]!.spacing.insert(registration.account, at: registration.location)
+            // Placed even if a closer one exists: it was spaced under the rules when it was made.
+            _ = parties[registration.party]!.spacing.insert(
+                registration.account, at: registration.location, checkingSpacing: false)
         case .deregistered(let party, let account):
             parties[party]?.registrations[account] = nil
             parties[party]?.spacing.remove(account)

@@ -10,7 +10,11 @@ public struct CoordinatorState: Sendable {
         var spacing: SpacingIndex<String>
         /// When the groups were assigned; nil before the start.
         public internal(set) var startedAt: Int64?
-        public internal(set) var groups: [PartyGroup] = []
+        public internal(set) var groups: [PartyGroup] = [] {
+            didSet { placed = groups.reduce(0) { $0 + $1.members.count } }
+        }
+        /// Registrants placed in a group; the party is decided once each has an outcome.
+        public private(set) var placed = 0
         /// The families the assignment kept apart (account → controller), as they were at the start.
         public internal(set) var families: [String: String] = [:]
         public internal(set) var outcomes: [String: RegistrantOutcome] = [:]

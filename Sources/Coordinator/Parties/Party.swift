@@ -86,7 +86,8 @@ public struct PartyDraft: Sendable, Hashable, Codable {
             throw .init(field: "startsAt", "at or after registration closes")
         }
         guard (60...86_400).contains(duration) else { throw .init(field: "duration", "60 to 86400 seconds") }
-        guard (4...12).contains(groupSize) else { throw .init(field: "groupSize", "4 to 12") }
+        // A remainder can make a group one larger, and a signalling session holds at most 12 members.
+        guard (4...11).contains(groupSize) else { throw .init(field: "groupSize", "4 to 11") }
         guard minimumDistance.isFinite, (1...100_000).contains(minimumDistance) else {
             throw .init(field: "minimumDistance", "1 to 100000 meters")
         }

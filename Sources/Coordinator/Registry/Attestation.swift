@@ -11,9 +11,15 @@ public struct AttestationStatement: Sendable, Hashable, Codable {
     public let level: PersonhoodLevel
     public let party: String?
     public let validatedAt: Int64?
-    /// When the validation expires; the statement says nothing beyond it.
+    /// When the validation expires.
     public let expires: Int64?
     public let issuedAt: Int64
+    /// When the statement itself stops counting: a day after issue at most (a level can change, by a
+    /// revocation or a declaration, long before the validation expires), and never past `expires`.
+    public let validUntil: Int64
+
+    /// How long a statement counts after it is issued.
+    public static let lifetime: Int64 = 86_400
 
     public init(
         issuer: String, account: String, level: PersonhoodLevel, validation: Validation?, issuedAt: Int64
@@ -26,6 +32,7 @@ public struct AttestationStatement: Sendable, Hashable, Codable {
         validatedAt = validation?.validatedAt
         expires = validation?.expires
         self.issuedAt = issuedAt
+        validUntil = min(issuedAt + Self.lifetime, validation?.expires ?? .max)
     }
 }
 
@@ -43,6 +50,7 @@ public enum AttestationError: String, Error, Sendable, Hashable {
     case malformed = "malformed-attestation"
     case wrongKey = "unknown-key"
     case badSignature = "bad-signature"
+    case expired = "expired-attestation"
 }
 
 /// Signs attestations with the registry's Ed25519 key.
@@ -69,9 +77,10 @@ public struct AttestationSigner: Sendable {
             algorithm: "Ed25519", keyID: keyID, statement: body, signature: Base64URL.encode(signature))
     }
 
-    /// The statement if `attestation` is signed by `publicKey` (raw Ed25519, 32 bytes).
-    public static func verify(_ attestation: SignedAttestation, publicKey: some DataProtocol) throws(AttestationError)
-        -> AttestationStatement
+    /// The statement if `attestation` is signed by `publicKey` (raw Ed25519, 32 bytes) and, at `now` (Unix
+    /// seconds), still counts.
+    public static func verify(_ attestation: SignedAttestation, publicKey: some DataProtocol, now: Int64)
+        throws(AttestationError) -> AttestationStatement
     {
         guard attestation.algorithm == "Ed25519",
             let key = try? Curve25519.Signing.PublicKey(rawRepresentation: Data(publicKey))
@@ -83,6 +92,7 @@ public struct AttestationSigner: Sendable {
             let statement = try? JSONDecoder().decode(AttestationStatement.self, from: json),
             statement.issuer == attestation.keyID
         else { throw .malformed }
+        guard now < statement.validUntil else { throw .expired }
         return statement
     }
 }

@@ -12,9 +12,10 @@ extension CoordinatorState {
     /// Records that `controller` manages `managed`. Both must hold current validations; the controller must not
     /// be managed, the managed account must manage no one and be managed by no one, the controller must manage
     /// fewer than `limit` accounts, and `consent` must be the managed account's signature over
-    /// ``ManagedLink/consentText(controller:managed:)``.
+    /// ``ManagedLink/consentText(controller:managed:consentedAt:)``, recent and newer than the managed account's
+    /// last declaration or release.
     public mutating func declareManaged(
-        controller: String, managed: String, consent: [UInt8], limit: Int, now: Int64
+        controller: String, managed: String, consent: [UInt8], consentedAt: Int64, limit: Int, now: Int64
     ) throws(RegistryError) -> [CoordinatorChange] {
         guard controller != managed else { throw .sameAccount }
         guard let managedRecord = accounts[managed], accounts[controller] != nil else { throw .unknownAccount }
@@ -26,8 +27,15 @@ extension CoordinatorState {
         guard registry.links[managed] == nil else { throw .alreadyManaged }
         guard registry.managedBy[controller, default: []].count < limit else { throw .controllerLimit }
         guard let key = try? AccountKey(algorithm: managedRecord.algorithm, publicKey: managedRecord.publicKey),
-            key.isValidSignature(consent, for: ManagedLink.consentText(controller: controller, managed: managed))
+            key.isValidSignature(
+                consent,
+                for: ManagedLink.consentText(controller: controller, managed: managed, consentedAt: consentedAt))
         else { throw .invalidConsent }
+        let lastChange = registry.history[managed]?.last { $0.kind == .becameManaged || $0.kind == .released }?.at
+        let window = (now + ManagedLink.consentWindow.lowerBound)...(now + ManagedLink.consentWindow.upperBound)
+        guard window.contains(consentedAt), consentedAt > (lastChange ?? .min) else {
+            throw .staleConsent
+        }
         let link = ManagedLink(controller: controller, managed: managed, declaredAt: now)
         registry.links[managed] = link
         registry.managedBy[controller, default: []].insert(managed)

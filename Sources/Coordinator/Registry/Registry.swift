@@ -48,10 +48,16 @@ public struct ManagedLink: Sendable, Hashable, Codable {
         self.declaredAt = declaredAt
     }
 
-    /// The text the managed account signs to consent: `partyline-manage-v1:<controller>:<managed>` (UTF-8).
-    public static func consentText(controller: String, managed: String) -> [UInt8] {
-        Array("partyline-manage-v1:\(controller):\(managed)".utf8)
+    /// The text the managed account signs to consent at `consentedAt` (Unix seconds):
+    /// `partyline-manage-v1:<controller>:<managed>:<consentedAt>` (UTF-8). A consent is accepted within five
+    /// minutes of its time and only if it is newer than the pair's last declaration or withdrawal, so a
+    /// withdrawn declaration cannot be revived with the old signature.
+    public static func consentText(controller: String, managed: String, consentedAt: Int64) -> [UInt8] {
+        Array("partyline-manage-v1:\(controller):\(managed):\(consentedAt)".utf8)
     }
+
+    /// How far a consent's time may lie from the server's clock: five minutes back, one minute ahead.
+    public static let consentWindow: ClosedRange<Int64> = -300...60
 }
 
 /// A challenge filed against an account suspected of undeclared management.
@@ -114,6 +120,7 @@ public enum RegistryError: String, Error, Sendable, Hashable {
     case alreadyManaged = "already-managed"
     case controllerLimit = "controller-limit"
     case invalidConsent = "invalid-consent"
+    case staleConsent = "stale-consent"
     case noSuchDeclaration = "declaration-not-found"
     case notAParty = "not-a-party-to-declaration"
     case noSuchChallenge = "challenge-not-found"
