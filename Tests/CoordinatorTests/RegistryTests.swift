@@ -158,6 +158,12 @@ struct RegistryTests {
         _ = try state.recordOutcome(
             party: "p", account: ids[0], outcome: .validated, validity: Self.year, now: Self.now)
         _ = try state.fileChallenge(id: "c1", against: ids[0], filedBy: ids[1], reason: "same phone", now: Self.now)
+        #expect(throws: RegistryError.duplicateChallenge) {
+            try state.fileChallenge(id: "c1b", against: ids[0], filedBy: ids[1], reason: "again", now: Self.now)
+        }
+        #expect(throws: RegistryError.duplicateChallenge) {
+            try state.fileChallenge(id: "c1c", against: ids[1], filedBy: ids[1], reason: "myself", now: Self.now)
+        }
         _ = try state.resolveChallenge(id: "c1", upheld: false, resolution: "no evidence", now: Self.now + 1)
         #expect(state.level(of: ids[0], now: Self.now + 2) == .independent)
         #expect(throws: RegistryError.challengeResolved) {

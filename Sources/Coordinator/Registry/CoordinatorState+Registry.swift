@@ -59,12 +59,19 @@ extension CoordinatorState {
         ]
     }
 
-    /// Files a challenge against `account`; its id is `id` (a fresh random value).
+    /// Files a challenge against `account` (not the filer's own, and one open challenge per filer and
+    /// account); its id is `id` (a fresh random value).
     public mutating func fileChallenge(id: String, against account: String, filedBy: String, reason: String, now: Int64)
         throws(RegistryError) -> [CoordinatorChange]
     {
         guard accounts[account] != nil, accounts[filedBy] != nil else { throw .unknownAccount }
         guard !reason.isEmpty, reason.count <= 1000 else { throw .invalidReason }
+        // One open challenge per filer and account: a filer cannot flood an account's history.
+        guard filedBy != account,
+            !registry.challenges.values.contains(where: {
+                $0.status == .open && $0.account == account && $0.filedBy == filedBy
+            })
+        else { throw .duplicateChallenge }
         let challenge = RegistryChallenge(id: id, account: account, filedBy: filedBy, reason: reason, filedAt: now)
         registry.challenges[id] = challenge
         return [

@@ -125,5 +125,6 @@ public enum RegistryError: String, Error, Sendable, Hashable {
     case notAParty = "not-a-party-to-declaration"
     case noSuchChallenge = "challenge-not-found"
     case challengeResolved = "challenge-already-resolved"
+    case duplicateChallenge = "challenge-already-open"
     case invalidReason = "invalid-reason"
 }
