@@ -125,20 +125,22 @@ extension CoordinatorAPI {
 
     // MARK: A member's party
 
-    /// The caller's group at a started party: its session and the caller's join token.
+    /// The caller's current group at a started party (the latest, after a regrouping): its session and the
+    /// caller's join token, or that the caller waits for a new group.
     func membership(party: String, account: String) throws(APIError) -> MembershipResponse {
-        let found = coordinator.read { state -> (PartyGroup, RegistrantOutcome?)? in
+        let found = coordinator.read { state -> (PartyGroup, RegistrantOutcome?, Bool)? in
             guard let book = state.parties[party],
-                let group = book.groups.first(where: { $0.members.contains(account) })
+                let group = book.groups.last(where: { $0.members.contains(account) })
             else { return nil }
-            return (group, book.outcomes[account])
+            return (group, book.outcomes[account], book.waiting.contains(account))
         }
-        guard let (group, outcome) = found else {
+        guard let (group, outcome, waiting) = found else {
             throw APIError(.notFound, "not-in-a-group", "the account has no group at this party (yet)")
         }
         return MembershipResponse(
-            party: party, group: group.index, session: group.session, token: group.tokens[account],
-            signallingURL: hub?.configuration.publicURL, outcome: outcome)
+            party: party, group: group.index, session: waiting ? nil : group.session,
+            token: waiting ? nil : group.tokens[account], signallingURL: hub?.configuration.publicURL,
+            outcome: outcome, waitingForGroup: waiting)
     }
 
     /// The location commitment of the prover of the turn in progress (of turn `turn`, when given), for a member
@@ -167,6 +169,6 @@ extension CoordinatorAPI {
         return PublishedAssignment(
             party: party, seed: Hex.encode(seed), seedCommitment: book.party.seedCommitment,
             groupSize: book.party.groupSize, accounts: Assignment.sortedByBytes(Array(book.registrations.keys)),
-            families: book.families, groups: book.groups.map(\.members))
+            families: book.families, groups: book.groups.prefix(book.assignedGroups).map(\.members))
     }
 }

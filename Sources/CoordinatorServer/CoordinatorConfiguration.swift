@@ -17,6 +17,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var validity: Int64 = 365 * 86_400
     /// Most accounts one controller may manage.
     public var controllerLimit = 10
+    /// Fewest members present at a group's start for its turns to run; the present members of a group below
+    /// it are placed in a new group with others of the party.
+    public var minimumPresent = 4
     /// URLs that receive signed webhooks (party completed, level changed).
     public var webhookURLs: [String] = []
     /// Secret that signs webhooks (`X-PartyLine-Signature`); required when `webhookURLs` is set.

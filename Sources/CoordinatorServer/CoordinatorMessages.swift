@@ -245,6 +245,14 @@ struct MembershipResponse: Encodable, Sendable {
     let token: String?
     let signallingURL: String?
     let outcome: RegistrantOutcome?
+    /// Too few were present in the caller's group: a new group is being formed.
+    let waitingForGroup: Bool
+}
+
+/// `GET /v1/admin/parties/{id}/votes`: every committed vote of the party's sessions.
+struct VotesResponse: Encodable, Sendable {
+    let party: String
+    let votes: [CastVote]
 }
 
 struct TurnLocationResponse: Encodable, Sendable {

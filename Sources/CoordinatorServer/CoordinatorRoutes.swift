@@ -23,6 +23,10 @@ public enum CoordinatorRoutes {
             try api.requireAdmin(request)
             return JSONResponse.make(api.ledgerCheck())
         }
+        router.get("/v1/admin/parties/:id/votes") { request, context -> Response in
+            try api.requireAdmin(request)
+            return JSONResponse.make(try await api.votes(party: try context.parameters.require("id")))
+        }
         router.post("/v1/admin/credits") { request, _ -> Response in
             try api.requireAdmin(request)
             return JSONResponse.make(

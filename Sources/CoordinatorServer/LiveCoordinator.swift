@@ -50,6 +50,9 @@ public final class LiveCoordinator: Service, Sendable {
         try await store.secret(named: name, candidate: candidate)
     }
 
+    /// Every committed vote of `party`'s sessions.
+    public func votes(party: String) async throws -> [CastVote] { try await store.votes(party: party) }
+
     /// Hears every batch of changes once it is committed (webhooks); must not block.
     public func onCommitted(_ observer: @escaping @Sendable ([CoordinatorChange]) -> Void) {
         committed.withLock { $0 = observer }

@@ -6,26 +6,32 @@ import SignallingServer
 import Synchronization
 
 /// Runs parties: at a party's start it assigns the groups, creates one signalling session per group through
-/// the hub's session-setup API, and records each member's outcome when the group's session finishes. Every
-/// step is re-derived from the stored state on each tick, so a restart picks up where the last process
-/// stopped (a group whose session was lost gets a new one).
+/// the hub's session-setup API, and records each member's outcome when the group's session finishes. A group
+/// with fewer than `minimumPresent` members there at its start is closed: its absent members are no-shows and
+/// its present ones are placed, once every group of the party has begun, in new groups with the others
+/// waiting (unplaced, deposit back, when too few wait). Every step is re-derived from the stored state on each
+/// tick, so a restart picks up where the last process stopped (a group whose session was lost gets a new one,
+/// in which members with an outcome only verify).
 public final class PartyRunner: Service, Sendable {
     let coordinator: LiveCoordinator
     let hub: SignallingHub
     /// Seconds a validation lasts.
     let validity: Int64
+    /// Fewest members present at a group's start for its turns to run.
+    let minimumPresent: Int
     let logger: Logger
     let now: @Sendable () -> Int64
     /// When expiries are next recorded (once a minute: it walks every validation).
     private let expirySweep = Mutex<Int64>(0)
 
     public init(
-        coordinator: LiveCoordinator, hub: SignallingHub, validity: Int64, logger: Logger,
+        coordinator: LiveCoordinator, hub: SignallingHub, validity: Int64, minimumPresent: Int = 4, logger: Logger,
         now: @escaping @Sendable () -> Int64
     ) {
         self.coordinator = coordinator
         self.hub = hub
         self.validity = validity
+        self.minimumPresent = minimumPresent
         self.logger = logger
         self.now = now
     }
@@ -38,7 +44,8 @@ public final class PartyRunner: Service, Sendable {
     }
 
     /// One pass: start the parties that are due, record validations that have expired, end parties past their
-    /// duration (undecided members become no-shows), then give every group of a running party a live session.
+    /// duration (undecided members become no-shows), regroup members of undersized groups, then give every
+    /// group of a running party a live session.
     public func tick() async {
         let now = now()
         let due = coordinator.read { state in
@@ -64,46 +71,103 @@ public final class PartyRunner: Service, Sendable {
         } catch {
             logger.error("party sweep failed", metadata: ["error": "\(error)"])
         }
-        for (party, group, members) in groupsNeedingSessions(now: now) {
-            await createSession(party: party, group: group, members: members)
+        await regroupWaitingMembers(now: now)
+        for group in groupsNeedingSessions(now: now) {
+            await createSession(group)
         }
     }
 
-    /// Groups of running parties with no live session and no outcome yet.
-    private func groupsNeedingSessions(now: Int64) -> [(String, Int, [String])] {
-        let undecided = coordinator.read { state in
+    /// A group that needs a session, and the members who still have to prove.
+    private struct OpenGroup {
+        let party: String
+        let index: Int
+        let members: [String]
+        let provers: [String]
+        let session: String?
+    }
+
+    /// Groups of running parties, not closed as undersized, with a member who has no outcome yet.
+    private func openGroups(now: Int64) -> [OpenGroup] {
+        coordinator.read { state in
             state.parties.values.filter { $0.startedAt != nil && $0.party.startsAt + $0.party.duration > now }
                 .flatMap { book in
-                    book.groups.filter { group in group.members.allSatisfy { book.outcomes[$0] == nil } }
-                        .map { (party: book.party.id, group: $0) }
+                    book.groups.compactMap { group in
+                        let provers = group.members.filter { book.outcomes[$0] == nil }
+                        guard !group.undersized, !provers.isEmpty else { return nil }
+                        return OpenGroup(
+                            party: book.party.id, index: group.index, members: group.members, provers: provers,
+                            session: group.session)
+                    }
                 }
         }
-        // The hub is asked outside the coordinator's lock.
-        return undecided.filter { $0.group.session.map { hub.summary(of: $0) == nil } ?? true }
-            .map { ($0.party, $0.group.index, $0.group.members) }
     }
 
-    private func createSession(party: String, group: Int, members: [String]) async {
+    /// Open groups whose session is not live on the hub (asked outside the coordinator's lock).
+    private func groupsNeedingSessions(now: Int64) -> [OpenGroup] {
+        openGroups(now: now).filter { $0.session.map { hub.summary(of: $0) == nil } ?? true }
+    }
+
+    /// Once no group of a party is still gathering its members, places the members waiting for a new group,
+    /// or settles them as unplaced when too few wait.
+    private func regroupWaitingMembers(now: Int64) async {
+        let waiting = coordinator.read { state in
+            state.parties.values.filter { !$0.waiting.isEmpty }.map { ($0.party.id, $0.party.groupSize) }
+        }
+        guard !waiting.isEmpty else { return }
+        let gathering = Set(
+            openGroups(now: now).filter { group in
+                group.session.flatMap { hub.summary(of: $0)?.state }.map { $0 == "waiting" } ?? true
+            }.map(\.party))
+        for (party, groupSize) in waiting where !gathering.contains(party) {
+            let minimum = min(minimumPresent, groupSize)
+            do {
+                try await coordinator.perform { state in
+                    let regrouped = state.regroup(party: party, minimum: minimum, now: now)
+                    return (regrouped.isEmpty ? state.settleUnplaced(party: party, now: now) : regrouped, ())
+                }
+            } catch {
+                logger.error("regrouping failed", metadata: ["party": "\(party)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func createSession(_ group: OpenGroup) async {
+        let party = group.party
+        let index = group.index
         do {
             // The first turn starts once everyone has joined, or after the hub's join window with whoever has.
-            let created = try hub.createSession(CreateSessionRequest(members: members))
+            let request = CreateSessionRequest(
+                members: group.members, provers: group.provers.count == group.members.count ? nil : group.provers,
+                options: .init(minimumPresent: min(minimumPresent, group.members.count)))
+            let created = try hub.createSession(request)
             let tokens = Dictionary(uniqueKeysWithValues: created.members.map { ($0.member, $0.token) })
             try await coordinator.perform { state in
-                (try state.attachSession(party: party, group: group, session: created.session, tokens: tokens), ())
+                (try state.attachSession(party: party, group: index, session: created.session, tokens: tokens), ())
             }
         } catch {
             logger.error(
-                "group session not created", metadata: ["party": "\(party)", "group": "\(group)", "error": "\(error)"])
+                "group session not created", metadata: ["party": "\(party)", "group": "\(index)", "error": "\(error)"])
         }
     }
 
-    /// Records the outcomes of a finished group session (the hub's `sessionFinished`).
+    /// Records the outcomes of a finished group session (the hub's `sessionFinished`), or closes its group
+    /// when too few were present.
     public func sessionFinished(_ summary: SessionSummary) async {
         let now = now()
-        let party = coordinator.read { state in
-            state.parties.values.first { $0.groups.contains { $0.session == summary.session } }?.party.id
+        guard let reference = coordinator.read({ $0.sessions[summary.session] }) else { return }
+        let party = reference.party
+        if summary.state == "undersized" {
+            do {
+                try await coordinator.perform { state in
+                    let changes = try state.closeUndersizedGroup(
+                        party: party, group: reference.group, present: summary.present ?? [], now: now)
+                    return (changes, ())
+                }
+            } catch {
+                logger.error("undersized group not closed", metadata: ["party": "\(party)", "error": "\(error)"])
+            }
+            return
         }
-        guard let party else { return }
         let outcomes = summary.members.map { member -> (String, RegistrantOutcome) in
             switch member.outcome {
             case .approved: (member.member, .validated)

@@ -55,13 +55,15 @@ public final class WebhookNotifier: Sendable {
         for party in completedParties.sorted() {
             let completed: PartyCompleted? = coordinator.read { state in
                 guard let book = state.parties[party] else { return nil }
-                let placed = book.groups.flatMap(\.members)
-                guard !placed.isEmpty, placed.allSatisfy({ book.outcomes[$0] != nil }) else { return nil }
+                guard book.startedAt != nil, !book.outcomes.isEmpty, book.outcomes.count >= book.placed else {
+                    return nil
+                }
                 func accounts(_ outcome: RegistrantOutcome) -> [String] {
-                    Assignment.sortedByBytes(placed.filter { book.outcomes[$0] == outcome })
+                    Assignment.sortedByBytes(book.outcomes.filter { $0.value == outcome }.map(\.key))
                 }
                 return PartyCompleted(
-                    party: party, validated: accounts(.validated), failed: accounts(.failed), noShow: accounts(.noShow))
+                    party: party, validated: accounts(.validated), failed: accounts(.failed), noShow: accounts(.noShow),
+                    unplaced: accounts(.unplaced))
             }
             // The state read may run ahead of this batch; a party is announced once.
             if let completed, announced.withLock({ $0.insert(party).inserted }) {
@@ -97,11 +99,12 @@ struct LevelChanged: Encodable {
     let at: Int64
 }
 
-/// `{"type":"party-completed", ...}`: every placed registrant has an outcome.
+/// `{"type":"party-completed", ...}`: every registrant has an outcome.
 struct PartyCompleted: Encodable {
     let type = "party-completed"
     let party: String
     let validated: [String]
     let failed: [String]
     let noShow: [String]
+    let unplaced: [String]
 }

@@ -46,9 +46,15 @@ struct ChangeRows {
         Table(name: "party_starts", columns: ["party", "started_at", "families"], upsertKey: nil),
         Table(name: "party_groups", columns: ["party", "group_index", "position", "account"], upsertKey: nil),
         Table(
+            name: "group_events", columns: ["party", "sequence", "kind", "group_index", "members", "at"],
+            upsertKey: nil),
+        Table(
             name: "group_sessions", columns: ["party", "group_index", "session", "tokens"],
             upsertKey: ["party", "group_index"]),
         Table(name: "outcomes", columns: ["party", "account", "outcome", "decided_at"], upsertKey: nil),
+        Table(
+            name: "votes", columns: ["party", "group_index", "session", "turn", "account", "vote", "cast_at"],
+            upsertKey: ["session", "turn", "account"]),
         Table(
             name: "validations", columns: ["account", "party", "validated_at", "expires", "revoked_at"],
             upsertKey: ["account"]),
@@ -101,6 +107,14 @@ struct ChangeRows {
                     add("party_groups", [party, index, position, account])
                 }
             }
+        case .groupEvent(let event):
+            add(
+                "group_events",
+                [event.party, event.sequence, event.kind.rawValue, event.group, Self.json(event.members), event.at])
+        case .vote(let vote):
+            add(
+                "votes", [vote.party, vote.group, vote.session, vote.turn, vote.account, vote.vote, vote.at],
+                key: "\(vote.session)/\(vote.turn)/\(vote.account)")
         case .groupSession(let party, let group, let session, let tokens):
             add("group_sessions", [party, group, session, Self.json(tokens)], key: "\(party)/\(group)")
         case .outcome(let party, let account, let outcome, let at):
@@ -151,6 +165,12 @@ struct ChangeRows {
             try await statement.run()
             start = end
         }
+    }
+
+    /// JSON of lists of accounts (a group event's members).
+    static func json(_ lists: [[String]]) -> String {
+        // Lists of strings always encode.
+        String(decoding: try! JSONEncoder().encode(lists), as: UTF8.self)
     }
 
     /// Sorted-key JSON of a string map (join tokens by account).

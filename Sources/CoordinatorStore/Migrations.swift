@@ -78,5 +78,22 @@ enum Migrations {
             ]
         ),
         (3, ["CREATE TABLE server_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL)"]),
+        (
+            4,
+            [
+                """
+                CREATE TABLE group_events (
+                    party TEXT NOT NULL REFERENCES parties (id), sequence INTEGER NOT NULL, kind TEXT NOT NULL,
+                    group_index INTEGER NOT NULL, members TEXT NOT NULL, at BIGINT NOT NULL,
+                    PRIMARY KEY (party, sequence))
+                """,
+                """
+                CREATE TABLE votes (
+                    party TEXT NOT NULL REFERENCES parties (id), group_index INTEGER NOT NULL, session TEXT NOT NULL,
+                    turn INTEGER NOT NULL, account TEXT NOT NULL, vote TEXT NOT NULL, cast_at BIGINT NOT NULL,
+                    PRIMARY KEY (session, turn, account))
+                """,
+            ]
+        ),
     ]
 }

@@ -162,6 +162,9 @@ extension SQLCoordinatorStore {
         return try row.unwrap("secret \(name)").decode(column: "secret", as: String.self)
     }
 
+    /// Every vote recorded in `party`'s sessions (votes are read from storage, not held in memory).
+    public func votes(party: String) async throws -> [CastVote] { try await StoredRows.votes(party: party, database) }
+
     /// The coordinator's state as the stored rows describe it.
     public func load() async throws -> CoordinatorState {
         let entries = try await StoredRows.ledgerEntries(database)

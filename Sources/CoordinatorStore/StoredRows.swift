@@ -26,6 +26,19 @@ enum StoredRows {
             changes.append(.registered(try registration(from: row)))
         }
         changes += try await starts(database)
+        for row in try await database.raw("SELECT * FROM group_events ORDER BY party, sequence").all() {
+            let members = try JSONDecoder().decode(
+                [[String]].self, from: Data(row.decode(column: "members", as: String.self).utf8))
+            changes.append(
+                .groupEvent(
+                    GroupEvent(
+                        party: try row.decode(column: "party", as: String.self),
+                        sequence: try row.decode(column: "sequence", as: Int.self),
+                        kind: try GroupEvent.Kind(rawValue: row.decode(column: "kind", as: String.self)).unwrap(
+                            "group event kind"),
+                        group: try row.decode(column: "group_index", as: Int.self), members: members,
+                        at: try row.decode(column: "at", as: Int64.self))))
+        }
         for row in try await database.raw("SELECT * FROM group_sessions").all() {
             let tokens = try JSONDecoder().decode(
                 [String: String].self, from: Data(row.decode(column: "tokens", as: String.self).utf8))
@@ -115,6 +128,22 @@ enum StoredRows {
                     position: try row.decode(column: "position", as: Int.self)))
         }
         return changes
+    }
+
+    /// Every vote cast in `party`'s sessions, in the order of group, session, turn and account.
+    static func votes(party: String, _ database: any SQLDatabase) async throws -> [CastVote] {
+        try await database.raw(
+            "SELECT * FROM votes WHERE party = \(bind: party) ORDER BY group_index, session, turn, account"
+        ).all().map { row in
+            CastVote(
+                party: try row.decode(column: "party", as: String.self),
+                group: try row.decode(column: "group_index", as: Int.self),
+                session: try row.decode(column: "session", as: String.self),
+                turn: try row.decode(column: "turn", as: Int.self),
+                account: try row.decode(column: "account", as: String.self),
+                vote: try row.decode(column: "vote", as: String.self),
+                at: try row.decode(column: "cast_at", as: Int64.self))
+        }
     }
 
     static func ledgerEntries(_ database: any SQLDatabase) async throws -> [DepositBook.Entry] {

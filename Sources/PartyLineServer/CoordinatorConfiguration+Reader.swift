@@ -29,9 +29,13 @@ extension CoordinatorConfiguration {
         }
         validity = Int64(reader.int(forKey: "coordinator.validityDays", default: 365)) * 86_400
         controllerLimit = reader.int(forKey: "coordinator.controllerLimit", default: defaults.controllerLimit)
+        minimumPresent = reader.int(forKey: "coordinator.minimumPresent", default: defaults.minimumPresent)
         webhookURLs = (reader.stringArray(forKey: "coordinator.webhooks.urls") ?? [])
             .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
         webhookSecret = reader.string(forKey: "coordinator.webhooks.secret", isSecret: true)
+        guard (3...12).contains(minimumPresent) else {
+            throw ConfigurationError("coordinator.minimumPresent must be within 3...12")
+        }
         guard validity > 0, controllerLimit >= 0 else {
             throw ConfigurationError(
                 "coordinator.validityDays must be positive and coordinator.controllerLimit not negative")

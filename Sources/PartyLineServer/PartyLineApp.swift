@@ -28,13 +28,19 @@ public struct PartyLineApp: Sendable {
         // Party results flow from finished sessions to the runner, which is created once the hub exists.
         let finished = AsyncStream<SessionSummary>.makeStream()
         // Stream stop at the relay: a decided turn revokes its TURN credentials on every event loop.
+        // Votes and decisions are committed before the group hears of them.
+        let journal = SessionJournal(
+            coordinator: coordinator, validity: configuration.coordinator.validity,
+            logger: makeLogger("partyline.parties"), now: now)
         let hub = SignallingHub(
             configuration: configuration.signalling, logger: makeLogger("partyline.signalling"),
             revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
+            journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
         let runner = PartyRunner(
             coordinator: coordinator, hub: hub, validity: configuration.coordinator.validity,
-            logger: makeLogger("partyline.parties"), now: now)
+            minimumPresent: configuration.coordinator.minimumPresent, logger: makeLogger("partyline.parties"),
+            now: now)
         if let secret = configuration.coordinator.webhookSecret, !configuration.coordinator.webhookURLs.isEmpty {
             WebhookNotifier(
                 urls: configuration.coordinator.webhookURLs, secret: secret, coordinator: coordinator,

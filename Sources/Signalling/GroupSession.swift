@@ -64,6 +64,8 @@ public struct GroupSession: Sendable {
         /// Stop the prover's stream (and revoke the turn's relay credentials).
         case streamStop(turn: Int, prover: MemberID)
         case turnDecided(TurnResult)
+        /// Fewer than the configured minimum were present at the start; the session finishes without turns.
+        case undersized(present: [MemberID])
         case sessionFinished([TurnResult])
     }
 
@@ -90,23 +92,27 @@ public struct GroupSession: Sendable {
     /// Every vote of every decided turn, for the record; never sent to the group.
     public private(set) var votes: [Int: [MemberID: Vote]] = [:]
     public private(set) var finished = false
+    /// The members present when the session ended as undersized (nil otherwise), in member order.
+    public private(set) var undersized: [MemberID]?
     private var nextIndex = 0
     private var retried: Set<MemberID> = []
     private var random: SessionRandom
 
     /// A session for `members` (3–12, distinct), with pseudonyms and the turn order drawn from `random`.
+    /// Only `provers` (a non-empty subset; all members when nil) take a turn; the others only verify.
     public init?(
-        members: [MemberID], configuration: GroupSessionConfiguration = GroupSessionConfiguration(),
+        members: [MemberID], provers: Set<MemberID>? = nil,
+        configuration: GroupSessionConfiguration = GroupSessionConfiguration(),
         random: some RandomNumberGenerator & Sendable
     ) {
         guard GroupSessionConfiguration.memberRange.contains(members.count), Set(members).count == members.count,
-            !configuration.prompts.isEmpty
+            !configuration.prompts.isEmpty, provers.map({ !$0.isEmpty && $0.isSubset(of: members) }) ?? true
         else { return nil }
         var random = SessionRandom(random)
         self.configuration = configuration
         self.members = members
         pseudonyms = Pseudonyms.draw(for: members, using: &random)
-        order = members.shuffled(using: &random)
+        order = members.shuffled(using: &random).filter { provers?.contains($0) ?? true }
         presence = Dictionary(uniqueKeysWithValues: members.map { ($0, .absent) })
         self.random = random
     }
@@ -132,10 +138,19 @@ public struct GroupSession: Sendable {
         return turn == nil && nextIndex == 0 && everyone ? advance(now: now) : []
     }
 
-    /// The party's start time: the first turn starts whoever has joined (absent provers get their grace).
+    /// The party's start time: the first turn starts whoever has joined (absent provers get their grace),
+    /// unless fewer than ``GroupSessionConfiguration/minimumPresent`` are there: then the session ends as
+    /// undersized.
     public mutating func begin(now: Instant) throws(Failure) -> [Event] {
         guard !finished else { throw .sessionFinished }
-        return turn == nil && nextIndex == 0 ? advance(now: now) : []
+        guard turn == nil, nextIndex == 0 else { return [] }
+        let present = members.filter { presence[$0] != .absent }
+        guard present.count >= configuration.minimumPresent else {
+            finished = true
+            undersized = present
+            return [.undersized(present: present), .sessionFinished(results)]
+        }
+        return advance(now: now)
     }
 
     /// `member`'s connection dropped (`reconnecting`) or they left for good. A dropped member keeps their

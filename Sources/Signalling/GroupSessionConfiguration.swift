@@ -9,6 +9,9 @@ public struct GroupSessionConfiguration: Sendable, Hashable {
     public var noShowGrace: Duration = .seconds(20)
     /// How long a prover whose connection dropped mid-turn may take to resume the same turn.
     public var reconnectGrace: Duration = .seconds(15)
+    /// Fewest members present (joined or reconnecting) at the start for the turns to run; below it the
+    /// session ends as undersized. 0 runs with any number.
+    public var minimumPresent = 0
     /// Liveness challenges drawn at random for the prover.
     public var prompts: [String] = [
         "pan slowly left", "show the sky", "show the nearest street sign",

@@ -10,7 +10,8 @@ extension ServerMessage {
         let message: ServerMessage
 
         enum Keys: String, CodingKey {
-            case type, from, sdp, candidate, text, turn, vote, prover, results, pseudonym, state, code, message
+            case type, from, sdp, candidate, text, turn, vote, prover, results, pseudonym, state, code, message,
+                present, minimum
         }
 
         init(from decoder: any Decoder) throws {
@@ -33,6 +34,7 @@ extension ServerMessage {
                 case "stream-stop": .streamStop(turn: try int(.turn), prover: try string(.prover))
                 case "turn-result": .turnResult(try TurnResultView(from: decoder))
                 case "session-result": .sessionResult(try fields.decode([MemberResult].self, forKey: .results))
+                case "undersized": .undersized(present: try int(.present), minimum: try int(.minimum))
                 case "presence": .presence(pseudonym: try string(.pseudonym), state: try string(.state))
                 case "pong": .pong
                 case "error": .error(code: try string(.code), message: try string(.message))

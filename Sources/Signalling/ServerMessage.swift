@@ -69,6 +69,9 @@ public enum ServerMessage: Sendable, Hashable {
     case streamStop(turn: Int, prover: String)
     case turnResult(TurnResultView)
     case sessionResult([MemberResult])
+    /// Fewer members than `minimum` were present at the start: the session ends without turns, and the
+    /// coordinator places those `present` in a new group.
+    case undersized(present: Int, minimum: Int)
     case presence(pseudonym: String, state: String)
     case pong
     case error(code: String, message: String)
@@ -87,6 +90,7 @@ public enum ServerMessage: Sendable, Hashable {
         case .streamStop: "stream-stop"
         case .turnResult: "turn-result"
         case .sessionResult: "session-result"
+        case .undersized: "undersized"
         case .presence: "presence"
         case .pong: "pong"
         case .error: "error"
@@ -140,6 +144,9 @@ public enum ServerMessage: Sendable, Hashable {
                 try result.encode(to: encoder)
             case .sessionResult(let results):
                 try fields.encode(results, forKey: Key("results"))
+            case .undersized(let present, let minimum):
+                try fields.encode(present, forKey: Key("present"))
+                try fields.encode(minimum, forKey: Key("minimum"))
             case .presence(let pseudonym, let state):
                 try fields.encode(pseudonym, forKey: Key("pseudonym"))
                 try fields.encode(state, forKey: Key("state"))

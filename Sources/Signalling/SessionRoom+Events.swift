@@ -25,8 +25,11 @@ extension SessionRoom {
             case .voteAccepted(let turn, let verifier):
                 let vote = castVote?.rawValue ?? "?"
                 record("vote", "turn=\(turn) verifier=\(verifier) vote=\(vote)", time)
-                if let connection = connections[verifier], let castVote {
-                    actions.append(.send(connection, .voteAck(turn: turn, vote: castVote)))
+                if let castVote {
+                    actions.append(.record(.vote(turn: turn, verifier: verifier, vote: castVote)))
+                    if let connection = connections[verifier] {
+                        actions.append(.send(connection, .voteAck(turn: turn, vote: castVote)))
+                    }
                 }
             case .streamStop(let turn, let prover):
                 record("stream-stop", "turn=\(turn) prover=\(prover)", time)
@@ -37,7 +40,12 @@ extension SessionRoom {
                     "decision",
                     "turn=\(result.turn) prover=\(result.prover) outcome=\(result.outcome.rawValue) "
                         + "approvals=\(result.approvals) denials=\(result.denials) threshold=\(result.threshold)", time)
+                actions.append(.record(.turnDecided(result)))
                 actions += broadcast(.turnResult(view(of: result)))
+            case .undersized(let present):
+                record("undersized", "present=\(present.joined(separator: ","))", time)
+                actions += broadcast(
+                    .undersized(present: present.count, minimum: group.configuration.minimumPresent))
             case .sessionFinished:
                 let outcomes = memberResults().map { "\($0.pseudonym)=\($0.outcome.rawValue)" }.joined(separator: ",")
                 record("finished", "results=\(outcomes)", time)

@@ -37,8 +37,17 @@ public struct SessionRoom: Sendable {
         case close(ConnectionID, CloseReason)
         /// Revoke the TURN credentials whose subject starts with these segments, tearing down their allocations.
         case revoke(subjectPrefix: String)
+        /// Make this durable before performing the actions that follow (a vote before its acknowledgement,
+        /// a decision before its announcement).
+        case record(SessionRecord)
         /// The session is over; its result and signed evidence are final.
         case finished
+    }
+
+    /// What a session asks its driver to make durable.
+    public enum SessionRecord: Sendable, Hashable {
+        case vote(turn: Int, verifier: MemberID, vote: GroupSession.Vote)
+        case turnDecided(GroupSession.TurnResult)
     }
 
     /// Per-member message limits.

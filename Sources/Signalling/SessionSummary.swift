@@ -20,8 +20,10 @@ public struct SessionSummary: Sendable, Hashable, Codable {
     }
 
     public let session: String
-    /// `waiting` (no turn yet), `running` or `finished`.
+    /// `waiting` (no turn yet), `running`, `finished`, or `undersized` (too few present at the start).
     public let state: String
+    /// When undersized: the members who were present, to be placed in a new group.
+    public let present: [String]?
     /// The turn in progress, if any.
     public let turn: Int?
     /// The member proving in the turn in progress, if any.
@@ -35,7 +37,11 @@ public struct SessionSummary: Sendable, Hashable, Codable {
     public init(_ room: SessionRoom) {
         let group = room.group
         session = room.id
-        state = group.finished ? "finished" : group.turn == nil && group.results.isEmpty ? "waiting" : "running"
+        state =
+            group.undersized != nil
+            ? "undersized"
+            : group.finished ? "finished" : group.turn == nil && group.results.isEmpty ? "waiting" : "running"
+        present = group.undersized
         turn = group.turn?.index
         prover = group.turn?.prover
         members = group.members.map { member in

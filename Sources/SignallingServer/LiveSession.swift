@@ -4,9 +4,10 @@ import Synchronization
 
 /// One running group session: the `SessionRoom` value and its members' outbound queues behind one lock.
 /// Each input is applied and its actions performed in order under the lock, on the caller's task, so a
-/// message costs no hop to another executor. A revoke is the one action that waits for the relay: every
-/// later action of the session is held back until the relay has torn the turn down, so `turn-result`
-/// never overtakes the stream stop.
+/// message costs no hop to another executor. Two actions are awaited: a revoke (the relay tears the turn
+/// down) and a record (the journal makes a vote or a decision durable). Every later action of the session
+/// is held back until the awaited one completes, so `turn-result` never overtakes the stream stop and a
+/// `vote-ack` never precedes the vote's commit.
 final class LiveSession: Sendable {
     /// What a connection's writer task sends.
     enum Outbound: Sendable {
@@ -17,6 +18,14 @@ final class LiveSession: Sendable {
     typealias Outlet = AsyncStream<Outbound>.Continuation
     /// Hands the finished session's summary (JSON) to the coordinator's callback; must not block.
     typealias Callback = @Sendable (Data) -> Void
+    /// Makes a session's record durable; returns once it is (or has been given up on).
+    typealias Journal = @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Void
+
+    /// An action whose completion later actions wait for.
+    private enum Awaited {
+        case revoke(String)
+        case record(SessionRoom.SessionRecord)
+    }
 
     /// A connection's outbound queue and how to drop the connection if its client stops reading.
     struct Link: Sendable {
@@ -30,8 +39,8 @@ final class LiveSession: Sendable {
         var begun = false
         var timer: Task<Void, Never>?
         var timerDeadline: ContinuousClock.Instant?
-        /// A revoke is in flight: actions wait here, in order, until it completes.
-        var revoking = false
+        /// A revoke or record is in flight: actions wait here, in order, until it completes.
+        var awaiting = false
         var held: [SessionRoom.Action] = []
     }
 
@@ -40,19 +49,21 @@ final class LiveSession: Sendable {
     private let state: Mutex<State>
     private let startAt: ContinuousClock.Instant
     private let revoke: @Sendable (String) async -> Void
+    private let journal: Journal
     private let callback: Callback?
     private let onFinished: @Sendable (SessionSummary) -> Void
 
     init(
         room: SessionRoom, members: [String: JoinToken], startAt: ContinuousClock.Instant,
-        revoke: @escaping @Sendable (String) async -> Void, callback: Callback? = nil,
-        onFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
+        revoke: @escaping @Sendable (String) async -> Void, journal: @escaping Journal = { _, _ in },
+        callback: Callback? = nil, onFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
     ) {
         id = room.id
         state = Mutex(State(room: room))
         self.members = members
         self.startAt = startAt
         self.revoke = revoke
+        self.journal = journal
         self.callback = callback
         self.onFinished = onFinished
     }
@@ -108,21 +119,21 @@ final class LiveSession: Sendable {
     // MARK: Performing actions
 
     private func apply(_ input: (inout State, SessionRoom.Time) -> [SessionRoom.Action]) {
-        let revoking = state.withLock { state -> String? in
+        let awaited = state.withLock { state -> Awaited? in
             let actions = input(&state, Self.now())
             defer { armTimer(&state) }
-            if state.revoking {
+            if state.awaiting {
                 state.held += actions
                 return nil
             }
             return perform(actions, in: &state)
         }
-        if let revoking { startRevoke(revoking) }
+        if let awaited { startAwaited(awaited) }
     }
 
-    /// Performs `actions` in order up to the first revoke, whose prefix it returns; the rest are held. A
-    /// connection whose queue is full is closed as too slow and its member counts as dropped.
-    private func perform(_ actions: [SessionRoom.Action], in state: inout State) -> String? {
+    /// Performs `actions` in order up to the first revoke or record, which it returns; the rest are held.
+    /// A connection whose queue is full is closed as too slow and its member counts as dropped.
+    private func perform(_ actions: [SessionRoom.Action], in state: inout State) -> Awaited? {
         var queue = actions[...]
         // A broadcast is the same message to every connection in a row: encode it once.
         var lastEncoded: (message: ServerMessage, text: String)?
@@ -144,9 +155,13 @@ final class LiveSession: Sendable {
                     link.outlet.finish()
                 }
             case .revoke(let prefix):
-                state.revoking = true
+                state.awaiting = true
                 state.held = Array(queue)
-                return prefix
+                return .revoke(prefix)
+            case .record(let record):
+                state.awaiting = true
+                state.held = Array(queue)
+                return .record(record)
             case .finished:
                 let summary = SessionSummary(state.room)
                 onFinished(summary)
@@ -160,14 +175,18 @@ final class LiveSession: Sendable {
         return nil
     }
 
-    /// Revokes at the relay, then releases the held actions (which may hold again at the next revoke).
-    private func startRevoke(_ prefix: String) {
+    /// Revokes at the relay or records in the journal, then releases the held actions (which may hold again
+    /// at the next awaited one).
+    private func startAwaited(_ first: Awaited) {
         Task {
-            var next: String? = prefix
-            while let prefix = next {
-                await revoke(prefix)
+            var next: Awaited? = first
+            while let awaited = next {
+                switch awaited {
+                case .revoke(let prefix): await revoke(prefix)
+                case .record(let record): await journal(id, record)
+                }
                 next = state.withLock { state in
-                    state.revoking = false
+                    state.awaiting = false
                     let held = state.held
                     state.held = []
                     defer { armTimer(&state) }

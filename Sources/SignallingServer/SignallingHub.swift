@@ -17,6 +17,7 @@ public final class SignallingHub: Service, Sendable {
     let issuer: ICEServerIssuer
     let logger: Logger
     private let revoke: @Sendable (String) async -> Void
+    private let journal: @Sendable (String, SessionRoom.SessionRecord) async -> Void
     private let sessionFinished: @Sendable (SessionSummary) -> Void
     private let sessions = Mutex<[String: LiveSession]>([:])
     /// When each finished session finished; it is dropped `retention` later.
@@ -24,11 +25,14 @@ public final class SignallingHub: Service, Sendable {
     private let connections = Atomic<UInt64>(0)
 
     /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`);
-    /// `sessionFinished` hears every finished session's summary (an in-process coordinator); it must not block.
+    /// `journal` makes each vote and decision durable before the session announces it (an in-process
+    /// coordinator; sessions wait for it); `sessionFinished` hears every finished session's summary (an
+    /// in-process coordinator); it must not block.
     public init(
         configuration: SignallingConfiguration, evidenceKey: Curve25519.Signing.PrivateKey = .init(),
         logger: Logger = Logger(label: "partyline.signalling"),
         revoke: @escaping @Sendable (String) async -> Void = { _ in },
+        journal: @escaping @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Void = { _, _ in },
         sessionFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -39,6 +43,7 @@ public final class SignallingHub: Service, Sendable {
         issuer = ICEServerIssuer(configuration: configuration)
         self.logger = logger
         self.revoke = revoke
+        self.journal = journal
         self.sessionFinished = sessionFinished
     }
 
@@ -51,7 +56,19 @@ public final class SignallingHub: Service, Sendable {
         guard members.allSatisfy(Self.isValidMemberID), Set(members).count == members.count else {
             throw APIError(.badRequest, "invalid-members", "member ids must be distinct, 1-64 of [A-Za-z0-9._@-]")
         }
-        let rules = try sessionRules(request.options)
+        var rules = try sessionRules(request.options)
+        if let minimum = request.options?.minimumPresent {
+            guard (2...members.count).contains(minimum) else {
+                throw APIError(.badRequest, "invalid-options", "minimumPresent must be within 2...\(members.count)")
+            }
+            rules.minimumPresent = minimum
+        }
+        let provers = request.provers.map(Set.init)
+        if let requested = request.provers, let provers {
+            guard provers.count == requested.count, !provers.isEmpty, provers.isSubset(of: members) else {
+                throw APIError(.badRequest, "invalid-provers", "provers must be distinct members, at least one")
+            }
+        }
         let now = Date().timeIntervalSince1970
         var startAt = ContinuousClock.now + configuration.joinWindow
         var startsIn = 0.0
@@ -62,7 +79,9 @@ public final class SignallingHub: Service, Sendable {
             }
             startAt = .now + .milliseconds(Int64(startsIn * 1000))
         }
-        guard let group = GroupSession(members: members, configuration: rules, random: SystemRandomNumberGenerator())
+        guard
+            let group = GroupSession(
+                members: members, provers: provers, configuration: rules, random: SystemRandomNumberGenerator())
         else { throw APIError(.badRequest, "invalid-members", "the session cannot be formed") }
         let id = Self.sessionID()
         // Tokens outlive the wait for a scheduled start.
@@ -81,7 +100,7 @@ public final class SignallingHub: Service, Sendable {
             iceServers: { issuer.servers(subject: $0, lifetime: lifetime) })
         let callback = try callback(for: request.callbackURL)
         let live = LiveSession(
-            room: room, members: tokens, startAt: startAt, revoke: revoke, callback: callback,
+            room: room, members: tokens, startAt: startAt, revoke: revoke, journal: journal, callback: callback,
             onFinished: { [weak self] summary in
                 self?.finished.withLock { $0[summary.session] = .now }
                 self?.sessionFinished(summary)

@@ -46,8 +46,10 @@ struct CoordinatorHarness: Sendable {
         var signalling = SignallingConfiguration(tokenSecret: "tokens")
         signalling.joinWindow = .seconds(2)
         signalling.session.noShowGrace = .seconds(1)
+        let journal = SessionJournal(
+            coordinator: coordinator, validity: 365 * 86_400, logger: logger, now: { clock.now })
         let hub = SignallingHub(
-            configuration: signalling, logger: logger,
+            configuration: signalling, logger: logger, journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
         let configuration = CoordinatorConfiguration(
             database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400)
@@ -106,14 +108,16 @@ struct CoordinatorHarness: Sendable {
     }
 
     /// Creates a party open for registration now; its id.
-    func createParty(deposit: Int64 = 0, minimumDistance: Double = 100, slashPermille: Int = 0) async throws -> String {
+    func createParty(deposit: Int64 = 0, minimumDistance: Double = 100, slashPermille: Int = 0, groupSize: Int = 6)
+        async throws -> String
+    {
         let now = clock.now
         let reply = try await call(
             "POST", "/v1/parties",
             body: """
                 {"name":"Test","timeZone":"Europe/Berlin","registrationOpensAt":\(now - 60),
                  "registrationClosesAt":\(now + 3600),"startsAt":\(now + 7200),"deposit":\(deposit),
-                 "minimumDistance":\(minimumDistance),"slashPermille":\(slashPermille)}
+                 "minimumDistance":\(minimumDistance),"slashPermille":\(slashPermille),"groupSize":\(groupSize)}
                 """, bearer: Self.adminKey)
         try #require(reply.status == 201)
         return try #require(reply.json["id"] as? String)

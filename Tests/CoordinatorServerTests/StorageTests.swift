@@ -151,4 +151,52 @@ struct StorageTests {
         #expect(loaded.level(of: ids[1], now: Fixtures.now + 6) == .managed)
         #expect(loaded.level(of: ids[3], now: Fixtures.now + 6) == .unregistered)
     }
+
+    @Test("undersized groups, regroupings and votes survive a reopen", arguments: TestDatabases.kinds)
+    func regroupingRoundTrip(kind: TestDatabases.Kind) async throws {
+        let backend = try await TestDatabases.make(kind)
+        var state = CoordinatorState()
+        var changes: [CoordinatorChange] = []
+        let draft = PartyDraft(
+            name: "p", registrationOpensAt: Fixtures.now - 100, registrationClosesAt: Fixtures.now - 50,
+            startsAt: Fixtures.now - 10, deposit: 40, slashPermille: 250)
+        changes += state.createParty(id: "p", draft: draft, seed: Fixtures.seed(), now: Fixtures.now - 200)
+        for index in 0..<12 {
+            let key = Fixtures.account().key
+            changes += state.recordAccount(key, now: Fixtures.now - 100)
+            changes += try state.credit(40, to: key.accountID)
+            changes += try state.register(
+                account: key.accountID, party: "p", latitude: Double(index) / 100, longitude: 0, description: nil,
+                now: Fixtures.now - 100)
+        }
+        changes += try state.startParty("p", now: Fixtures.now)
+        let groups = try #require(state.parties["p"]?.groups)
+        changes += try state.attachSession(party: "p", group: 0, session: "s0", tokens: [:])
+        changes += try state.recordVote(
+            session: "s0", turn: 0, account: groups[0].members[1], vote: "approve", now: Fixtures.now)
+        changes += try state.closeUndersizedGroup(
+            party: "p", group: 0, present: Array(groups[0].members.prefix(2)), now: Fixtures.now + 1)
+        changes += try state.closeUndersizedGroup(
+            party: "p", group: 1, present: Array(groups[1].members.suffix(3)), now: Fixtures.now + 1)
+        changes += state.regroup(party: "p", minimum: 4, now: Fixtures.now + 2)
+        let regrouped = try #require(state.parties["p"]?.groups.last)
+        changes += try state.attachSession(party: "p", group: regrouped.index, session: "s2", tokens: [:])
+        changes += try state.recordVote(
+            session: "s2", turn: 1, account: regrouped.members[0], vote: "deny", now: Fixtures.now + 3)
+
+        let store = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
+        try await store.apply(Array(changes.prefix(40)))
+        try await store.apply(Array(changes.dropFirst(40)))
+        let loaded = try await store.load()
+        let votes = try await store.votes(party: "p")
+        try await store.close()
+        let book = try #require(loaded.parties["p"])
+        #expect(book.groups == state.parties["p"]?.groups && book.groups.count == 3)
+        #expect(book.assignedGroups == 2 && book.groupEvents == 3 && book.waiting.isEmpty)
+        #expect(book.outcomes == state.parties["p"]?.outcomes && book.outcomes.count == 7)
+        #expect(loaded.sessions == state.sessions)
+        #expect(loaded.ledger.isBalanced())
+        #expect(votes.map(\.session) == ["s0", "s2"] && votes.map(\.vote) == ["approve", "deny"])
+        #expect(votes.last?.account == regrouped.members[0] && votes.last?.group == regrouped.index)
+    }
 }

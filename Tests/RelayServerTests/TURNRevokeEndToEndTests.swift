@@ -50,7 +50,7 @@ struct TURNRevokeEndToEndTests {
                     try await Task.sleep(for: .milliseconds(2))
                 }
             }
-            try #require(await eventually { sent.withLockedValue { $0 } >= 50 })
+            try #require(await eventually(timeout: .seconds(30)) { sent.withLockedValue { $0 } >= 50 })
             let started = ContinuousClock.now
             let closed = await server.revoke(subjectPrefix: "party-1/group-2/turn-1")
             let lastSentBeforeRevoke = sent.withLockedValue { $0 }

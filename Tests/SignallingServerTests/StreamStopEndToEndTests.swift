@@ -73,7 +73,7 @@ struct StreamStopEndToEndTests {
                 try await Task.sleep(for: .milliseconds(2))
             }
         }
-        try #require(await eventually { sent.withLockedValue { $0 } >= 50 })
+        try #require(await eventually(timeout: .seconds(30)) { sent.withLockedValue { $0 } >= 50 })
 
         // Both verifiers approve; the turn is decided and its credentials revoked before turn-result is sent.
         let verifiers = views.values.filter { $0.1.role == .verifier }.map(\.0)

@@ -105,7 +105,10 @@ struct SessionRoomTests {
                 == "prover-cannot-vote")
         let ack = room.receive(.vote(turn: 0, vote: .approve), from: connection(voters[0]), at: time(1))
         #expect(
-            ack == [.send(connection(voters[0]), .voteAck(turn: 0, vote: .approve))], "no one else learns of the vote")
+            ack == [
+                .record(.vote(turn: 0, verifier: voters[0], vote: .approve)),
+                .send(connection(voters[0]), .voteAck(turn: 0, vote: .approve)),
+            ], "recorded before it is acknowledged, and no one else learns of the vote")
         let entries = room.evidence.entries.count
         #expect(
             errorCode(room.receive(.vote(turn: 0, vote: .deny), from: connection(voters[0]), at: time(1)))
@@ -117,6 +120,10 @@ struct SessionRoomTests {
         _ = room.receive(.vote(turn: 0, vote: .approve), from: connection(voters[1]), at: time(2))
         let decided = room.receive(.vote(turn: 0, vote: .approve), from: connection(voters[2]), at: time(3))
         #expect(decided.contains(.revoke(subjectPrefix: "s1/0")))
+        let recorded = try #require(decided.firstIndex { if case .record(.turnDecided) = $0 { true } else { false } })
+        let announced = try #require(
+            decided.firstIndex { if case .send(_, .turnResult) = $0 { true } else { false } })
+        #expect(recorded < announced, "the decision is recorded before it is announced")
         let result = try #require(
             sent(decided, to: voters[4]).compactMap { if case .turnResult(let r) = $0 { r } else { nil } }.first)
         #expect(result.outcome == .approved && result.approvals == 3 && result.denials == 0 && result.threshold == 3)

@@ -2,6 +2,8 @@
 public enum RegistrantOutcome: String, Sendable, Hashable, Codable {
     case validated, failed
     case noShow = "no-show"
+    /// Present, but too few others were present to form a group: the deposit comes back whole.
+    case unplaced
 }
 
 /// One group of a started party: its members in assignment order and its signalling session.
@@ -11,6 +13,9 @@ public struct PartyGroup: Sendable, Hashable, Codable {
     public internal(set) var session: String?
     /// Each member's join token for the session.
     public internal(set) var tokens: [String: String] = [:]
+    /// Too few members were present at its start: its absent members are no-shows, the present ones were
+    /// placed in a new group.
+    public internal(set) var undersized = false
 
     public init(index: Int, members: [String], session: String? = nil, tokens: [String: String] = [:]) {
         self.index = index
@@ -67,26 +72,31 @@ extension CoordinatorState {
         parties[partyID]!.startedAt = now
         parties[partyID]!.families = families
         parties[partyID]!.groups = groups.enumerated().map { PartyGroup(index: $0.offset, members: $0.element) }
+        parties[partyID]!.placed = parties[partyID]!.registrations.count
+        parties[partyID]!.assignedGroups = groups.count
         var changes: [CoordinatorChange] = [.partyStarted(party: partyID, groups: groups, families: families, at: now)]
-        // Too few registrants for any group: their deposits come back, no fault of theirs.
+        // Too few registrants for any group: unplaced, their deposits come back, no fault of theirs.
         let placed = Set(groups.joined())
         for account in parties[partyID]!.registrations.keys.sorted() where !placed.contains(account) {
-            changes += settle(account, party: partyID, slash: false)
+            changes +=
+                (try? recordOutcome(party: partyID, account: account, outcome: .unplaced, validity: 0, now: now))
+                ?? []
         }
         return changes
     }
 
-    /// Ends every party past its duration: placed members with no outcome yet become no-shows (their group's
-    /// session never reported, for instance because the server was down).
+    /// Ends every party past its duration: members still waiting for a new group are unplaced, other placed
+    /// members with no outcome yet become no-shows (their group's session never reported, for instance
+    /// because the server was down).
     public mutating func closeEndedParties(now: Int64) throws(PartyError) -> [CoordinatorChange] {
         let ended = parties.values.filter {
             $0.startedAt != nil && now >= $0.party.startsAt + $0.party.duration && $0.outcomes.count < $0.placed
-        }
+        }.map(\.party.id)
         var changes: [CoordinatorChange] = []
-        for book in ended {
-            for account in book.groups.flatMap(\.members) where book.outcomes[account] == nil {
-                changes += try recordOutcome(
-                    party: book.party.id, account: account, outcome: .noShow, validity: 0, now: now)
+        for party in ended {
+            changes += settleUnplaced(party: party, now: now)
+            for account in parties[party]!.groups.flatMap(\.members) where parties[party]!.outcomes[account] == nil {
+                changes += try recordOutcome(party: party, account: account, outcome: .noShow, validity: 0, now: now)
             }
         }
         return changes
@@ -98,8 +108,10 @@ extension CoordinatorState {
     {
         guard let book = parties[partyID] else { throw .unknownParty }
         guard book.groups.indices.contains(group) else { throw .unknownGroup }
+        if let old = book.groups[group].session { sessions[old] = nil }
         parties[partyID]!.groups[group].session = session
         parties[partyID]!.groups[group].tokens = tokens
+        sessions[session] = GroupReference(party: partyID, group: group)
         return [.groupSession(party: partyID, group: group, session: session, tokens: tokens)]
     }
 
@@ -115,6 +127,7 @@ extension CoordinatorState {
             guard book.outcomes[account] == nil else { throw .alreadyDecided }
         }
         parties[partyID]!.outcomes[account] = outcome
+        parties[partyID]!.waiting.remove(account)
         var changes: [CoordinatorChange] = [.outcome(party: partyID, account: account, outcome: outcome, at: now)]
         switch outcome {
         case .validated:
@@ -122,17 +135,19 @@ extension CoordinatorState {
             registry.validations[account] = validation
             changes.append(.validation(validation))
             changes.append(record(RegistryEvent(account: account, kind: .validated, at: now, subject: partyID)))
+        case .unplaced:
+            break
         case .failed, .noShow:
             changes.append(
                 record(
                     RegistryEvent(
                         account: account, kind: outcome == .failed ? .failed : .noShow, at: now, subject: partyID)))
         }
-        return changes + settle(account, party: partyID, slash: outcome != .validated)
+        return changes + settle(account, party: partyID, slash: outcome == .failed || outcome == .noShow)
     }
 
     /// Releases `account`'s deposit for `party`, or slashes the party's fraction of it.
-    private mutating func settle(_ account: String, party partyID: String, slash: Bool) -> [CoordinatorChange] {
+    mutating func settle(_ account: String, party partyID: String, slash: Bool) -> [CoordinatorChange] {
         guard ledger.balance(.locked(holder: account, party: partyID)) > 0 else { return [] }
         let before = ledger.entries.count
         let permille = slash ? Int64(parties[partyID]!.party.slashPermille) : 0

@@ -22,15 +22,27 @@ extension CoordinatorState {
             parties[party]!.startedAt = at
             parties[party]!.families = families
             parties[party]!.groups = groups.enumerated().map { PartyGroup(index: $0.offset, members: $0.element) }
+            parties[party]!.placed = parties[party]!.registrations.count
+            parties[party]!.assignedGroups = groups.count
+        case .groupEvent(let event):
+            guard parties[event.party]?.groupEvents == event.sequence else {
+                throw InconsistentRows(reason: "group event order")
+            }
+            try applyGroupEvent(event)
         case .groupSession(let party, let group, let session, let tokens):
             guard parties[party]?.groups.indices.contains(group) == true else {
                 throw InconsistentRows(reason: "group session")
             }
             parties[party]!.groups[group].session = session
             parties[party]!.groups[group].tokens = tokens
+            sessions[session] = GroupReference(party: party, group: group)
         case .outcome(let party, let account, let outcome, _):
             guard parties[party] != nil else { throw InconsistentRows(reason: "outcome's party") }
             parties[party]!.outcomes[account] = outcome
+            parties[party]!.waiting.remove(account)
+        case .vote:
+            // Votes are written for the record and read from storage, not held in memory.
+            break
         case .validation(let validation):
             registry.validations[validation.account] = validation
         case .linkDeclared(let link):

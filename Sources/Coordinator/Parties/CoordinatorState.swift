@@ -10,11 +10,16 @@ public struct CoordinatorState: Sendable {
         var spacing: SpacingIndex<String>
         /// When the groups were assigned; nil before the start.
         public internal(set) var startedAt: Int64?
-        public internal(set) var groups: [PartyGroup] = [] {
-            didSet { placed = groups.reduce(0) { $0 + $1.members.count } }
-        }
-        /// Registrants placed in a group; the party is decided once each has an outcome.
-        public private(set) var placed = 0
+        /// The groups of the start, then those formed by regrouping, by index.
+        public internal(set) var groups: [PartyGroup] = []
+        /// Groups formed at the start (the published assignment); later ones come from regrouping.
+        public internal(set) var assignedGroups = 0
+        /// Registrants at the start; the party is decided once each has an outcome.
+        public internal(set) var placed = 0
+        /// Members present in an undersized group, waiting to be placed in a new one.
+        public internal(set) var waiting: Set<String> = []
+        /// Group events so far (undersized groups, regroupings): the next one's sequence number.
+        public internal(set) var groupEvents = 0
         /// The families the assignment kept apart (account → controller), as they were at the start.
         public internal(set) var families: [String: String] = [:]
         public internal(set) var outcomes: [String: RegistrantOutcome] = [:]
@@ -29,6 +34,12 @@ public struct CoordinatorState: Sendable {
         public func revealedSeed(now: Int64) -> [UInt8]? { now >= party.startsAt ? seed : nil }
     }
 
+    /// Where a signalling session belongs.
+    public struct GroupReference: Sendable, Hashable {
+        public let party: String
+        public let group: Int
+    }
+
     /// Why stored rows could not be replayed into a state.
     public struct InconsistentRows: Error, Sendable, Hashable {
         public let reason: String
@@ -36,6 +47,8 @@ public struct CoordinatorState: Sendable {
 
     public internal(set) var accounts: [String: AccountRecord] = [:]
     public internal(set) var parties: [String: PartyBook] = [:]
+    /// The group of each signalling session attached to one.
+    public internal(set) var sessions: [String: GroupReference] = [:]
     public internal(set) var ledger: any DepositLedger
     /// Validations, declarations of management, challenges and every account's history.
     public internal(set) var registry = RegistryBook()

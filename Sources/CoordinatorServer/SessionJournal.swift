@@ -1,0 +1,71 @@
+import Coordinator
+import Logging
+import Signalling
+
+/// Makes the votes and decisions of the party's group sessions durable before the sessions announce them
+/// (the hub's `journal`): a vote is committed before its `vote-ack`, and a final turn decision (approved,
+/// denied, no-show) is recorded as the prover's outcome before its `turn-result`. Sessions created through
+/// the session API for other coordinators belong to no party and are not recorded.
+public struct SessionJournal: Sendable {
+    let coordinator: LiveCoordinator
+    /// Seconds a validation lasts.
+    let validity: Int64
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    /// Attempts while storage is failing, doubling the wait from 50 ms (about 25 s in all).
+    static let attempts = 10
+
+    public init(coordinator: LiveCoordinator, validity: Int64, logger: Logger, now: @escaping @Sendable () -> Int64) {
+        self.coordinator = coordinator
+        self.validity = validity
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Records `record` of `session`; returns once it is committed, refused, or given up on.
+    public func record(session: String, _ record: SessionRoom.SessionRecord) async {
+        var wait = Duration.milliseconds(50)
+        for _ in 0..<Self.attempts {
+            do {
+                try await coordinator.perform { state in (try changes(for: record, of: session, in: &state), ()) }
+                return
+            } catch let error as PartyError {
+                if error != .unknownGroup {
+                    logger.warning("session record refused", metadata: ["session": "\(session)", "error": "\(error)"])
+                }
+                return
+            } catch {
+                logger.error("session record not stored", metadata: ["session": "\(session)", "error": "\(error)"])
+                try? await Task.sleep(for: wait)
+                wait *= 2
+            }
+        }
+    }
+
+    private func changes(
+        for record: SessionRoom.SessionRecord, of session: String, in state: inout CoordinatorState
+    ) throws(PartyError) -> [CoordinatorChange] {
+        let now = now()
+        switch record {
+        case .vote(let turn, let verifier, let vote):
+            return try state.recordVote(session: session, turn: turn, account: verifier, vote: vote.rawValue, now: now)
+        case .turnDecided(let result):
+            guard let reference = state.sessions[session] else { throw .unknownGroup }
+            guard let outcome = Self.finalOutcome(result.outcome),
+                state.parties[reference.party]?.outcomes[result.prover] == nil
+            else { return [] }
+            return try state.recordOutcome(
+                party: reference.party, account: result.prover, outcome: outcome, validity: validity, now: now)
+        }
+    }
+
+    /// The registrant outcome a turn settles for good; an incomplete turn may be retried later in the session.
+    static func finalOutcome(_ outcome: GroupSession.Outcome) -> RegistrantOutcome? {
+        switch outcome {
+        case .approved: .validated
+        case .denied: .failed
+        case .noShow: .noShow
+        case .incomplete: nil
+        }
+    }
+}
