@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Crash test: registrations are acknowledged only after their transaction commits, so killing the server
-# with SIGKILL in the middle of them loses none. Starts `partyline serve` on loopback with a fresh SQLite file
-# (or PostgreSQL with PARTYLINE_CRASH_POSTGRES_URL), runs `partyline load registration` against it, kills the
-# server once registrations are flowing, restarts it on the same database, and checks that every
-# acknowledged registration is there and the deposit ledger balances.
-#   scripts/crash-test.sh [REGISTRATIONS]
+# Crash test: registrations, votes and validations are acknowledged only after their transaction commits,
+# so killing the server with SIGKILL in the middle of them loses none. Starts `partyline serve` on loopback
+# with a fresh SQLite file (or PostgreSQL with PARTYLINE_CRASH_POSTGRES_URL).
+#   1. Runs `partyline load registration`, kills the server once registrations are flowing, restarts it on
+#      the same database, and checks that every acknowledged registration is there.
+#   2. Runs `partyline load party` (members join their group sessions over WebSocket and vote), kills the
+#      server once votes are flowing, restarts it, and checks that every acknowledged vote (`vote-ack`) and
+#      every validation announced to its prover (`turn-result` approved) is there.
+# After each restart the deposit ledger must balance.
+#   scripts/crash-test.sh [REGISTRATIONS] [PARTY-MEMBERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-4000}"
+members="${2:-60}"
 swift build --product partyline >/dev/null
 bin="$(swift build --show-bin-path)/partyline"
 work=$(mktemp -d /tmp/partyline-crash.XXXXXX)
@@ -64,6 +69,45 @@ missing = [account for account in acked if account not in stored]
 print(f"after restart: {len(stored)} registrations stored, {len(acked)} acknowledged, {len(missing)} missing; "
       f"ledger {ledger['entries']} entries, balanced={ledger['balanced']}")
 if missing or not ledger["balanced"] or not acked:
+    sys.exit(1)
+PY
+
+# 2. Votes and validations.
+"$bin" load party --target "http://127.0.0.1:$port" --admin-key crash-admin --members "$members" --start-in 6 \
+  --vote-delay-ms 300 --acked-votes "$work/votes" --acked-validations "$work/validated" >"$work/party.log" 2>&1 &
+load=$!
+touch "$work/votes" "$work/validated"
+for _ in $(seq 1 1200); do
+  [ "$(wc -l <"$work/votes")" -ge 40 ] && break
+  sleep 0.05
+done
+kill -9 "$server"
+wait "$server" 2>/dev/null || true
+kill -9 "$load" 2>/dev/null || true
+wait "$load" 2>/dev/null || true
+echo "killed the server after $(wc -l <"$work/votes") acknowledged votes and $(wc -l <"$work/validated") validations"
+
+start_server
+python3 - "$work/votes" "$work/validated" "http://127.0.0.1:$port" <<'PY'
+import json, sys, urllib.request
+votes = [line.split() for line in open(sys.argv[1]) if line.strip()]
+validated = [line.split() for line in open(sys.argv[2]) if line.strip()]
+base = sys.argv[3]
+def get(path, admin=False):
+    request = urllib.request.Request(base + path)
+    if admin:
+        request.add_header("Authorization", "Bearer crash-admin")
+    return json.load(urllib.request.urlopen(request))
+if not votes:
+    print("no vote was acknowledged before the kill"); sys.exit(1)
+party = votes[0][0]
+stored = {(v["session"], v["turn"], v["account"]) for v in get(f"/v1/admin/parties/{party}/votes", admin=True)["votes"]}
+missing = [v for v in votes if (v[1], int(v[2]), v[3]) not in stored]
+unvalidated = [account for _, account in validated if get(f"/v1/registry/{account}")["level"] < 1]
+ledger = get("/v1/admin/ledger", admin=True)
+print(f"after restart: {len(stored)} votes stored, {len(votes)} acknowledged, {len(missing)} missing; "
+      f"{len(validated)} validations announced, {len(unvalidated)} missing; ledger balanced={ledger['balanced']}")
+if missing or unvalidated or not ledger["balanced"]:
     sys.exit(1)
 PY
 echo "crash test passed"

@@ -11,6 +11,7 @@ struct LoadCommand: AsyncParsableCommand {
         abstract: "Load generators for PartyLine's services (and any other STUN server).",
         subcommands: [
             STUNLoadCommand.self, TURNLoadCommand.self, SignallingLoadCommand.self, RegistrationLoadCommand.self,
+            PartyLoadCommand.self,
         ]
     )
 }
