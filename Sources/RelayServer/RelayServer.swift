@@ -166,40 +166,62 @@ public final class RelayServer: Service, Sendable {
     }
 
     private func bindUDP(_ address: ListenAddress, responder: BindingResponder, turn: TURNLoops?) async throws {
+        guard address.port == 0 else {
+            return try await bindUDPGroup(address, port: address.port, responder: responder, turn: turn)
+        }
+        // The kernel may hand a SO_REUSEPORT socket bound to port 0 a port that another SO_REUSEPORT group of
+        // the same user holds (and then splits datagrams between them). A plain socket gets a port nobody
+        // holds and the group takes it over; if someone else binds it in between, try another.
+        for attempt in 1...5 {
+            let probe = try await DatagramBootstrap(group: group).bind(host: address.host, port: 0).get()
+            let port = probe.localAddress?.port ?? 0
+            try await probe.close()
+            do {
+                return try await bindUDPGroup(address, port: port, responder: responder, turn: turn)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < 5 {
+                continue
+            }
+        }
+    }
+
+    /// Binds `udpSocketsPerAddress` SO_REUSEPORT sockets to `port`; none stays bound if one fails.
+    private func bindUDPGroup(_ address: ListenAddress, port: Int, responder: BindingResponder, turn: TURNLoops?)
+        async throws
+    {
         let count = configuration.udpSocketsPerAddress > 0 ? configuration.udpSocketsPerAddress : System.coreCount
         let vector = max(1, configuration.udpVectorReadCount)
-        var port = address.port
-        if port == 0 {
-            // The kernel may hand a SO_REUSEPORT socket bound to port 0 a port that another SO_REUSEPORT
-            // group of the same user holds (and then splits datagrams between them). A plain socket gets a
-            // port nobody holds; the group takes it over.
-            let probe = try await DatagramBootstrap(group: group).bind(host: address.host, port: 0).get()
-            port = probe.localAddress?.port ?? 0
-            try await probe.close()
-        }
+        var port = port
         var loops = group.makeIterator()
-        for _ in 0..<count {
-            let loop = loops.next() ?? group.next()
-            let counters = TrafficCounters(transport: .udp)
-            var bootstrap = DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(Self.reusePort, value: 1)
-                .channelOption(.datagramVectorReadMessageCount, value: vector)
-                .channelOption(.socketOption(.so_rcvbuf), value: configuration.udpReceiveBufferBytes)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vector * 2048))
-                .channelOption(.maxMessagesPerRead, value: 4)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            UDPListenerHandler(
-                                responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop)))
+        var bound: [(any Channel, TrafficCounters)] = []
+        do {
+            for _ in 0..<count {
+                let loop = loops.next() ?? group.next()
+                let counters = TrafficCounters(transport: .udp)
+                var bootstrap = DatagramBootstrap(group: loop)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(Self.reusePort, value: 1)
+                    .channelOption(.datagramVectorReadMessageCount, value: vector)
+                    .channelOption(.socketOption(.so_rcvbuf), value: configuration.udpReceiveBufferBytes)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vector * 2048))
+                    .channelOption(.maxMessagesPerRead, value: 4)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                UDPListenerHandler(
+                                    responder: responder, counters: counters,
+                                    turn: turn?.driver(for: channel.eventLoop)))
+                        }
                     }
-                }
-            if address.host.contains(":") { bootstrap = bootstrap.channelOption(Self.ipv6Only, value: 1) }
-            let channel = try await bootstrap.bind(host: address.host, port: port).get()
-            port = channel.localAddress?.port ?? port
-            register(channel, transport: .udp, counters: counters)
+                if address.host.contains(":") { bootstrap = bootstrap.channelOption(Self.ipv6Only, value: 1) }
+                let channel = try await bootstrap.bind(host: address.host, port: port).get()
+                port = channel.localAddress?.port ?? port
+                bound.append((channel, counters))
+            }
+        } catch {
+            for (channel, _) in bound { try? await channel.close() }
+            throw error
         }
+        for (channel, counters) in bound { register(channel, transport: .udp, counters: counters) }
     }
 
     private func bindStream(

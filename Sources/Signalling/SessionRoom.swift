@@ -122,6 +122,10 @@ public struct SessionRoom: Sendable {
         let resumed = !everConnected.insert(member).inserted
         actions.append(.send(connection, .welcome(welcome(for: member, resumed: resumed, at: time))))
         guard !group.finished else {
+            if let present = group.undersized {
+                let minimum = group.configuration.minimumPresent
+                actions.append(.send(connection, .undersized(present: present.count, minimum: minimum)))
+            }
             return actions + [.send(connection, .sessionResult(memberResults())), .close(connection, .finished)]
         }
         evidence.append(kind: "join", detail: "member=\(member) resumed=\(resumed)", time: time.unixMillis)

@@ -34,7 +34,7 @@ struct CoordinatorHarness: Sendable {
     /// Runs `body` against a server over `backend` (a fresh database of `kind` when nil).
     static func withRunning(
         _ kind: TestDatabases.Kind, backend: SQLCoordinatorStore.Backend? = nil,
-        clock: TestClock = TestClock(Fixtures.now),
+        clock: TestClock = TestClock(Fixtures.now), joinWindow: Duration = .seconds(2),
         _ body: (CoordinatorHarness) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test.coordinator")
@@ -44,7 +44,7 @@ struct CoordinatorHarness: Sendable {
         let coordinator = try await LiveCoordinator(store: store, logger: logger)
         let finished = AsyncStream<SessionSummary>.makeStream()
         var signalling = SignallingConfiguration(tokenSecret: "tokens")
-        signalling.joinWindow = .seconds(2)
+        signalling.joinWindow = joinWindow
         signalling.session.noShowGrace = .seconds(1)
         let journal = SessionJournal(
             coordinator: coordinator, validity: 365 * 86_400, logger: logger, now: { clock.now })

@@ -64,7 +64,8 @@ struct RegroupingAPITests {
 
     @Test("two groups of four with two present in each: the four present form a new group and are validated")
     func regroup() async throws {
-        try await CoordinatorHarness.withRunning(.sqlite) { server in
+        // The members who play join well within the join window, so exactly two are there in each group.
+        try await CoordinatorHarness.withRunning(.sqlite, joinWindow: .seconds(8)) { server in
             let party = try await server.createParty(deposit: 100, slashPermille: 500, groupSize: 4)
             var members: [String: String] = [:]
             for index in 0..<8 {
