@@ -137,9 +137,11 @@ extension CoordinatorAPI {
         guard let (group, outcome, waiting) = found else {
             throw APIError(.notFound, "not-in-a-group", "the account has no group at this party (yet)")
         }
+        // An undersized group's session is over: nothing to join there.
+        let open = !waiting && !group.undersized
         return MembershipResponse(
-            party: party, group: group.index, session: waiting ? nil : group.session,
-            token: waiting ? nil : group.tokens[account], signallingURL: hub?.configuration.publicURL,
+            party: party, group: group.index, session: open ? group.session : nil,
+            token: open ? group.tokens[account] : nil, signallingURL: hub?.configuration.publicURL,
             outcome: outcome, waitingForGroup: waiting)
     }
 

@@ -175,12 +175,13 @@ public final class CoordinatorAPI: Sendable {
         }
     }
 
-    /// Whether the books balance, with their size: the crash test's check after a restart.
     /// Every committed vote of `party`'s sessions (for admins: the group never learns who voted what).
     func votes(party: String) async throws -> VotesResponse {
         guard coordinator.read({ $0.parties[party] != nil }) else { throw APIError.partyNotFound }
         return VotesResponse(party: party, votes: try await coordinator.votes(party: party))
     }
+
+    /// Whether the books balance, with their size: the crash test's check after a restart.
 
     func ledgerCheck() -> LedgerCheckResponse {
         coordinator.read { LedgerCheckResponse(entries: $0.ledger.entries.count, balanced: $0.ledger.isBalanced()) }

@@ -29,6 +29,8 @@ public final class LiveCoordinator: Service, Sendable {
 
     /// Most operations in one transaction.
     static let batchLimit = 4096
+    /// Attempts to reload the state after a failed commit, the wait doubling from 100 ms.
+    static let reloadAttempts = 6
 
     private let shared: Mutex<Shared>
     private let store: SQLCoordinatorStore
@@ -144,14 +146,22 @@ public final class LiveCoordinator: Service, Sendable {
         }
     }
 
-    /// After a failed commit the state holds changes that never reached the database: reload it and refuse
-    /// every operation not yet acknowledged.
+    /// After a failed commit the state holds changes that never reached the database: reload it (connecting
+    /// again if the connection was lost, for about 6 s) and refuse every operation not yet acknowledged.
     private func recover(failing batch: [Pending], _ error: any Error) async {
-        let reloaded: Result<CoordinatorState, any Error>
-        do {
-            reloaded = .success(try await store.load())
-        } catch {
-            reloaded = .failure(error)
+        var reloaded: Result<CoordinatorState, any Error> = .failure(error)
+        var wait = Duration.milliseconds(100)
+        for attempt in 1...Self.reloadAttempts {
+            do {
+                try await store.reconnectIfLost()
+                reloaded = .success(try await store.load())
+                break
+            } catch {
+                reloaded = .failure(error)
+                logger.error("reloading the state failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: wait)
+                wait *= 2
+            }
         }
         let unavailable = StorageUnavailable(reason: "\(error)")
         let dropped = shared.withLock { shared -> [Pending] in

@@ -107,28 +107,40 @@ public final class PartyRunner: Service, Sendable {
         openGroups(now: now).filter { $0.session.map { hub.summary(of: $0) == nil } ?? true }
     }
 
-    /// Once no group of a party is still gathering its members, places the members waiting for a new group,
-    /// or settles them as unplaced when too few wait.
+    /// Once no group of a party is still gathering its members, places the members waiting for a new group;
+    /// settles them as unplaced when too few wait or too little of the party is left for a new group.
     private func regroupWaitingMembers(now: Int64) async {
         let waiting = coordinator.read { state in
-            state.parties.values.filter { !$0.waiting.isEmpty }.map { ($0.party.id, $0.party.groupSize) }
-        }
-        guard !waiting.isEmpty else { return }
-        let gathering = Set(
-            openGroups(now: now).filter { group in
-                group.session.flatMap { hub.summary(of: $0)?.state }.map { $0 == "waiting" } ?? true
-            }.map(\.party))
-        for (party, groupSize) in waiting where !gathering.contains(party) {
-            let minimum = min(minimumPresent, groupSize)
-            do {
-                try await coordinator.perform { state in
-                    let regrouped = state.regroup(party: party, minimum: minimum, now: now)
-                    return (regrouped.isEmpty ? state.settleUnplaced(party: party, now: now) : regrouped, ())
-                }
-            } catch {
-                logger.error("regrouping failed", metadata: ["party": "\(party)", "error": "\(error)"])
+            state.parties.values.filter { !$0.waiting.isEmpty }.map {
+                (party: $0.party.id, groupSize: $0.party.groupSize, end: $0.party.startsAt + $0.party.duration)
             }
         }
+        guard !waiting.isEmpty else { return }
+        // Gathering: no live session yet, not begun, or ended undersized with its result not yet recorded.
+        let gathering = Set(
+            openGroups(now: now).filter { group in
+                let state = group.session.flatMap { hub.summary(of: $0)?.state }
+                return state == nil || state == "waiting" || state == "undersized"
+            }.map(\.party))
+        for party in waiting where !gathering.contains(party.party) {
+            let minimum = min(minimumPresent, party.groupSize)
+            let timeLeft = party.end - now >= regroupingTime(groupSize: party.groupSize)
+            do {
+                try await coordinator.perform { state in
+                    let regrouped = timeLeft ? state.regroup(party: party.party, minimum: minimum, now: now) : []
+                    return (regrouped.isEmpty ? state.settleUnplaced(party: party.party, now: now) : regrouped, ())
+                }
+            } catch {
+                logger.error("regrouping failed", metadata: ["party": "\(party.party)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Seconds a new group needs at most: the join window, then each member's turn with its no-show grace.
+    private func regroupingTime(groupSize: Int) -> Int64 {
+        let rules = hub.configuration.session
+        let perTurn = rules.noShowGrace + rules.turnDeadline
+        return (hub.configuration.joinWindow + perTurn * (groupSize + 1)).components.seconds
     }
 
     private func createSession(_ group: OpenGroup) async {

@@ -12,8 +12,8 @@ public struct SessionJournal: Sendable {
     let validity: Int64
     let logger: Logger
     let now: @Sendable () -> Int64
-    /// Attempts while storage is failing, doubling the wait from 50 ms (about 25 s in all).
-    static let attempts = 10
+    /// How long a record is retried while storage fails, the wait doubling from 50 ms up to 5 s.
+    static let patience = Duration.seconds(60)
 
     public init(coordinator: LiveCoordinator, validity: Int64, logger: Logger, now: @escaping @Sendable () -> Int64) {
         self.coordinator = coordinator
@@ -22,22 +22,26 @@ public struct SessionJournal: Sendable {
         self.now = now
     }
 
-    /// Records `record` of `session`; returns once it is committed, refused, or given up on.
-    public func record(session: String, _ record: SessionRoom.SessionRecord) async {
+    /// Records `record` of `session`. True once it is committed, or when it is not the coordinator's to
+    /// record (a session of no party) or already recorded; false when storage stayed unavailable for
+    /// ``patience``, so the session must not announce it.
+    public func record(session: String, _ record: SessionRoom.SessionRecord) async -> Bool {
+        let deadline = ContinuousClock.now + Self.patience
         var wait = Duration.milliseconds(50)
-        for _ in 0..<Self.attempts {
+        while true {
             do {
                 try await coordinator.perform { state in (try changes(for: record, of: session, in: &state), ()) }
-                return
+                return true
             } catch let error as PartyError {
                 if error != .unknownGroup {
                     logger.warning("session record refused", metadata: ["session": "\(session)", "error": "\(error)"])
                 }
-                return
+                return true
             } catch {
                 logger.error("session record not stored", metadata: ["session": "\(session)", "error": "\(error)"])
+                guard ContinuousClock.now + wait < deadline else { return false }
                 try? await Task.sleep(for: wait)
-                wait *= 2
+                wait = min(wait * 2, .seconds(5))
             }
         }
     }

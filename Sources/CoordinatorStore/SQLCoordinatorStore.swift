@@ -24,15 +24,38 @@ public final class SQLCoordinatorStore: Sendable {
         public let description: String
     }
 
-    private let database: any SQLDatabase
-    private let closeConnection: @Sendable () async throws -> Void
+    /// One open connection: the database on it, whether it has closed, how to close it.
+    private struct Link: Sendable {
+        let database: any SQLDatabase
+        let isClosed: @Sendable () -> Bool
+        let close: @Sendable () async throws -> Void
+    }
+
+    private let backend: Backend
+    private let logger: Logger
+    private let link: Mutex<Link>
     private let beginStatement: String
     private let closed = Atomic<Bool>(false)
 
-    private init(database: any SQLDatabase, begin: String, close: @escaping @Sendable () async throws -> Void) {
-        self.database = database
-        beginStatement = begin
-        closeConnection = close
+    /// The current connection's database; an error once the connection has closed (a query on a closed
+    /// PostgreSQL connection would wait for ever).
+    private var database: any SQLDatabase {
+        get throws {
+            let current = link.withLock { $0 }
+            guard !current.isClosed() else { throw StoreError(description: "the database connection is closed") }
+            return current.database
+        }
+    }
+
+    private init(backend: Backend, logger: Logger, link: Link) {
+        self.backend = backend
+        self.logger = logger
+        self.link = Mutex(link)
+        beginStatement =
+            switch backend {
+            case .sqlite: "BEGIN IMMEDIATE"
+            case .postgres: "BEGIN"
+            }
     }
 
     /// The PostgreSQL advisory lock key a coordinator holds on its database ("PLCOORD1" as bytes).
@@ -41,7 +64,18 @@ public final class SQLCoordinatorStore: Sendable {
     /// Opens the database and runs the migrations it lacks. A database has one coordinator at a time: a second
     /// one fails here.
     public static func open(_ backend: Backend, logger: Logger) async throws -> SQLCoordinatorStore {
-        let store: SQLCoordinatorStore
+        let store = SQLCoordinatorStore(backend: backend, logger: logger, link: try await connect(backend, logger))
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Connects and takes the database for this coordinator alone.
+    private static func connect(_ backend: Backend, _ logger: Logger) async throws -> Link {
         switch backend {
         case .sqlite(let path):
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -49,9 +83,11 @@ public final class SQLCoordinatorStore: Sendable {
             // WAL with synchronous=FULL: a commit is on disk when it returns. The coordinator is the database's
             // single writer: exclusive locking, taken now by an empty write transaction, makes a second process
             // on the same file fail at start-up instead of diverging from this one's state.
+            // The busy timeout comes first: a database another process holds is refused after 2 s rather
+            // than after the driver's default wait.
             for pragma in [
-                "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=2000", "PRAGMA locking_mode=EXCLUSIVE", "BEGIN IMMEDIATE", "COMMIT",
+                "PRAGMA busy_timeout=2000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                "PRAGMA foreign_keys=ON", "PRAGMA locking_mode=EXCLUSIVE", "BEGIN IMMEDIATE", "COMMIT",
             ] {
                 do {
                     try await database.raw(SQLQueryString(pragma)).run()
@@ -60,7 +96,8 @@ public final class SQLCoordinatorStore: Sendable {
                     throw StoreError(description: "cannot take the database (\(pragma)): \(error)")
                 }
             }
-            store = SQLCoordinatorStore(database: database, begin: "BEGIN IMMEDIATE") { try await connection.close() }
+            return Link(
+                database: database, isClosed: { connection.isClosed }, close: { try await connection.close() })
         case .postgres(let url):
             let configuration = try SQLPostgresConfiguration(url: url)
             let connection = try await PostgresConnection.connect(
@@ -73,21 +110,26 @@ public final class SQLCoordinatorStore: Sendable {
                 try? await connection.close()
                 throw StoreError(description: "another coordinator holds this database")
             }
-            store = SQLCoordinatorStore(database: database, begin: "BEGIN") { try await connection.close() }
+            return Link(
+                database: database, isClosed: { connection.isClosed }, close: { try await connection.close() })
         }
-        do {
-            try await store.migrate()
-        } catch {
-            try? await store.close()
-            throw error
-        }
-        return store
+    }
+
+    /// Connects again if the connection was lost (a PostgreSQL restart, a dropped link), taking the database
+    /// for this coordinator again; nothing while it is up. The caller reloads its state afterwards.
+    public func reconnectIfLost() async throws {
+        let current = link.withLock { $0 }
+        guard !closed.load(ordering: .relaxed), current.isClosed() else { return }
+        logger.warning("database connection lost; connecting again")
+        let fresh = try await Self.connect(backend, logger)
+        link.withLock { $0 = fresh }
+        try? await current.close()
     }
 
     /// Closes the connection; later calls do nothing.
     public func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        try await closeConnection()
+        try await link.withLock { $0 }.close()
     }
 
     /// The schema version this build migrates to.
@@ -119,6 +161,7 @@ public final class SQLCoordinatorStore: Sendable {
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     private func transaction(_ body: (any SQLDatabase) async throws -> Void) async throws {
+        let database = try self.database
         try await database.raw(SQLQueryString(beginStatement)).run()
         do {
             try await body(database)
@@ -163,10 +206,13 @@ extension SQLCoordinatorStore {
     }
 
     /// Every vote recorded in `party`'s sessions (votes are read from storage, not held in memory).
-    public func votes(party: String) async throws -> [CastVote] { try await StoredRows.votes(party: party, database) }
+    public func votes(party: String) async throws -> [CastVote] {
+        try await StoredRows.votes(party: party, try database)
+    }
 
     /// The coordinator's state as the stored rows describe it.
     public func load() async throws -> CoordinatorState {
+        let database = try self.database
         let entries = try await StoredRows.ledgerEntries(database)
         let changes = try await StoredRows.changes(database)
         return try CoordinatorState(ledgerEntries: entries, replaying: changes)

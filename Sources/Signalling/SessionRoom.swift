@@ -29,6 +29,8 @@ public struct SessionRoom: Sendable {
         /// The member reconnects faster than `Limits.connectsPerSecond` allows.
         case rateLimited = "rate-limited"
         case finished = "session-finished"
+        /// The journal could not record a vote or decision: the session is abandoned.
+        case storageUnavailable = "storage-unavailable"
     }
 
     /// What the driver must do, in order.

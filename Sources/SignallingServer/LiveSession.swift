@@ -7,7 +7,9 @@ import Synchronization
 /// message costs no hop to another executor. Two actions are awaited: a revoke (the relay tears the turn
 /// down) and a record (the journal makes a vote or a decision durable). Every later action of the session
 /// is held back until the awaited one completes, so `turn-result` never overtakes the stream stop and a
-/// `vote-ack` never precedes the vote's commit.
+/// `vote-ack` never precedes the vote's commit. A record the journal cannot make durable abandons the
+/// session: its held messages are dropped, its members told `storage-unavailable` and disconnected, and
+/// the hub forgets it (a party coordinator creates it again).
 final class LiveSession: Sendable {
     /// What a connection's writer task sends.
     enum Outbound: Sendable {
@@ -18,8 +20,8 @@ final class LiveSession: Sendable {
     typealias Outlet = AsyncStream<Outbound>.Continuation
     /// Hands the finished session's summary (JSON) to the coordinator's callback; must not block.
     typealias Callback = @Sendable (Data) -> Void
-    /// Makes a session's record durable; returns once it is (or has been given up on).
-    typealias Journal = @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Void
+    /// Makes a session's record durable; returns whether it is (false: given up on).
+    typealias Journal = @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Bool
 
     /// An action whose completion later actions wait for.
     private enum Awaited {
@@ -42,6 +44,8 @@ final class LiveSession: Sendable {
         /// A revoke or record is in flight: actions wait here, in order, until it completes.
         var awaiting = false
         var held: [SessionRoom.Action] = []
+        /// The journal failed: inputs are ignored and new connections closed.
+        var abandoned = false
     }
 
     let id: String
@@ -52,11 +56,13 @@ final class LiveSession: Sendable {
     private let journal: Journal
     private let callback: Callback?
     private let onFinished: @Sendable (SessionSummary) -> Void
+    private let onAbandoned: @Sendable (String) -> Void
 
     init(
         room: SessionRoom, members: [String: JoinToken], startAt: ContinuousClock.Instant,
-        revoke: @escaping @Sendable (String) async -> Void, journal: @escaping Journal = { _, _ in },
-        callback: Callback? = nil, onFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
+        revoke: @escaping @Sendable (String) async -> Void, journal: @escaping Journal = { _, _ in true },
+        callback: Callback? = nil, onFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in },
+        onAbandoned: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         id = room.id
         state = Mutex(State(room: room))
@@ -66,6 +72,7 @@ final class LiveSession: Sendable {
         self.journal = journal
         self.callback = callback
         self.onFinished = onFinished
+        self.onAbandoned = onAbandoned
     }
 
     static func now() -> SessionRoom.Time {
@@ -77,6 +84,10 @@ final class LiveSession: Sendable {
         drop: @escaping @Sendable () -> Void = {}
     ) {
         apply { state, time in
+            guard !state.abandoned else {
+                Self.refuse(outlet)
+                return []
+            }
             state.outlets[connection] = Link(outlet: outlet, drop: drop)
             return state.room.connect(member, on: connection, at: time)
         }
@@ -121,6 +132,7 @@ final class LiveSession: Sendable {
     private func apply(_ input: (inout State, SessionRoom.Time) -> [SessionRoom.Action]) {
         let awaited = state.withLock { state -> Awaited? in
             let actions = input(&state, Self.now())
+            if state.abandoned { return nil }
             defer { armTimer(&state) }
             if state.awaiting {
                 state.held += actions
@@ -183,7 +195,8 @@ final class LiveSession: Sendable {
             while let awaited = next {
                 switch awaited {
                 case .revoke(let prefix): await revoke(prefix)
-                case .record(let record): await journal(id, record)
+                case .record(let record):
+                    guard await journal(id, record) else { return abandon() }
                 }
                 next = state.withLock { state in
                     state.awaiting = false
@@ -196,10 +209,32 @@ final class LiveSession: Sendable {
         }
     }
 
+    /// Drops the held messages, tells every member the session is lost and disconnects them.
+    private func abandon() {
+        state.withLock { state in
+            state.abandoned = true
+            state.held = []
+            state.timer?.cancel()
+            state.timer = nil
+            for link in state.outlets.values { Self.refuse(link.outlet) }
+            state.outlets = [:]
+        }
+        onAbandoned(id)
+    }
+
+    private static func refuse(_ outlet: Outlet) {
+        let error = ServerMessage.error(code: "storage-unavailable", message: "the session's votes cannot be recorded")
+        outlet.yield(.text(error.encoded()))
+        outlet.yield(.close(.storageUnavailable))
+        outlet.finish()
+    }
+
     /// Keeps one timer task armed for the session's next deadline (the start, a grace or a turn's end),
     /// so an idle session costs nothing between deadlines.
     private func armTimer(_ state: inout State) {
-        let next = [state.begun ? nil : startAt, state.room.group.nextDeadline].compactMap { $0 }.min()
+        let next =
+            state.abandoned
+            ? nil : [state.begun ? nil : startAt, state.room.group.nextDeadline].compactMap { $0 }.min()
         guard next != state.timerDeadline else { return }
         state.timer?.cancel()
         state.timerDeadline = next

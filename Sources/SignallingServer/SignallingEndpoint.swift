@@ -89,6 +89,7 @@ enum SignallingEndpoint {
         case .replaced: WebSocketErrorCode(codeNumber: 4001)
         case .rateLimited: .policyViolation
         case .left, .finished: .normalClosure
+        case .storageUnavailable: .unexpectedServerError
         }
     }
 }

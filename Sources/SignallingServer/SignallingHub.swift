@@ -17,7 +17,7 @@ public final class SignallingHub: Service, Sendable {
     let issuer: ICEServerIssuer
     let logger: Logger
     private let revoke: @Sendable (String) async -> Void
-    private let journal: @Sendable (String, SessionRoom.SessionRecord) async -> Void
+    private let journal: @Sendable (String, SessionRoom.SessionRecord) async -> Bool
     private let sessionFinished: @Sendable (SessionSummary) -> Void
     private let sessions = Mutex<[String: LiveSession]>([:])
     /// When each finished session finished; it is dropped `retention` later.
@@ -26,13 +26,13 @@ public final class SignallingHub: Service, Sendable {
 
     /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`);
     /// `journal` makes each vote and decision durable before the session announces it (an in-process
-    /// coordinator; sessions wait for it); `sessionFinished` hears every finished session's summary (an
-    /// in-process coordinator); it must not block.
+    /// coordinator; sessions wait for it; false abandons the session); `sessionFinished` hears every
+    /// finished session's summary (an in-process coordinator); it must not block.
     public init(
         configuration: SignallingConfiguration, evidenceKey: Curve25519.Signing.PrivateKey = .init(),
         logger: Logger = Logger(label: "partyline.signalling"),
         revoke: @escaping @Sendable (String) async -> Void = { _ in },
-        journal: @escaping @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Void = { _, _ in },
+        journal: @escaping @Sendable (_ session: String, SessionRoom.SessionRecord) async -> Bool = { _, _ in true },
         sessionFinished: @escaping @Sendable (SessionSummary) -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -104,6 +104,10 @@ public final class SignallingHub: Service, Sendable {
             onFinished: { [weak self] summary in
                 self?.finished.withLock { $0[summary.session] = .now }
                 self?.sessionFinished(summary)
+            },
+            onAbandoned: { [weak self] id in
+                self?.logger.error("session abandoned: its journal failed", metadata: ["session": "\(id)"])
+                _ = self?.sessions.withLock { $0.removeValue(forKey: id) }
             })
         let admitted = sessions.withLock { sessions in
             guard sessions.count < configuration.maximumSessions else { return false }

@@ -183,6 +183,9 @@ struct StorageTests {
         changes += try state.attachSession(party: "p", group: regrouped.index, session: "s2", tokens: [:])
         changes += try state.recordVote(
             session: "s2", turn: 1, account: regrouped.members[0], vote: "deny", now: Fixtures.now + 3)
+        // The new group is undersized too: two of its five wait again.
+        changes += try state.closeUndersizedGroup(
+            party: "p", group: regrouped.index, present: Array(regrouped.members.prefix(2)), now: Fixtures.now + 4)
 
         let store = try await SQLCoordinatorStore.open(backend, logger: TestDatabases.logger)
         try await store.apply(Array(changes.prefix(40)))
@@ -192,8 +195,9 @@ struct StorageTests {
         try await store.close()
         let book = try #require(loaded.parties["p"])
         #expect(book.groups == state.parties["p"]?.groups && book.groups.count == 3)
-        #expect(book.assignedGroups == 2 && book.groupEvents == 3 && book.waiting.isEmpty)
-        #expect(book.outcomes == state.parties["p"]?.outcomes && book.outcomes.count == 7)
+        #expect(book.assignedGroups == 2 && book.groupEvents == 4 && book.placed == 12)
+        #expect(book.waiting == Set(regrouped.members.prefix(2)) && book.waiting == state.parties["p"]?.waiting)
+        #expect(book.outcomes == state.parties["p"]?.outcomes && book.outcomes.count == 10)
         #expect(loaded.sessions == state.sessions)
         #expect(loaded.ledger.isBalanced())
         #expect(votes.map(\.session) == ["s0", "s2"] && votes.map(\.vote) == ["approve", "deny"])

@@ -36,6 +36,17 @@ struct RegroupingTests {
         #expect(state.ledger.balance(.slashed(party: "p")) == 7 * 50)
     }
 
+    @Test("members with an outcome already (a session created again after a restart) do not wait again")
+    func decidedStayDecided() throws {
+        var (state, _, _) = try RegistryTests.startedParty(6)
+        let members = try #require(state.parties["p"]?.groups.first?.members)
+        _ = try state.recordOutcome(party: "p", account: members[0], outcome: .validated, validity: 1, now: Self.now)
+        _ = try state.closeUndersizedGroup(party: "p", group: 0, present: Array(members.prefix(3)), now: Self.now)
+        #expect(state.parties["p"]?.waiting == Set(members[1...2]))
+        #expect(state.parties["p"]?.outcomes[members[0]] == .validated)
+        #expect(members[3...].allSatisfy { state.parties["p"]?.outcomes[$0] == .noShow })
+    }
+
     @Test("too few waiting: they are unplaced and their deposits come back whole")
     func unplaced() throws {
         var (state, ids, _) = try RegistryTests.startedParty(6)

@@ -29,11 +29,12 @@ struct SignallingHarness: Sendable {
     static func withRunning(
         _ configuration: SignallingConfiguration = configuration(),
         revoke: @escaping @Sendable (String) async -> Void = { _ in },
+        journal: @escaping @Sendable (String, SessionRoom.SessionRecord) async -> Bool = { _, _ in true },
         _ body: (SignallingHarness) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test.signalling")
-        logger.logLevel = .warning
-        let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke)
+        logger.logLevel = .critical
+        let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke, journal: journal)
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
         let app = HTTPApplication.make(
             hub: hub, host: "127.0.0.1", port: 0, logger: logger, onServerRunning: { reportPort.yield($0) })

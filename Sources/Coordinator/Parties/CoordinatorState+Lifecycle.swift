@@ -95,8 +95,10 @@ extension CoordinatorState {
         var changes: [CoordinatorChange] = []
         for party in ended {
             changes += settleUnplaced(party: party, now: now)
+            // Placed, registered and undecided: recording cannot be refused.
             for account in parties[party]!.groups.flatMap(\.members) where parties[party]!.outcomes[account] == nil {
-                changes += try recordOutcome(party: party, account: account, outcome: .noShow, validity: 0, now: now)
+                changes +=
+                    (try? recordOutcome(party: party, account: account, outcome: .noShow, validity: 0, now: now)) ?? []
             }
         }
         return changes

@@ -3,7 +3,8 @@ import Foundation
 
 extension CoordinatorState {
     /// `group`'s session found fewer members `present` than the minimum at its start: its absent members
-    /// without an outcome become no-shows, its present ones wait for a new group (``regroup(party:minimum:now:)``).
+    /// without an outcome become no-shows, its present ones without an outcome wait for a new group
+    /// (``regroup(party:minimum:now:)``).
     public mutating func closeUndersizedGroup(party partyID: String, group: Int, present: [String], now: Int64)
         throws(PartyError) -> [CoordinatorChange]
     {
@@ -14,14 +15,18 @@ extension CoordinatorState {
             guard book.groups.indices.contains(group), !book.groups[group].undersized else { throw .unknownGroup }
             members = book.groups[group].members
         }
-        let here = Set(present).intersection(members)
+        let here = Set(present)
+        let undecided = members.filter { parties[partyID]!.outcomes[$0] == nil }
         let event = GroupEvent(
             party: partyID, sequence: parties[partyID]!.groupEvents, kind: .undersized, group: group,
-            members: [members.filter(here.contains)], at: now)
+            members: [undecided.filter(here.contains)], at: now)
         try? applyGroupEvent(event)
         var changes: [CoordinatorChange] = [.groupEvent(event)]
-        for account in members where !here.contains(account) && parties[partyID]!.outcomes[account] == nil {
-            changes += try recordOutcome(party: partyID, account: account, outcome: .noShow, validity: 0, now: now)
+        // Placed, registered and undecided (checked above): recording cannot be refused.
+        for account in undecided where !here.contains(account) {
+            changes +=
+                (try? recordOutcome(party: partyID, account: account, outcome: .noShow, validity: 0, now: now))
+                ?? []
         }
         return changes
     }
