@@ -80,6 +80,7 @@ extension TURNConfiguration {
             allowedPeers: try networks("turn.peers.allowed"),
             deniedPeers: defaults.deniedPeers + (try networks("turn.peers.denied")),
             nonceLifetime: UInt64(reader.int(forKey: "turn.nonceLifetime", default: Int(defaults.nonceLifetime))))
+        udpSegmentation = reader.bool(forKey: "turn.udpSegmentation", default: defaults.udpSegmentation)
     }
 
     /// `49152-65535`: at least one port, none below 1024.

@@ -95,6 +95,16 @@ public final class TURNTestClient: Sendable {
         try await socket.send(bytes, to: server)
     }
 
+    /// Sends each of `payloads` as ChannelData on `channel`, back to back with one flush.
+    public func sendBurst(_ payloads: [ByteBuffer], channel: UInt16) async throws {
+        let datagrams = payloads.map { payload in
+            var bytes = ByteBuffer()
+            ChannelData(channel: channel, data: payload).encode(into: &bytes, padded: false)
+            return bytes
+        }
+        try await socket.sendBurst(datagrams, to: server)
+    }
+
     /// The next datagram that is not a response: a Data indication or ChannelData.
     public func receive(timeout: Duration = .seconds(2)) async throws -> ByteBuffer? {
         if let stashed = stash.withLockedValue({ $0.isEmpty ? nil : $0.removeFirst() }) { return stashed }

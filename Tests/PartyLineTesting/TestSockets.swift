@@ -30,6 +30,13 @@ public final class TestUDPSocket: Sendable {
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes)).get()
     }
 
+    /// Sends `datagrams` with one flush, so they leave back to back (one sendmmsg).
+    public func sendBurst(_ datagrams: [ByteBuffer], to address: SocketAddress) async throws {
+        let writes = datagrams.map { channel.write(AddressedEnvelope(remoteAddress: address, data: $0)) }
+        channel.flush()
+        for write in writes { try await write.get() }
+    }
+
     /// The next datagram received, or nil if none arrives within `timeout`.
     public func receive(timeout: Duration = .seconds(2)) async throws -> ByteBuffer? {
         try await pollInbox(inbox, timeout: timeout)?.data

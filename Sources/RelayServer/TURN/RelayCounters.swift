@@ -9,13 +9,15 @@ final class RelayCounters: Sendable {
     let dropped = ManagedAtomic<Int>(0)
     let malformedChannelData = ManagedAtomic<Int>(0)
     let relaySocketFailures = ManagedAtomic<Int>(0)
+    let coalescedWrites = ManagedAtomic<Int>(0)
 
     var snapshot: RelayStatistics {
         RelayStatistics(
             requests: requests.load(ordering: .relaxed), toPeers: toPeers.load(ordering: .relaxed),
             toClients: toClients.load(ordering: .relaxed), dropped: dropped.load(ordering: .relaxed),
             malformedChannelData: malformedChannelData.load(ordering: .relaxed),
-            relaySocketFailures: relaySocketFailures.load(ordering: .relaxed))
+            relaySocketFailures: relaySocketFailures.load(ordering: .relaxed),
+            coalescedWrites: coalescedWrites.load(ordering: .relaxed))
     }
 }
 
@@ -33,6 +35,8 @@ public struct RelayStatistics: Hashable, Sendable {
     public var malformedChannelData = 0
     /// Relay sockets that could not be bound.
     public var relaySocketFailures = 0
+    /// Writes that carried several messages for one client (a UDP GSO write, or one stream write).
+    public var coalescedWrites = 0
     /// Allocations live or waiting for their relay socket.
     public var allocations = 0
 
@@ -42,6 +46,6 @@ public struct RelayStatistics: Hashable, Sendable {
             toClients: lhs.toClients + rhs.toClients, dropped: lhs.dropped + rhs.dropped,
             malformedChannelData: lhs.malformedChannelData + rhs.malformedChannelData,
             relaySocketFailures: lhs.relaySocketFailures + rhs.relaySocketFailures,
-            allocations: lhs.allocations + rhs.allocations)
+            coalescedWrites: lhs.coalescedWrites + rhs.coalescedWrites, allocations: lhs.allocations + rhs.allocations)
     }
 }

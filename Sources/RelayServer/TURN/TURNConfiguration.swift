@@ -1,3 +1,4 @@
+import NIOCore
 import STUN
 import TURN
 
@@ -25,6 +26,9 @@ public struct TURNConfiguration: Sendable {
     public var deniedPeers: [IPNetwork]
     /// Seconds a nonce stays fresh before 438.
     public var nonceLifetime: UInt64
+    /// Several same-size datagrams for one UDP client in one read burst leave as one UDP GSO write (Linux
+    /// 4.18+; the kernel cuts them into the same datagrams). Off: one write per datagram.
+    public var udpSegmentation = System.supportsUDPSegmentationOffload
 
     public init(
         realm: String = "partyline", staticUsers: [String: String] = [:], restSecrets: [String] = [],

@@ -46,7 +46,15 @@ final class TURNLoop {
     /// Messages for clients built during one read burst, sent as slices of it by ``flush()``: slicing
     /// only then keeps the buffer uniquely owned while it is written.
     private var burst = ByteBuffer()
-    private var burstWrites: [(client: RelaySocket.Client, offset: Int, length: Int)] = []
+    private var burstWrites: [(relay: RelaySocket, offset: Int, length: Int)] = []
+    /// Whether a run of same-size datagrams for one destination leaves as one GSO write.
+    private let segmentation: Bool
+    /// Relay sockets holding datagrams for their peer from this read burst (with segmentation).
+    private var peerBound: [RelaySocket] = []
+    /// Most datagrams in one GSO write (the kernel's UDP_MAX_SEGMENTS on older kernels).
+    private static let maximumSegments = 64
+    /// Most bytes in one coalesced write: one IP datagram's payload.
+    private static let maximumRunBytes = 65_000
 
     /// Room for a burst of relayed messages; the buffer grows if a burst needs more.
     private static let burstCapacity = 16 * 1024
@@ -59,11 +67,13 @@ final class TURNLoop {
     let logger: Logger
 
     init(
-        eventLoop: any EventLoop, table: AllocationTable, relayHosts: [AddressFamily: RelayHost], logger: Logger
+        eventLoop: any EventLoop, table: AllocationTable, relayHosts: [AddressFamily: RelayHost],
+        segmentation: Bool = false, logger: Logger
     ) {
         self.eventLoop = eventLoop
         self.table = table
         self.relayHosts = relayHosts
+        self.segmentation = segmentation
         self.logger = logger
     }
 
@@ -129,14 +139,14 @@ final class TURNLoop {
     func peerData(_ data: ByteBuffer, from peer: SocketAddress, relay: RelaySocket) {
         if burst.capacity == 0 { burst = relay.outlet.channel.allocator.buffer(capacity: Self.burstCapacity) }
         let start = burst.writerIndex
-        guard let client = relay.client, let source = TransportAddress(peer),
+        guard relay.client != nil, let source = TransportAddress(peer),
             table.peerData(data, from: source, relay: relay.address, now: .now, into: &burst) != nil
         else {
             counters.dropped.wrappingIncrement(ordering: .relaxed)
             return
         }
         counters.toClients.wrappingIncrement(ordering: .relaxed)
-        burstWrites.append((client, start, burst.writerIndex - start))
+        burstWrites.append((relay, start, burst.writerIndex - start))
     }
 
     /// Sweeps expired allocations, permissions and channels.
@@ -170,15 +180,15 @@ final class TURNLoop {
     /// Flushes every channel written since the last call: once per read burst, not per packet.
     func flush() {
         if !burstWrites.isEmpty {
-            for (client, offset, length) in burstWrites {
-                let bytes = burst.getSlice(at: offset, length: length)!
-                if let address = client.address {
-                    write(NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes)), to: client.outlet)
-                } else {
-                    write(NIOAny(bytes), to: client.outlet)
-                }
-            }
+            writeBurst()
             burstWrites.removeAll(keepingCapacity: true)
+        }
+        if !peerBound.isEmpty {
+            for socket in peerBound {
+                writeHeld(socket)
+                socket.queued = false
+            }
+            peerBound.removeAll(keepingCapacity: true)
         }
         guard !unflushed.isEmpty else { return }
         for outlet in unflushed {
@@ -188,6 +198,82 @@ final class TURNLoop {
         unflushed.removeAll(keepingCapacity: true)
         // Slices of the burst buffer keep it alive until sent; the next burst writes into a fresh one.
         if burst.writerIndex > 0 { burst = ByteBuffer() }
+    }
+
+    /// Writes the burst's messages for clients. The messages one relay socket read in a row lie back to
+    /// back in the burst buffer: to a stream client they go as one write; to a UDP client, when they have
+    /// one size (the last may be shorter), as one GSO write that the kernel cuts into the same datagrams.
+    private func writeBurst() {
+        var index = burstWrites.startIndex
+        while index < burstWrites.endIndex {
+            let first = burstWrites[index]
+            guard let client = first.relay.client else {
+                index += 1
+                continue
+            }
+            let coalesce = client.address == nil || segmentation
+            var end = index + 1
+            var total = first.length
+            while coalesce, end < burstWrites.endIndex, end - index < Self.maximumSegments {
+                let previous = burstWrites[end - 1]
+                let next = burstWrites[end]
+                guard next.relay === first.relay, next.offset == previous.offset + previous.length,
+                    total + next.length <= Self.maximumRunBytes,
+                    client.address == nil || (previous.length == first.length && next.length <= first.length)
+                else { break }
+                total += next.length
+                end += 1
+            }
+            let bytes = burst.getSlice(at: first.offset, length: total)!
+            if let address = client.address {
+                let metadata =
+                    end - index > 1
+                    ? AddressedEnvelope<ByteBuffer>.Metadata(
+                        ecnState: .transportNotCapable, packetInfo: nil, segmentSize: first.length) : nil
+                write(
+                    NIOAny(AddressedEnvelope(remoteAddress: address, data: bytes, metadata: metadata)),
+                    to: client.outlet)
+            } else {
+                write(NIOAny(bytes), to: client.outlet)
+            }
+            if end - index > 1 { counters.coalescedWrites.wrappingIncrement(ordering: .relaxed) }
+            index = end
+        }
+    }
+
+    /// Writes the datagrams `socket` holds for its peer: runs of one size (the last may be shorter) copied
+    /// into one buffer and sent as one GSO write, others one by one.
+    private func writeHeld(_ socket: RelaySocket) {
+        guard let peer = socket.heldPeer, !socket.held.isEmpty else { return }
+        let address = socket.socketAddress(of: peer)
+        let held = socket.held
+        var index = held.startIndex
+        while index < held.endIndex {
+            let size = held[index].readableBytes
+            var end = index + 1
+            var total = size
+            while size > 0, end < held.endIndex, end - index < Self.maximumSegments,
+                held[end - 1].readableBytes == size, held[end].readableBytes <= size,
+                total + held[end].readableBytes <= Self.maximumRunBytes
+            {
+                total += held[end].readableBytes
+                end += 1
+            }
+            if end - index == 1 {
+                write(NIOAny(AddressedEnvelope(remoteAddress: address, data: held[index])), to: socket.outlet)
+            } else {
+                var run = socket.outlet.channel.allocator.buffer(capacity: total)
+                for datagram in held[index..<end] { run.writeImmutableBuffer(datagram) }
+                let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
+                    ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
+                write(
+                    NIOAny(AddressedEnvelope(remoteAddress: address, data: run, metadata: metadata)), to: socket.outlet)
+                counters.coalescedWrites.wrappingIncrement(ordering: .relaxed)
+            }
+            index = end
+        }
+        socket.held.removeAll(keepingCapacity: true)
+        socket.heldPeer = nil
     }
 
     /// Closes every relay socket (server shutdown).
@@ -218,8 +304,22 @@ final class TURNLoop {
         case .toPeer(let relay, let peer, let data):
             guard let socket = relays[relay] else { return }
             counters.toPeers.wrappingIncrement(ordering: .relaxed)
-            write(
-                NIOAny(AddressedEnvelope(remoteAddress: socket.socketAddress(of: peer), data: data)), to: socket.outlet)
+            guard segmentation else {
+                write(
+                    NIOAny(AddressedEnvelope(remoteAddress: socket.socketAddress(of: peer), data: data)),
+                    to: socket.outlet)
+                return
+            }
+            // Held until the burst ends, so a run to one peer can leave as one write; order per socket stays.
+            if let held = socket.heldPeer, held != peer { writeHeld(socket) }
+            if socket.held.isEmpty {
+                socket.heldPeer = peer
+                if !socket.queued {
+                    socket.queued = true
+                    peerBound.append(socket)
+                }
+            }
+            socket.held.append(data)
         case .openRelay(let request):
             openRelay(request)
         case .closeRelay(let address):
@@ -375,6 +475,11 @@ final class RelaySocket {
     let outlet: Outlet
     var client: Client?
     private var lastPeer: (TransportAddress, SocketAddress)?
+    /// Datagrams for `heldPeer` from the current read burst, written when it ends (with segmentation).
+    var held: [ByteBuffer] = []
+    var heldPeer: TransportAddress?
+    /// Whether the loop has this socket in its list of sockets holding datagrams.
+    var queued = false
 
     init(address: TransportAddress, channel: any Channel) {
         self.address = address

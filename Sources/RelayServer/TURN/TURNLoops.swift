@@ -37,6 +37,7 @@ struct TURNLoops: Sendable {
         let table = AllocationTable(
             authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
             relayFamilies: Set(hosts.keys), software: software)
+        let segmentation = configuration.udpSegmentation && System.supportsUDPSegmentationOffload
         var loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>] = [:]
         var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
@@ -45,7 +46,9 @@ struct TURNLoops: Sendable {
             loopTable.connectionIDPrefix = UInt8(truncatingIfNeeded: index)
             let driver = try await loop.submit { [loopTable] in
                 NIOLoopBound(
-                    TURNLoop(eventLoop: loop, table: loopTable, relayHosts: hostsCopy, logger: logger), eventLoop: loop)
+                    TURNLoop(
+                        eventLoop: loop, table: loopTable, relayHosts: hostsCopy, segmentation: segmentation,
+                        logger: logger), eventLoop: loop)
             }.get()
             loops[ObjectIdentifier(loop)] = driver
             siblings[index] = driver
