@@ -15,6 +15,8 @@ window=${3:-8}
 rounds=${4:-3}
 sizes=${5:-100 1000}
 command -v turnserver >/dev/null || { echo "needs coturn: apt-get install coturn"; exit 1; }
+# UDP GSO in the relay (turn.udpSegmentation) is off by default; loopback carries it safely.
+export PARTYLINE_TURN_UDP_SEGMENTATION=${PARTYLINE_TURN_UDP_SEGMENTATION:-true}
 swift build -c release --product partyline >/dev/null
 partyline=$(swift build -c release --show-bin-path)/partyline
 pl_port=34790

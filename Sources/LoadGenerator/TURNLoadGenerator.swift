@@ -286,7 +286,7 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler, TURNLoadTransport {
             let size = pendingLengths[index]
             var end = index + 1
             while GSORuns.enabled, end < pendingLengths.endIndex, end - index < GSORuns.maximumSegments,
-                pendingLengths[end] == size
+                pendingLengths[end] == size, size * (end - index + 1) <= GSORuns.maximumBytes
             {
                 end += 1
             }
@@ -404,6 +404,8 @@ extension TURNLoadTransport {
 enum GSORuns {
     static let enabled = System.supportsUDPSegmentationOffload
     static let maximumSegments = 64
+    /// Most bytes in one write: one IP datagram's payload.
+    static let maximumBytes = 65_000
 
     /// The metadata of a write of `count` datagrams of `size` bytes: a segment size when there are several.
     static func metadata(_ size: Int, _ count: Int) -> AddressedEnvelope<ByteBuffer>.Metadata? {
@@ -423,7 +425,9 @@ final class EchoHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let size = envelope.data.readableBytes
         if GSORuns.enabled, size > 0, var current = run, current.size == size,
-            current.datagrams.count < GSORuns.maximumSegments, current.address == envelope.remoteAddress
+            current.datagrams.count < GSORuns.maximumSegments,
+            size * (current.datagrams.count + 1) <= GSORuns.maximumBytes,
+            current.address == envelope.remoteAddress
         {
             run = nil
             current.datagrams.append(envelope.data)

@@ -5,13 +5,18 @@ import STUN
 import TURN
 import Testing
 
-/// A peer's burst for a UDP client leaves the relay as one GSO write, which the kernel cuts back into the
-/// same datagrams: the client sees exactly what it would without it.
-@Suite("Relayed bursts to UDP clients as GSO writes", .enabled(if: System.supportsUDPSegmentationOffload))
+/// With `turn.udpSegmentation`, a burst for one UDP destination leaves the relay as one GSO write, which
+/// the kernel cuts back into the same datagrams: the receiver sees exactly what it would without it.
+@Suite("Relayed bursts to UDP destinations as GSO writes", .enabled(if: System.supportsUDPSegmentationOffload))
 struct TURNSegmentationTests {
-    @Test("every datagram of bursts both ways arrives intact and in order; bursts were coalesced")
-    func bursts() async throws {
-        try await TURNRelayEndToEndTests.withRelay { server in
+    /// A client with channel 0x4000 bound to a fresh peer, on a relay with segmentation `on`.
+    func withChannel(
+        segmentation: Bool,
+        _ body: (RelayServer, TURNTestClient, TestUDPSocket, TransportAddress) async throws -> Void
+    ) async throws {
+        var turn = TURNConfiguration.loopback()
+        turn.udpSegmentation = segmentation
+        try await TURNRelayEndToEndTests.withRelay(turn) { server in
             let serverAddress = try #require(server.address(.udp))
             let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let peer = try await TestUDPSocket.bind()
@@ -20,40 +25,64 @@ struct TURNSegmentationTests {
             let relayed = try TURNRelayEndToEndTests.relayed(try await client.allocate())
             let bound = try await client.request(.channelBind, [.channelNumber(0x4000), .xorPeerAddress(peerAddress)])
             try #require(bound.type.messageClass == .successResponse)
-
-            // Eight same-size datagrams and a shorter last one; a burst read at once leaves as one write.
-            var coalesced = 0
-            for round in 0..<20 where coalesced == 0 {
-                let payloads = (0..<9).map { index in
-                    ByteBuffer(bytes: [UInt8](repeating: UInt8(round * 9 + index), count: index == 8 ? 37 : 120))
-                }
-                try await peer.sendBurst(payloads, to: relayed.socketAddress)
-                for payload in payloads {
-                    let received = try #require(await client.receive(), "round \(round)")
-                    var expected = ByteBuffer()
-                    ChannelData(channel: 0x4000, data: payload).encode(into: &expected, padded: false)
-                    #expect(received == expected, "round \(round)")
-                }
-                coalesced = await server.relayStatistics().coalescedWrites
-            }
-            #expect(coalesced > 0, "no burst was read at once in 20 tries")
-
-            // The other way: a client's burst of ChannelData reaches the peer datagram by datagram.
-            let before = coalesced
-            for round in 0..<20 where coalesced == before {
-                let payloads = (0..<9).map { index in
-                    ByteBuffer(bytes: [UInt8](repeating: UInt8(round * 9 + index), count: index == 8 ? 11 : 300))
-                }
-                try await client.sendBurst(payloads, channel: 0x4000)
-                for payload in payloads {
-                    let received = try #require(await peer.receiveEnvelope(), "round \(round)")
-                    #expect(received.data == payload && TransportAddress(received.remoteAddress) == relayed)
-                }
-                coalesced = await server.relayStatistics().coalescedWrites
-            }
-            #expect(coalesced > before, "no client burst was read at once in 20 tries")
+            try await body(server, client, peer, relayed)
             await client.close()
             await peer.close()
+        }
+    }
+
+    /// Bursts of eight datagrams of `size` bytes and a shorter last one, peer → client then client → peer,
+    /// each checked datagram by datagram; returns the coalesced writes after each direction.
+    func bursts(
+        size: Int, _ server: RelayServer, _ client: TURNTestClient, _ peer: TestUDPSocket, _ relayed: TransportAddress
+    ) async throws -> (toClient: Int, toPeer: Int) {
+        var toClient = 0
+        for round in 0..<20 where toClient == 0 {
+            let payloads = (0..<9).map { index in
+                ByteBuffer(bytes: [UInt8](repeating: UInt8(round * 9 + index), count: index == 8 ? 37 : size))
+            }
+            try await peer.sendBurst(payloads, to: relayed.socketAddress)
+            for payload in payloads {
+                let received = try #require(await client.receive(), "round \(round)")
+                var expected = ByteBuffer()
+                ChannelData(channel: 0x4000, data: payload).encode(into: &expected, padded: false)
+                #expect(received == expected, "round \(round)")
+            }
+            toClient = await server.relayStatistics().coalescedWrites
+        }
+        var toPeer = toClient
+        for round in 0..<20 where toPeer == toClient {
+            let payloads = (0..<9).map { index in
+                ByteBuffer(bytes: [UInt8](repeating: UInt8(round * 9 + index), count: index == 8 ? 11 : size))
+            }
+            try await client.sendBurst(payloads, channel: 0x4000)
+            for payload in payloads {
+                let received = try #require(await peer.receiveEnvelope(), "round \(round)")
+                #expect(received.data == payload && TransportAddress(received.remoteAddress) == relayed)
+            }
+            toPeer = await server.relayStatistics().coalescedWrites
+        }
+        return (toClient, toPeer)
+    }
+
+    @Test("every datagram of bursts both ways arrives intact and in order; bursts were coalesced")
+    func coalesced() async throws {
+        try await withChannel(segmentation: true) { server, client, peer, relayed in
+            let writes = try await bursts(size: 300, server, client, peer, relayed)
+            #expect(writes.toClient > 0, "no peer burst was read at once in 20 tries")
+            #expect(writes.toPeer > writes.toClient, "no client burst was read at once in 20 tries")
+        }
+    }
+
+    @Test("datagrams above 1,200 bytes, or with segmentation off, go one by one, intact")
+    func notCoalesced() async throws {
+        try await withChannel(segmentation: true) { server, client, peer, relayed in
+            let writes = try await bursts(size: 1_300, server, client, peer, relayed)
+            #expect(writes.toClient == 0 && writes.toPeer == 0)
+        }
+        try await withChannel(segmentation: false) { server, client, peer, relayed in
+            let writes = try await bursts(size: 300, server, client, peer, relayed)
+            #expect(writes.toClient == 0 && writes.toPeer == 0)
         }
     }
 }

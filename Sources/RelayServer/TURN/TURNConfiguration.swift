@@ -26,9 +26,11 @@ public struct TURNConfiguration: Sendable {
     public var deniedPeers: [IPNetwork]
     /// Seconds a nonce stays fresh before 438.
     public var nonceLifetime: UInt64
-    /// Several same-size datagrams for one UDP client in one read burst leave as one UDP GSO write (Linux
-    /// 4.18+; the kernel cuts them into the same datagrams). Off: one write per datagram.
-    public var udpSegmentation = System.supportsUDPSegmentationOffload
+    /// Runs of same-size datagrams (at most 1,200 bytes) for one destination in one read burst leave as one
+    /// UDP GSO write, which the kernel cuts into the same datagrams (Linux 4.18+). Off by default: a GSO
+    /// write the kernel refuses (a path MTU below 1,228 bytes, an egress device without checksum offload)
+    /// is an error SwiftNIO treats as fatal, closing the socket. Turn it on where neither can happen.
+    public var udpSegmentation = false
 
     public init(
         realm: String = "partyline", staticUsers: [String: String] = [:], restSecrets: [String] = [],

@@ -55,6 +55,8 @@ final class TURNLoop {
     private static let maximumSegments = 64
     /// Most bytes in one coalesced write: one IP datagram's payload.
     private static let maximumRunBytes = 65_000
+    /// Largest datagram sent in a GSO run: fits any path of 1,280 bytes (IPv6's minimum MTU) with headers.
+    private static let maximumSegmentBytes = 1_200
 
     /// Room for a burst of relayed messages; the buffer grows if a burst needs more.
     private static let burstCapacity = 16 * 1024
@@ -211,13 +213,13 @@ final class TURNLoop {
                 index += 1
                 continue
             }
-            let coalesce = client.address == nil || segmentation
+            let coalesce = client.address == nil || (segmentation && first.length <= Self.maximumSegmentBytes)
             var end = index + 1
             var total = first.length
             while coalesce, end < burstWrites.endIndex, end - index < Self.maximumSegments {
                 let previous = burstWrites[end - 1]
                 let next = burstWrites[end]
-                guard next.relay === first.relay, next.offset == previous.offset + previous.length,
+                guard next.relay === first.relay, next.offset == previous.offset + previous.length, next.length > 0,
                     total + next.length <= Self.maximumRunBytes,
                     client.address == nil || (previous.length == first.length && next.length <= first.length)
                 else { break }
@@ -246,24 +248,24 @@ final class TURNLoop {
     private func writeHeld(_ socket: RelaySocket) {
         guard let peer = socket.heldPeer, !socket.held.isEmpty else { return }
         let address = socket.socketAddress(of: peer)
-        let held = socket.held
-        var index = held.startIndex
-        while index < held.endIndex {
-            let size = held[index].readableBytes
+        var index = socket.held.startIndex
+        while index < socket.held.endIndex {
+            let size = socket.held[index].readableBytes
             var end = index + 1
             var total = size
-            while size > 0, end < held.endIndex, end - index < Self.maximumSegments,
-                held[end - 1].readableBytes == size, held[end].readableBytes <= size,
-                total + held[end].readableBytes <= Self.maximumRunBytes
+            while size > 0, size <= Self.maximumSegmentBytes, end < socket.held.endIndex,
+                end - index < Self.maximumSegments, socket.held[end - 1].readableBytes == size,
+                (1...size).contains(socket.held[end].readableBytes),
+                total + socket.held[end].readableBytes <= Self.maximumRunBytes
             {
-                total += held[end].readableBytes
+                total += socket.held[end].readableBytes
                 end += 1
             }
             if end - index == 1 {
-                write(NIOAny(AddressedEnvelope(remoteAddress: address, data: held[index])), to: socket.outlet)
+                write(NIOAny(AddressedEnvelope(remoteAddress: address, data: socket.held[index])), to: socket.outlet)
             } else {
                 var run = socket.outlet.channel.allocator.buffer(capacity: total)
-                for datagram in held[index..<end] { run.writeImmutableBuffer(datagram) }
+                for datagram in socket.held[index..<end] { run.writeImmutableBuffer(datagram) }
                 let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
                     ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
                 write(
