@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import STUN
+import TURN
 import TURNClient
 
 /// Drives data through a TURN relay: N allocations over UDP, TCP or TLS, each with a channel (or a
@@ -284,12 +285,7 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler, TURNLoadTransport {
         var index = pendingLengths.startIndex
         while index < pendingLengths.endIndex {
             let size = pendingLengths[index]
-            var end = index + 1
-            while GSORuns.enabled, end < pendingLengths.endIndex, end - index < GSORuns.maximumSegments,
-                pendingLengths[end] == size, size * (end - index + 1) <= GSORuns.maximumBytes
-            {
-                end += 1
-            }
+            let end = GSORuns.end(from: index, to: pendingLengths.endIndex, size: { pendingLengths[$0] })
             let datagram = out.readSlice(length: size * (end - index))!
             context.write(
                 wrapOutboundOut(
@@ -403,9 +399,15 @@ extension TURNLoadTransport {
 /// Runs of same-size datagrams to one address as one UDP GSO write.
 enum GSORuns {
     static let enabled = System.supportsUDPSegmentationOffload
-    static let maximumSegments = 64
-    /// Most bytes in one write: one IP datagram's payload.
-    static let maximumBytes = 65_000
+    private static let rule = DatagramRuns()
+
+    /// The end of the run of equal sizes (and meeting `joins`) from `start`; just past it without GSO.
+    static func end(from start: Int, to limit: Int, size: (Int) -> Int, joins: (Int) -> Bool = { _ in true })
+        -> Int
+    {
+        guard enabled else { return start + 1 }
+        return rule.end(from: start, to: limit, size: size) { size($0) == size(start) && joins($0) }
+    }
 
     /// The metadata of a write of `count` datagrams of `size` bytes: a segment size when there are several.
     static func metadata(_ size: Int, _ count: Int) -> AddressedEnvelope<ByteBuffer>.Metadata? {
@@ -419,42 +421,33 @@ final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private var run: (address: SocketAddress, size: Int, datagrams: [ByteBuffer])?
+    /// The datagrams of the current read burst, answered when it ends.
+    private var received: [AddressedEnvelope<ByteBuffer>] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let size = envelope.data.readableBytes
-        if GSORuns.enabled, size > 0, var current = run, current.size == size,
-            current.datagrams.count < GSORuns.maximumSegments,
-            size * (current.datagrams.count + 1) <= GSORuns.maximumBytes,
-            current.address == envelope.remoteAddress
-        {
-            run = nil
-            current.datagrams.append(envelope.data)
-            run = current
-            return
-        }
-        writeRun(context: context)
-        run = (envelope.remoteAddress, size, [envelope.data])
-    }
-
-    private func writeRun(context: ChannelHandlerContext) {
-        guard let current = run else { return }
-        run = nil
-        var data = current.datagrams[0]
-        if current.datagrams.count > 1 {
-            data = context.channel.allocator.buffer(capacity: current.size * current.datagrams.count)
-            for datagram in current.datagrams { data.writeImmutableBuffer(datagram) }
-        }
-        context.write(
-            wrapOutboundOut(
-                AddressedEnvelope(
-                    remoteAddress: current.address, data: data,
-                    metadata: GSORuns.metadata(current.size, current.datagrams.count))), promise: nil)
+        received.append(unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        writeRun(context: context)
+        var index = received.startIndex
+        while index < received.endIndex {
+            let address = received[index].remoteAddress
+            let size = received[index].data.readableBytes
+            let end = GSORuns.end(
+                from: index, to: received.endIndex, size: { received[$0].data.readableBytes },
+                joins: { received[$0].remoteAddress == address })
+            var data = received[index].data
+            if end - index > 1 {
+                data = context.channel.allocator.buffer(capacity: size * (end - index))
+                for envelope in received[index..<end] { data.writeImmutableBuffer(envelope.data) }
+            }
+            context.write(
+                wrapOutboundOut(
+                    AddressedEnvelope(remoteAddress: address, data: data, metadata: GSORuns.metadata(size, end - index))
+                ), promise: nil)
+            index = end
+        }
+        received.removeAll(keepingCapacity: true)
         context.flush()
     }
 

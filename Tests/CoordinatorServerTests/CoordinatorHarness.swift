@@ -129,6 +129,22 @@ struct CoordinatorHarness: Sendable {
         try #require(reply.status == 200)
     }
 
+    /// `count` fresh accounts, each credited `credit` and registered for `party` 0.01° of latitude apart.
+    func registeredMembers(_ count: Int, party: String, credit amount: Int64) async throws
+        -> [(account: String, token: String)]
+    {
+        var members: [(account: String, token: String)] = []
+        for index in 0..<count {
+            let member = try await login()
+            try await credit(member.account, amount)
+            let registered = try await register(
+                member.token, party: party, latitude: 52.0 + Double(index) * 0.01, longitude: 4.3)
+            try #require(registered.status == 201)
+            members.append(member)
+        }
+        return members
+    }
+
     func register(_ token: String, party: String, latitude: Double, longitude: Double) async throws
         -> HTTPTestCall.Reply
     {

@@ -77,15 +77,7 @@ struct PartyLifecycleTests {
     static func wholeParty(_ server: CoordinatorHarness, _ webhooks: WebhookReceiver) async throws {
         do {
             let party = try await server.createParty(deposit: 100, slashPermille: 500)
-            var members: [(account: String, token: String)] = []
-            for index in 0..<7 {
-                let member = try await server.login()
-                try await server.credit(member.account, 100)
-                let registered = try await server.register(
-                    member.token, party: party, latitude: 52.0 + Double(index) * 0.01, longitude: 4.3)
-                try #require(registered.status == 201)
-                members.append(member)
-            }
+            let members = try await server.registeredMembers(7, party: party, credit: 100)
             let notStarted = try await server.call("GET", "/v1/parties/\(party)/assignment")
             #expect(notStarted.json["code"] as? String == "party-not-started")
             server.clock.advance(7200)

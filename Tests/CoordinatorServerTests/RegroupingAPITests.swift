@@ -67,15 +67,10 @@ struct RegroupingAPITests {
         // The members who play join well within the join window, so exactly two are there in each group.
         try await CoordinatorHarness.withRunning(.sqlite, joinWindow: .seconds(8)) { server in
             let party = try await server.createParty(deposit: 100, slashPermille: 500, groupSize: 4)
-            var members: [String: String] = [:]
-            for index in 0..<8 {
-                let member = try await server.login()
-                try await server.credit(member.account, 100)
-                let registered = try await server.register(
-                    member.token, party: party, latitude: 52.0 + Double(index) * 0.01, longitude: 4.3)
-                try #require(registered.status == 201)
-                members[member.account] = member.token
-            }
+            let members = Dictionary(
+                uniqueKeysWithValues: try await server.registeredMembers(8, party: party, credit: 100).map {
+                    ($0.account, $0.token)
+                })
             server.clock.advance(7200)
             let ticking = Task {
                 while !Task.isCancelled {

@@ -5,6 +5,30 @@ import Testing
 
 @Suite("Coordinator storage (SQLite, and PostgreSQL when configured)")
 struct StorageTests {
+    /// Party "p" (deposit 40, a quarter slashed) with `count` registrants, started; every change appended to
+    /// `changes`; the registrants' signing keys by account.
+    static func startedParty(_ count: Int, changes: inout [CoordinatorChange]) throws -> (
+        CoordinatorState, [String: P256.Signing.PrivateKey]
+    ) {
+        var state = CoordinatorState()
+        var signers: [String: P256.Signing.PrivateKey] = [:]
+        let draft = PartyDraft(
+            name: "p", registrationOpensAt: Fixtures.now - 100, registrationClosesAt: Fixtures.now - 50,
+            startsAt: Fixtures.now - 10, deposit: 40, slashPermille: 250)
+        changes += state.createParty(id: "p", draft: draft, seed: Fixtures.seed(), now: Fixtures.now - 200)
+        for index in 0..<count {
+            let (key, signer) = Fixtures.account()
+            signers[key.accountID] = signer
+            changes += state.recordAccount(key, now: Fixtures.now - 100)
+            changes += try state.credit(40, to: key.accountID)
+            changes += try state.register(
+                account: key.accountID, party: "p", latitude: Double(index) / 100, longitude: 0, description: nil,
+                now: Fixtures.now - 100)
+        }
+        changes += try state.startParty("p", now: Fixtures.now)
+        return (state, signers)
+    }
+
     @Test("migrations run once; a reopened database keeps its schema version", arguments: TestDatabases.kinds)
     func migrations(kind: TestDatabases.Kind) async throws {
         let backend = try await TestDatabases.make(kind)
@@ -88,23 +112,8 @@ struct StorageTests {
         arguments: TestDatabases.kinds)
     func registryRoundTrip(kind: TestDatabases.Kind) async throws {
         let backend = try await TestDatabases.make(kind)
-        var state = CoordinatorState()
         var changes: [CoordinatorChange] = []
-        var signers: [String: P256.Signing.PrivateKey] = [:]
-        let draft = PartyDraft(
-            name: "p", registrationOpensAt: Fixtures.now - 100, registrationClosesAt: Fixtures.now - 50,
-            startsAt: Fixtures.now - 10, deposit: 40, slashPermille: 250)
-        changes += state.createParty(id: "p", draft: draft, seed: Fixtures.seed(), now: Fixtures.now - 200)
-        for index in 0..<13 {
-            let (key, signer) = Fixtures.account()
-            signers[key.accountID] = signer
-            changes += state.recordAccount(key, now: Fixtures.now - 100)
-            changes += try state.credit(40, to: key.accountID)
-            changes += try state.register(
-                account: key.accountID, party: "p", latitude: Double(index) / 100, longitude: 0, description: nil,
-                now: Fixtures.now - 100)
-        }
-        changes += try state.startParty("p", now: Fixtures.now)
+        var (state, signers) = try Self.startedParty(13, changes: &changes)
         let groups = try #require(state.parties["p"]?.groups)
         #expect(groups.map(\.members.count) == [7, 6])
         changes += try state.attachSession(party: "p", group: 0, session: "s0", tokens: ["a": "t1"])
@@ -155,21 +164,8 @@ struct StorageTests {
     @Test("undersized groups, regroupings and votes survive a reopen", arguments: TestDatabases.kinds)
     func regroupingRoundTrip(kind: TestDatabases.Kind) async throws {
         let backend = try await TestDatabases.make(kind)
-        var state = CoordinatorState()
         var changes: [CoordinatorChange] = []
-        let draft = PartyDraft(
-            name: "p", registrationOpensAt: Fixtures.now - 100, registrationClosesAt: Fixtures.now - 50,
-            startsAt: Fixtures.now - 10, deposit: 40, slashPermille: 250)
-        changes += state.createParty(id: "p", draft: draft, seed: Fixtures.seed(), now: Fixtures.now - 200)
-        for index in 0..<12 {
-            let key = Fixtures.account().key
-            changes += state.recordAccount(key, now: Fixtures.now - 100)
-            changes += try state.credit(40, to: key.accountID)
-            changes += try state.register(
-                account: key.accountID, party: "p", latitude: Double(index) / 100, longitude: 0, description: nil,
-                now: Fixtures.now - 100)
-        }
-        changes += try state.startParty("p", now: Fixtures.now)
+        var (state, _) = try Self.startedParty(12, changes: &changes)
         let groups = try #require(state.parties["p"]?.groups)
         changes += try state.attachSession(party: "p", group: 0, session: "s0", tokens: [:])
         changes += try state.recordVote(

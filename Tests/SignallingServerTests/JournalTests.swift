@@ -12,14 +12,7 @@ struct JournalTests {
         session: String, members: [(SignallingConnection, Inbox, TurnView)]
     ) {
         let created = try await harness.createSession(members: ["j1", "j2", "j3"])
-        var members: [(SignallingConnection, Inbox, TurnView)] = []
-        let connections = created.members.map { harness.join($0.token) }
-        for connection in connections {
-            var inbox = Inbox(connection)
-            let view = try await inbox.first { if case .turnStart(let view) = $0 { view } else { nil } }
-            members.append((connection, inbox, view))
-        }
-        return (created.session, members)
+        return (created.session, try await harness.joinAll(created))
     }
 
     @Test("a vote-ack follows the journal's record of the vote, however long the journal takes")

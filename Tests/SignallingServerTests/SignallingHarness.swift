@@ -72,6 +72,19 @@ struct SignallingHarness: Sendable {
         return try JSONDecoder().decode(CreateSessionResponse.self, from: Data(bytes.readableBytesView))
     }
 
+    /// Every member of `created` joined, and the first turn started: each one's connection, inbox and view
+    /// of the turn, in the order of `created.members`.
+    func joinAll(_ created: CreateSessionResponse) async throws -> [(SignallingConnection, Inbox, TurnView)] {
+        var members: [(SignallingConnection, Inbox, TurnView)] = []
+        let connections = created.members.map { join($0.token) }
+        for connection in connections {
+            var inbox = Inbox(connection)
+            let view = try await inbox.first { if case .turnStart(let view) = $0 { view } else { nil } }
+            members.append((connection, inbox, view))
+        }
+        return members
+    }
+
     /// A member's connection that has sent its join.
     func join(_ token: String) -> SignallingConnection {
         let connection = SignallingConnection(url: signallingURL, logger: Logger(label: "test.member"))

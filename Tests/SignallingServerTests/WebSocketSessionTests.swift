@@ -73,13 +73,7 @@ extension WebSocketSessionTests {
                 members: ["a", "b", "c"], startAt: Int64(Date().timeIntervalSince1970) + 3600,
                 options: .init(reconnectGraceSeconds: 1))
             #expect(created.expires > Int64(Date().timeIntervalSince1970) + 3600, "tokens outlive the wait")
-            var members: [(SignallingConnection, Inbox, TurnView)] = []
-            let connections = created.members.map { harness.join($0.token) }
-            for connection in connections {
-                var inbox = Inbox(connection)
-                let view = try await inbox.first { if case .turnStart(let view) = $0 { view } else { nil } }
-                members.append((connection, inbox, view))
-            }
+            let members = try await harness.joinAll(created)
             let prover = try #require(members.firstIndex { $0.2.role == .prover })
             members[prover].0.abort()
             var verifier = try #require(members.first { $0.2.role == .verifier })

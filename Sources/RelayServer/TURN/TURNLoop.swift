@@ -51,12 +51,11 @@ final class TURNLoop {
     private let segmentation: Bool
     /// Relay sockets holding datagrams for their peer from this read burst (with segmentation).
     private var peerBound: [RelaySocket] = []
-    /// Most datagrams in one GSO write (the kernel's UDP_MAX_SEGMENTS on older kernels).
-    private static let maximumSegments = 64
-    /// Most bytes in one coalesced write: one IP datagram's payload.
-    private static let maximumRunBytes = 65_000
-    /// Largest datagram sent in a GSO run: fits any path of 1,280 bytes (IPv6's minimum MTU) with headers.
-    private static let maximumSegmentBytes = 1_200
+    /// GSO runs of datagrams up to 1,200 bytes, which fit any path of 1,280 bytes (IPv6's minimum MTU)
+    /// with headers.
+    private static let gsoRuns = DatagramRuns(maximumSegmentBytes: 1_200)
+    /// Runs of messages for a stream client: one write, any sizes.
+    private static let streamRuns = DatagramRuns(sameSize: false)
 
     /// Room for a burst of relayed messages; the buffer grows if a burst needs more.
     private static let burstCapacity = 16 * 1024
@@ -213,19 +212,17 @@ final class TURNLoop {
                 index += 1
                 continue
             }
-            let coalesce = client.address == nil || (segmentation && first.length <= Self.maximumSegmentBytes)
             var end = index + 1
-            var total = first.length
-            while coalesce, end < burstWrites.endIndex, end - index < Self.maximumSegments {
-                let previous = burstWrites[end - 1]
-                let next = burstWrites[end]
-                guard next.relay === first.relay, next.offset == previous.offset + previous.length, next.length > 0,
-                    total + next.length <= Self.maximumRunBytes,
-                    client.address == nil || (previous.length == first.length && next.length <= first.length)
-                else { break }
-                total += next.length
-                end += 1
+            if client.address == nil || segmentation {
+                // Only the messages one relay socket read in a row, back to back in the buffer.
+                end = (client.address == nil ? Self.streamRuns : Self.gsoRuns).end(
+                    from: index, to: burstWrites.endIndex, size: { burstWrites[$0].length },
+                    joins: {
+                        burstWrites[$0].relay === first.relay
+                            && burstWrites[$0].offset == burstWrites[$0 - 1].offset + burstWrites[$0 - 1].length
+                    })
             }
+            let total = burstWrites[index..<end].reduce(0) { $0 + $1.length }
             let bytes = burst.getSlice(at: first.offset, length: total)!
             if let address = client.address {
                 let metadata =
@@ -251,16 +248,9 @@ final class TURNLoop {
         var index = socket.held.startIndex
         while index < socket.held.endIndex {
             let size = socket.held[index].readableBytes
-            var end = index + 1
-            var total = size
-            while size > 0, size <= Self.maximumSegmentBytes, end < socket.held.endIndex,
-                end - index < Self.maximumSegments, socket.held[end - 1].readableBytes == size,
-                (1...size).contains(socket.held[end].readableBytes),
-                total + socket.held[end].readableBytes <= Self.maximumRunBytes
-            {
-                total += socket.held[end].readableBytes
-                end += 1
-            }
+            let end = Self.gsoRuns.end(
+                from: index, to: socket.held.endIndex, size: { socket.held[$0].readableBytes })
+            let total = socket.held[index..<end].reduce(0) { $0 + $1.readableBytes }
             if end - index == 1 {
                 write(NIOAny(AddressedEnvelope(remoteAddress: address, data: socket.held[index])), to: socket.outlet)
             } else {
