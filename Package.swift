@@ -194,6 +194,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The party web page: static files (package resources) and the routes and headers that serve them.
+        .target(
+            name: "WebPage",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Site")],
+            swiftSettings: strictSettings
+        ),
         // The server's one configuration model: YAML file < environment < flags.
         .target(
             name: "PartyLineServer",
@@ -205,6 +217,7 @@ let package = Package(
                 "RelayServer",
                 "Signalling",
                 "SignallingServer",
+                "WebPage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 "STUN",
                 "TURN",
@@ -308,6 +321,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WebPageTests",
+            dependencies: [
+                "WebPage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -10,6 +10,7 @@ import ServiceLifecycle
 import Signalling
 import SignallingServer
 import UnixSignals
+import WebPage
 
 /// The whole server process: every service PartyLine runs, started together and stopped gracefully on
 /// SIGINT or SIGTERM.
@@ -50,16 +51,35 @@ public struct PartyLineApp: Sendable {
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: configuration.coordinator,
             attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
+        let site = loadSite(logger: logger)
         let http = HTTPApplication.make(
             hub: hub, host: configuration.http.host, port: configuration.http.port,
             logger: makeLogger("partyline.http"),
-            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) },
+            addRoutes: { router in
+                CoordinatorRoutes.add(to: router, api: api)
+                if let site {
+                    WebPageRoutes.add(
+                        to: router, site: site, policy: WebPagePolicy(signallingURL: configuration.signalling.publicURL)
+                    )
+                }
+            },
             services: [coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: relay), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// The party web page: `http.webRoot` if set, else the bundled one; without either the API runs alone.
+    private func loadSite(logger: Logger) -> WebSite? {
+        do {
+            let site = try configuration.webRoot.map { try WebSite(directory: URL(fileURLWithPath: $0)) }
+            return try site ?? WebSite.bundled()
+        } catch {
+            logger.error("the web page is not served: \(error)")
+            return nil
+        }
     }
 
     /// Opens the coordinator's database (creating the SQLite file's directory) and loads its state.

@@ -13,6 +13,9 @@ public struct PartyLineConfiguration: Sendable {
     public var relay: RelayServerConfiguration
     /// Where the HTTP server (JSON API and signalling WebSocket) listens.
     public var http: ListenAddress
+    /// A folder served as the party web page instead of the bundled one (`http.webRoot`), for operators who
+    /// translate or restyle it.
+    public var webRoot: String?
     public var signalling: SignallingConfiguration
     public var coordinator: CoordinatorConfiguration
     public var logLevel: Logger.Level
@@ -24,8 +27,10 @@ public struct PartyLineConfiguration: Sendable {
         relay: RelayServerConfiguration = RelayServerConfiguration(),
         http: ListenAddress = ListenAddress(host: "0.0.0.0", port: defaultHTTPPort),
         signalling: SignallingConfiguration = SignallingConfiguration(),
-        coordinator: CoordinatorConfiguration = CoordinatorConfiguration(), logLevel: Logger.Level = .info
+        coordinator: CoordinatorConfiguration = CoordinatorConfiguration(), logLevel: Logger.Level = .info,
+        webRoot: String? = nil
     ) {
+        self.webRoot = webRoot
         self.relay = relay
         self.http = http
         self.signalling = signalling
@@ -89,6 +94,6 @@ public struct PartyLineConfiguration: Sendable {
             reader: reader, turnSecrets: relay.turn?.restSecrets ?? [], httpPort: http.port)
         self.init(
             relay: relay, http: http, signalling: signalling, coordinator: try CoordinatorConfiguration(reader: reader),
-            logLevel: logLevel)
+            logLevel: logLevel, webRoot: reader.string(forKey: "http.webRoot"))
     }
 }

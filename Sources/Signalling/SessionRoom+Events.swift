@@ -83,13 +83,20 @@ extension SessionRoom {
         guard let turn = group.turn, turn.started else { return nil }
         let role: Role = member == turn.prover ? .prover : turn.verifiers.contains(member) ? .verifier : .observer
         let left = turn.deadline - time.instant
+        let subject = "\(id)/\(turn.index)/\(member)"
+        let verifierIceServers =
+            role == .prover
+            ? Dictionary(
+                uniqueKeysWithValues: turn.verifiers.map { verifier in
+                    (pseudonym(verifier), iceServers("\(subject)/\(pseudonym(verifier))"))
+                }) : nil
         return TurnView(
             turn: turn.index, prover: pseudonym(turn.prover), verifiers: turn.verifiers.map(pseudonym).sorted(),
             role: role, prompt: turn.prompt, threshold: turn.threshold,
             timeLeftMillis: max(
                 0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)),
             voted: turn.votes[member] != nil,
-            iceServers: iceServers(role == .observer ? nil : "\(id)/\(turn.index)/\(member)"))
+            iceServers: iceServers(role == .observer ? nil : subject), verifierIceServers: verifierIceServers)
     }
 
     func welcome(for member: MemberID, resumed: Bool, at time: Time) -> Welcome {

@@ -39,6 +39,10 @@ struct ConfigurationTests {
         #expect(signalling.turnURLs.count == 2 && signalling.heartbeat == .seconds(10))
         let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
         #expect(defaults.http.description == "0.0.0.0:8080" && defaults.signalling.apiKeys.isEmpty)
+        #expect(defaults.webRoot == nil && configuration.webRoot == nil)
+        let custom = try await PartyLineConfiguration.load(
+            configFile: nil, flags: [], environment: ["PARTYLINE_HTTP_WEB_ROOT": "/srv/site"])
+        #expect(custom.webRoot == "/srv/site")
     }
 
     @Test("flags override the environment, which overrides the file")

@@ -45,9 +45,13 @@ struct StreamStopEndToEndTests {
             views[member] = (SignallingConnectionBox(connection: connection, inbox: inbox), view)
         }
         let (_, proverView) = try #require(views.values.first { $0.1.role == .prover })
-        let turn = try #require(proverView.iceServers.first { $0.username != nil })
+        // The prover streams with the credential minted for one verifier's connection, as the web page does.
+        let verifierServers = try #require(proverView.verifierIceServers?[proverView.verifiers[0]])
+        let turn = try #require(verifierServers.first { $0.username != nil })
         let subject = try #require(turn.username?.split(separator: ":", maxSplits: 1).last)
-        #expect(subject.hasPrefix("\(created.session)/0/"), "credentials are scoped to session/turn/member")
+        #expect(
+            subject.hasPrefix("\(created.session)/0/") && subject.hasSuffix("/\(proverView.verifiers[0])"),
+            "credentials are scoped to session/turn/member/verifier")
 
         let peer = try await TestUDPSocket.bind()
         let peerSocket = try #require(peer.localAddress)

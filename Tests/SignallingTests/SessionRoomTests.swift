@@ -58,6 +58,20 @@ struct SessionRoomTests {
         #expect(proverView.role == .prover && proverView.prover == room.group.pseudonyms[current.prover])
         #expect(proverView.iceServers.first?.username == "9:s1/0/\(current.prover)")
         #expect(proverView.verifiers.count == 5 && proverView.threshold == 3 && proverView.timeLeftMillis == 120_000)
+        // The prover gets one credential per verifier, each its own TURN subject (its own relay quota).
+        let perVerifier = try #require(proverView.verifierIceServers)
+        #expect(perVerifier.keys.sorted() == proverView.verifiers)
+        for verifier in proverView.verifiers {
+            #expect(perVerifier[verifier]?.first?.username == "9:s1/0/\(current.prover)/\(verifier)")
+        }
+        for member in members where member != current.prover {
+            let view = try #require(
+                sent(last, to: member).compactMap { if case .turnStart(let v) = $0 { v } else { nil } }.first)
+            #expect(view.verifierIceServers == nil)
+        }
+        let wire = ServerMessage.turnStart(proverView).encoded()
+        #expect(wire.contains("\"verifierIceServers\""))
+        #expect(try ServerMessage.decode(Array(wire.utf8)) == .turnStart(proverView))
     }
 
     @Test("a new connection with the same member replaces the old one; the old one's close changes nothing")
