@@ -277,13 +277,39 @@ def run_party(run, accounts):
     return party
 
 
+def register_by_hand(run, browser, party):
+    """Location turned off: the page says so and the point is set by hand (typed, then moved 100 m north)."""
+    browser.deny_location(run.server.base)
+    browser.click("#parties-refresh")
+    selector = f'button.register[data-party="{party["id"]}"]'
+    browser.wait(lambda: browser.js(f"return !!document.querySelector('{selector}')"), 15, "the register button")
+    browser.click(selector)
+    browser.click("#use-location")
+    result = browser.wait(lambda: browser.js("return document.getElementById('register-status').dataset.result"), 20,
+                          "the location answer")
+    check(result == "denied" and "turned off" in browser.text("#register-status"),
+          f"{browser.name}: location denied is said in words ({browser.text('#register-status')!r})")
+    check(browser.js("return document.getElementById('manual-point').open"), f"{browser.name}: the hand-set point opens")
+    browser.js("document.getElementById('latitude').value = '48.137154'; document.getElementById('longitude').value = '11.576124';")
+    browser.click('[data-nudge="north"]')
+    moved = float(browser.js("return document.getElementById('latitude').value"))
+    check(abs((moved - 48.137154) * 111_195 - 100) < 1, f"{browser.name}: North moves the point 100 m ({moved})")
+    browser.click("#register-submit")
+    browser.wait(lambda: party["id"] in ((browser.state() or {}).get("funds") or {}).get("registrations", []),
+                 15, "the hand-set registration")
+    browser.grant_location(run.server.base)
+
+
 def run_reconnect(run, work):
     print("== reconnect: a prover's browser closed mid-turn and opened again")
     for browser in run.browsers:
         browser.go(run.server.base + "/")
     party = run.create_party("Reconnect party", 45)
-    for browser in run.browsers:
-        run.register(browser, party)
+    for index, browser in enumerate(run.browsers):
+        if index == 2:
+            register_by_hand(run, browser, party)
+        else:
+            run.register(browser, party)
     for browser in run.browsers:
         browser.wait(lambda b=browser: (b.session() or {}).get("you"), party["startsAt"] - time.time() + 60, "the session")
 
@@ -374,8 +400,35 @@ def check_security(run):
         return {document: nav.decodedBodySize, files: resources.map(e => [e.name, e.decodedBodySize]),
                 external: resources.filter(e => !e.name.startsWith(location.origin)).map(e => e.name)};""")
         stored = browser.js("return Object.keys(localStorage).length + Object.keys(sessionStorage).length")
+        account = browser.state()["account"]
+        # The key's backup is offered on the visit that made it; another browser signs in with it.
+        browser.click("#key-backup")
+        backup = browser.js("return document.getElementById('key-backup-text').value")
+        check(backup.startswith("partyline-key-v1:"), "the creating visit offers the key's backup text")
+        browser.go(run.server.base + "/")
+        browser.wait(lambda: (browser.state() or {}).get("funds"), 30, "the account after a reload")
+        check(browser.state()["account"] == account, "a reload signs in as the same account (key kept in IndexedDB)")
+        check(browser.js("return document.getElementById('key-backup').hidden && !document.getElementById('key-locked').hidden"),
+              "after a reload the key is locked: no backup is offered any more")
     finally:
         browser.close()
+    other = Browser("imported", run.work).open()
+    try:
+        other.go(run.server.base + "/")
+        other.wait(lambda: (other.state() or {}).get("funds"), 30, "a new account")
+        check(other.state()["account"] != account, "another browser starts with its own account")
+        other.js("document.querySelector('#key-import-form').closest('details').open = true;"
+                 "document.getElementById('key-import-text').value = arguments[0];"
+                 "window.confirm = () => true;", backup)
+        other.click("#key-import-form button[type=submit]")
+        other.wait(lambda: (other.state() or {}).get("account") == account, 20, "the imported account")
+        check(True, "a key backup imported in another browser signs in as the same account")
+        other.go(run.server.base + "/join#token=not-a-token")
+        other.wait(lambda: other.js("return document.getElementById('notice').dataset.key") == "errorTokenInvalid",
+                   15, "the invalid-token message")
+        check("not valid" in other.text("#notice-text"), "/join with a bad token says the invitation is not valid")
+    finally:
+        other.close()
     total = sizes["document"] + sum(size for _, size in sizes["files"])
     check(sizes["external"] == [], f"no third-party resource ({sizes['external']})")
     check(total < 100_000, f"the page transfers {total} bytes uncompressed (goal under 100 KB)")

@@ -19,14 +19,23 @@ export class Account {
     replace(byId("account-body"), h("p", { class: "muted", text: t("accountCreating") }));
     const { key } = await AccountKey.loadOrCreate();
     this.key = key;
-    await this.signIn();
+    this.wire();
     this.api.onTokenRejected = async (code) => {
-      if (!["expired-token", "forged-token", "malformed-token"].includes(code)) return false;
-      this.notify("errorLoginExpired");
+      if (!["expired-token", "forged-token", "malformed-token", "unauthorized"].includes(code)) return false;
+      this.notify("errorLoginExpired", {}, "info");
       await this.signIn();
       return true;
     };
-    this.wire();
+    // The server may be out of reach at first: keep trying, so the card comes to life once it answers.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.signIn();
+        return;
+      } catch (error) {
+        if (attempt === 1) this.notify(error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 * attempt)));
+      }
+    }
   }
 
   async signIn() {
@@ -74,7 +83,7 @@ export class Account {
       byId("key-backup-panel").hidden = false;
     });
     byId("key-backup-copy").addEventListener("click", async () => {
-      if (await copyText(byId("key-backup-text").value, byId("key-backup-text"))) this.notify("copied");
+      if (await copyText(byId("key-backup-text").value, byId("key-backup-text"))) this.notify("copied", {}, "info");
     });
     byId("key-backup-close").addEventListener("click", () => {
       byId("key-backup-text").value = "";

@@ -32,8 +32,9 @@ export async function openRearCamera() {
     throw new CameraError("failed", error?.name || String(error));
   }
   const track = stream.getVideoTracks()[0];
+  // A camera that does not say it faces away from the person is not used (desktop webcams say nothing).
   const facing = track?.getSettings?.().facingMode;
-  if (!track || (facing !== undefined && facing !== "environment")) {
+  if (!track || facing !== "environment") {
     for (const each of stream.getTracks()) each.stop();
     throw new CameraError("no-rear-camera");
   }

@@ -12,7 +12,12 @@ import { storage } from "./storage.js";
 import { t, translateDocument } from "./strings.js";
 
 const api = new Api();
-const page = { account: null, parties: null, party: null, session: null, sessionId: null, outcome: null, attestation: null, finished: new Set() };
+const page = {
+  account: null, parties: null, party: null, session: null, sessionId: null, outcome: null, attestation: null,
+  finished: new Set(), generation: 0, checking: false,
+};
+// Not in any group this long after the start: the person was not placed.
+const notPlacedAfter = 20;
 
 const sleep = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 const now = () => Date.now() / 1000;
@@ -28,6 +33,7 @@ async function boot() {
   page.account = new Account(api, { notify, onChange: refresh });
   page.parties = new Parties(api, page.account, { notify, onJoin: (party) => enterParty(party) });
   byId("parties-refresh").addEventListener("click", () => refresh());
+  byId("party-back").addEventListener("click", () => leaveParty());
   try {
     await page.account.open();
     await refresh();
@@ -56,18 +62,21 @@ async function tick() {
   const registered = page.parties.registered;
   const running = page.parties.list.find((party) => registered.has(party.id) && partyPhase(party, now()) === "running" && !page.finished.has(party.id));
   if (!running || page.checking) return;
-  // Go in on its own only while the person has no outcome there; otherwise "Join the party" still does.
+  // Go in on its own only when the person has a group there and no outcome yet; "Join the party" always can.
   page.checking = true;
   try {
     const me = await api.get(`/v1/parties/${running.id}/me`, { account: true }).catch(() => null);
     if (me?.outcome) page.finished.add(running.id);
-    else if (!page.party) enterParty(running);
+    else if (me && !page.party) enterParty(running);
   } finally {
     page.checking = false;
   }
 }
 
 function leaveParty() {
+  const active = page.session && ["turn", "waiting", "connecting"].includes(page.session.state.phase);
+  if (active && !confirm(t("leaveConfirm"))) return;
+  page.generation += 1;
   page.session?.close();
   page.session = null;
   page.sessionId = null;
@@ -96,34 +105,48 @@ async function enterParty(party) {
   byId("party-view").hidden = false;
   window.scrollTo(0, 0);
   byId("party-title").textContent = party.name;
-  await followGroup(party);
+  followGroup(party);
 }
 
-// Asks /me until the caller's group has a session, then joins it; again after an undersized group.
+// Asks /me until the caller's group has a session it has not joined yet, then joins it: at the start, after an
+// undersized group, and after a session was lost (the coordinator makes a new one). One loop at a time.
 async function followGroup(party) {
+  const generation = ++page.generation;
+  const current = () => generation === page.generation;
   const status = byId("party-status");
-  for (;;) {
+  let notPlacedSince = null;
+  while (current()) {
     let me;
     try {
       me = await api.get(`/v1/parties/${party.id}/me`, { account: true });
     } catch (error) {
-      if (error.code !== "not-in-a-group" && error.code !== "network" && error.status < 500) {
-        notify(error);
+      if (!current()) return;
+      if (error.code === "not-in-a-group" && now() >= party.startsAt) notPlacedSince ??= now();
+      const retry = error.code === "not-in-a-group" || error.code === "network" || error.status >= 500;
+      if (!retry || (notPlacedSince !== null && now() - notPlacedSince > notPlacedAfter)) {
+        status.textContent = retry ? t("sessionNotPlaced") : notify.describe(error);
         return;
       }
       status.textContent = t("sessionWaitingForStart");
-      if (now() > party.startsAt + party.duration) return showOutcome(party);
       await sleep(1000);
       continue;
     }
+    if (!current()) return;
     if (me.outcome) page.outcome = me.outcome;
     if (me.session && me.token && me.session !== page.sessionId) {
       status.textContent = "";
-      return joinSession(party, me);
+      joinSession(party, me);
+      return;
     }
-    if (me.outcome && !me.session) return showOutcome(party);
+    if (me.outcome) {
+      showOutcome(party);
+      return;
+    }
+    if (now() > party.startsAt + party.duration) {
+      status.textContent = t("partyStateEnded");
+      return;
+    }
     status.textContent = me.waitingForGroup ? t("sessionWaitingForGroup") : t("sessionWaitingForStart");
-    if (now() > party.startsAt + party.duration) return showOutcome(party);
     await sleep(me.waitingForGroup ? 2000 : 1000);
   }
 }
@@ -140,18 +163,12 @@ function joinSession(party, me) {
       turnLocation: (turn) => api.get(`/v1/parties/${party.id}/turn-location?turn=${turn}`, { account: true }),
       ownLocation: () => place,
       onFinished: () => showOutcome(party),
-      onUndersized: () => waitForNewGroup(party),
-      onClosed: (key) => {
-        if (key === "errorSessionEnded" || key === "errorSessionNotFound") showOutcome(party);
-      },
+      onUndersized: () => sleep(1500).then(() => followGroup(party)),
+      // The session is gone or over for this member: a new one (after a restart), or the outcome.
+      onClosed: (key) => (key === "left" ? showOutcome(party) : followGroup(party)),
     },
   });
   page.session.start();
-}
-
-async function waitForNewGroup(party) {
-  await sleep(1500);
-  followGroup(party);
 }
 
 async function showOutcome(party) {
@@ -187,7 +204,6 @@ async function showOutcome(party) {
   } catch (error) {
     notify(error);
   }
-  parts.push(h("button", { type: "button", id: "back-to-parties", class: "secondary", text: t("backToParties"), onclick: leaveParty }));
   replace(final, parts);
   final.hidden = false;
   await page.account.refresh().catch(() => undefined);

@@ -3,8 +3,9 @@
 
 // Without a relay candidate this long after gathering starts, the relay counts as unreachable.
 export const relayCandidateWithin = 6000;
-// TURN errors that mean the relay refused the credentials (RFC 8656: 401, 403, 437, 438, 441, 486).
-const refusedCodes = new Set([401, 403, 437, 438, 441, 486]);
+// TURN errors that mean the relay refused the credentials: 401 (revoked or expired), 403, 441 (wrong
+// credentials); 438 (stale nonce) and 486 (quota) are retried or local to one allocation.
+const refusedCodes = new Set([401, 403, 441]);
 
 export class PeerLink {
   constructor(iceServers, { onCandidate, onRelayProblem, onState }) {

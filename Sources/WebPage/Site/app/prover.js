@@ -7,6 +7,8 @@ import { PeerLink } from "./peer.js";
 // Bits per second to each verifier, and the frame rate sent.
 export const maxBitratePerVerifier = 250_000;
 export const maxFramerate = 15;
+// An offer unanswered this long no longer holds back a new one.
+const answerWithin = 5000;
 
 export class ProverMedia {
   constructor(turn, { send, onProblem, onLinkState }) {
@@ -16,6 +18,7 @@ export class ProverMedia {
     this.onLinkState = onLinkState;
     this.stream = null;
     this.links = new Map();
+    this.pending = new Set();
     this.stopped = false;
   }
 
@@ -33,10 +36,21 @@ export class ProverMedia {
     return this.turn.verifierIceServers?.[verifier] ?? this.turn.iceServers;
   }
 
-  // (Re)opens the connection to `verifier` and sends it an offer.
+  // (Re)opens the connection to `verifier` and sends it an offer. While an earlier offer still waits for its
+  // answer, the new one waits too: otherwise that answer would be taken for the new offer's.
   offer(verifier) {
     if (this.stopped || !this.stream) return;
-    this.links.get(verifier)?.close();
+    const current = this.links.get(verifier);
+    const waited = current ? performance.now() - current.offeredAt : Infinity;
+    if (current && current.pc.signalingState === "have-local-offer" && waited < answerWithin) {
+      if (!this.pending.has(verifier)) {
+        this.pending.add(verifier);
+        setTimeout(() => this.pending.has(verifier) && this.offer(verifier), answerWithin - waited + 10);
+      }
+      return;
+    }
+    this.pending.delete(verifier);
+    current?.close();
     const link = new PeerLink(this.iceServers(verifier), {
       onCandidate: (candidate) => this.send({ type: "candidate", to: verifier, candidate }),
       onRelayProblem: (kind) => this.onProblem(kind),
@@ -49,6 +63,7 @@ export class ProverMedia {
       streams: [this.stream],
       sendEncodings: [{ maxBitrate: maxBitratePerVerifier, maxFramerate }],
     });
+    link.offeredAt = performance.now();
     link.enqueue(async () => {
       const offer = await link.pc.createOffer();
       await link.pc.setLocalDescription(offer);
@@ -58,7 +73,19 @@ export class ProverMedia {
 
   answer(from, sdp) {
     const link = this.links.get(from);
-    link?.enqueue(() => link.pc.setRemoteDescription({ type: "answer", sdp }));
+    link?.enqueue(async () => {
+      // An answer with no offer waiting belongs to an older connection.
+      if (link.pc.signalingState !== "have-local-offer") return;
+      await link.pc.setRemoteDescription({ type: "answer", sdp });
+      if (this.pending.has(from)) this.offer(from);
+    });
+  }
+
+  // After the signalling connection came back: offer again to each verifier not connected yet.
+  reofferUnconnected() {
+    for (const verifier of this.turn.verifiers) {
+      if (this.links.get(verifier)?.pc.connectionState !== "connected") this.offer(verifier);
+    }
   }
 
   candidate(from, candidate) {

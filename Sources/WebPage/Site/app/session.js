@@ -12,6 +12,8 @@ import { distanceText } from "./geo.js";
 
 // Vote buttons stay disabled this long after a turn starts.
 const voteArmingMillis = 1000;
+// A prover's camera stays on this long while the signalling connection is down (the server's reconnect grace).
+const disconnectedCameraMillis = 15_000;
 
 const outcomeKeys = { approved: "outcomeApproved", denied: "outcomeDenied", noShow: "outcomeNoShow", incomplete: "outcomeIncomplete" };
 
@@ -42,6 +44,7 @@ export class PartySession {
     this.verifier = null;
     this.deadline = null;
     this.votableAt = 0;
+    this.disconnectTimer = null;
     this.timer = setInterval(() => this.renderCountdown(), 250);
     this.connection = new SignallingConnection(url, token, {
       onMessage: (message) => this.receive(message),
@@ -72,19 +75,36 @@ export class PartySession {
     v.leave.addEventListener("click", () => {
       if (!confirm(t("leaveConfirm"))) return;
       this.connection.send({ type: "leave" });
-      this.stopMedia(t("stopDecided"));
+      this.stopMedia(t("stopLeft"));
       this.connection.stop();
       this.state.phase = "left";
+      this.state.turn = null;
+      this.setStatus("statusOffline");
+      this.renderTurn();
+      this.hooks.onClosed?.("left");
     });
   }
 
   connectionState(state, detail) {
     this.state.connection = state;
+    if (state !== "reconnecting") {
+      clearTimeout(this.disconnectTimer);
+      this.disconnectTimer = null;
+    }
     if (state === "online") this.setStatus("statusOnline");
     else if (state === "connecting") this.setStatus("statusConnecting");
-    else if (state === "reconnecting") this.setStatus("statusReconnecting", { attempt: detail.attempt });
+    else if (state === "reconnecting") this.reconnecting(detail.attempt);
     else if (state === "closed") this.closed(detail);
-    else if (state === "failed") this.notify("errorConnectionLost");
+    else if (state === "failed") this.fail("errorBadSignallingURL");
+  }
+
+  reconnecting(attempt) {
+    this.setStatus("statusReconnecting", { attempt });
+    if (attempt === 2) this.notify("errorConnectionLost");
+    // The server ends a dropped prover's turn after its reconnect grace; the camera does not wait longer.
+    if (this.prover && !this.disconnectTimer) {
+      this.disconnectTimer = setTimeout(() => this.stopMedia(t("stopDisconnected")), disconnectedCameraMillis);
+    }
   }
 
   closed({ code, error }) {
@@ -138,20 +158,39 @@ export class PartySession {
     this.view.you.textContent = s.you;
     this.renderRoster();
     this.renderResults();
-    if (message.turn) this.turnStart(message.turn, { resumed: message.resumed });
-    else this.renderTurn();
+    if (message.turn) {
+      this.turnStart(message.turn, { resumed: message.resumed });
+    } else if (s.turn) {
+      // The turn was decided while this page was away: its stream-stop and result were missed.
+      this.stopMedia(t("stopDecided"));
+      s.turn = null;
+      s.phase = "waiting";
+      this.renderTurn();
+    } else {
+      this.renderTurn();
+    }
   }
 
   turnStart(turn, { resumed = false } = {}) {
     const s = this.state;
     const same = s.turn?.turn === turn.turn && s.turn?.role === turn.role;
     if (same && !resumed) return;
+    if (same && (this.prover || this.verifier)) {
+      // Only the signalling connection dropped: the media still flows. A prover offers again to the verifiers
+      // whose connection did not make it; a verifier waits for the prover's offers.
+      s.turn = turn;
+      this.deadline = performance.now() + turn.timeLeftMillis;
+      if (turn.voted && !s.vote) s.vote = "counted";
+      this.prover?.reofferUnconnected();
+      this.renderTurn();
+      return;
+    }
     this.stopMedia(null);
     s.phase = "turn";
     s.turn = turn;
     s.prompt = turn.prompt;
     s.requests = [];
-    s.vote = turn.voted ? "sent" : null;
+    s.vote = turn.voted ? "counted" : null;
     s.voteAck = null;
     this.deadline = performance.now() + turn.timeLeftMillis;
     // A tap meant for the turn that just ended must not count for this one.
@@ -160,6 +199,8 @@ export class PartySession {
     const metric = { turn: turn.turn, role: turn.role, prover: turn.prover, turnStartAt: Date.now(), stopAt: null };
     this.metrics.push(metric);
     this.view.stopNotice.hidden = true;
+    replace(this.view.proverRequests);
+    this.view.requestsLabel.hidden = true;
     this.renderTurn();
     if (turn.role === "prover") this.startProving(turn, metric);
     else if (turn.role === "verifier") this.startVerifying(turn, metric);
@@ -227,6 +268,7 @@ export class PartySession {
     // Once the turn is decided the relay refusing the credentials is the stop working, not an error.
     if (this.state.phase !== "turn") return;
     if (kind === "refused" && this.prover) {
+      // The relay tears the turn's allocations down once it is decided; the camera goes off with them.
       this.stopMedia(t("stopRelay"));
       return;
     }
@@ -315,8 +357,9 @@ export class PartySession {
 
   turnResult(message) {
     if (!this.state.results.some((result) => result.turn === message.turn)) this.state.results.push(message);
+    if (message.outcome === "incomplete") this.state.order.push(message.prover);
     if (this.state.turn?.turn === message.turn) {
-      this.stopMedia(null);
+      this.stopMedia(t("stopDecided"));
       this.state.turn = null;
       this.state.phase = "waiting";
     }
@@ -343,11 +386,25 @@ export class PartySession {
 
   serverError(message) {
     if (joinErrors[message.code]) return; // reported when the server closes the connection
+    const s = this.state;
     if (message.code === "already-voted" || message.code === "wrong-turn") {
-      this.state.vote = this.state.vote ?? "sent";
+      s.vote = s.vote ?? "counted";
       this.renderVote();
     }
-    if (message.code === "rate-limited") this.notify("errorRateLimited");
+    if (message.code === "rate-limited") {
+      // A vote refused for the rate did not count: it may be cast again.
+      if (s.vote && !s.voteAck && s.vote !== "counted") {
+        s.vote = null;
+        this.renderVote();
+      }
+      this.notify("errorRateLimited");
+    }
+    if (message.code === "no-turn" && s.turn) {
+      this.stopMedia(t("stopDecided"));
+      s.turn = null;
+      s.phase = "waiting";
+      this.renderTurn();
+    }
   }
 
   // MARK: rendering
@@ -385,6 +442,7 @@ export class PartySession {
     v.approve.classList.toggle("chosen", s.vote === "approve");
     v.deny.classList.toggle("chosen", s.vote === "deny");
     if (s.voteAck) v.voteStatus.textContent = t("voteAcked", { vote: t(s.voteAck === "approve" ? "voteApprove" : "voteDeny") });
+    else if (s.vote === "counted") v.voteStatus.textContent = t("voteCounted");
     else if (s.vote) v.voteStatus.textContent = t("voteSending");
     else v.voteStatus.textContent = "";
   }
@@ -446,6 +504,7 @@ export class PartySession {
 
   close() {
     clearInterval(this.timer);
+    clearTimeout(this.disconnectTimer);
     this.stopMedia(null);
     this.connection.stop();
   }

@@ -93,6 +93,7 @@ export const strings = {
   // At the party
   sessionTitle: "Party session",
   sessionWaitingForStart: "Waiting for the party to start…",
+  sessionNotPlaced: "You are not in a group of this party: too few people registered or came. Your deposit comes back.",
   sessionWaitingForGroup: "Your group was too small. Waiting for a new group…",
   sessionYou: "You are",
   sessionRoster: "Your group",
@@ -119,6 +120,8 @@ export const strings = {
   streamStopped: "Your stream stopped: {reason}",
   stopDecided: "the turn was decided",
   stopRelay: "the relay ended the connection",
+  stopLeft: "you left the party",
+  stopDisconnected: "the connection to the server was lost for too long",
   cameraReleased: "Camera off.",
   leaveTurn: "Leave the party",
   leaveConfirm: "Leave for good? Your turn ends and you will not get another.",
@@ -137,6 +140,7 @@ export const strings = {
   approve: "Approve",
   deny: "Deny",
   voteSending: "Sending your vote…",
+  voteCounted: "Your vote counted.",
   voteAcked: "Your vote counted: {vote}.",
   voteApprove: "approve",
   voteDeny: "deny",
@@ -159,7 +163,7 @@ export const strings = {
   depositReleased: "Your deposit of {amount} was returned.",
   depositSlashed: "{slashed} of your deposit was kept; {returned} was returned.",
   attestationTitle: "Your signed attestation",
-  backToParties: "Back to the parties",
+  backToParties: "All parties",
   attestationHelp: "Other apps can check this statement with the server's public key.",
 
   // Session-only entry (/join)
@@ -177,6 +181,7 @@ export const strings = {
   errorSessionFull: "This session cannot take you.",
   errorSessionEnded: "This session has ended.",
   errorReplaced: "You opened this session somewhere else; this page stopped.",
+  errorBadSignallingURL: "This link names a server the page cannot connect to. Ask for a new link.",
   errorConnectionLost: "The connection to the server was lost. Check your network; the page keeps trying.",
   errorRelayUnreachable:
     "The video relay cannot be reached from this network. Switch between Wi-Fi and mobile data, or try another network.",
