@@ -12,10 +12,10 @@ report="${1:-results/web-page.json}"
 mkdir -p "$(dirname "$report")"
 command -v chromium >/dev/null && command -v chromedriver >/dev/null || {
   echo "needs chromium and chromium-driver: apt-get install chromium chromium-driver"; exit 1; }
-python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q 'selenium>=4.20'
+python=$(scripts/browser/python.sh)
 swift build -c release --product partyline >/dev/null
 partyline=$(swift build -c release --show-bin-path)/partyline
-python3 scripts/browser/party_test.py --binary "$partyline" --results results/web-page --scenarios party \
+"$python" scripts/browser/party_test.py --binary "$partyline" --results results/web-page --scenarios party,reconnect \
   --report "$report" | grep -v '^  ok '
 python3 - "$report" <<'PY'
 import json, sys
@@ -24,4 +24,6 @@ first = figures["firstFrameMillis"]
 print(f"turn-start to first frame: p50 {first['p50']:.0f} ms, worst {first['worst']} ms ({first['samples']} verifier turns)")
 print(f"page size: {figures['pageBytes']} bytes in {figures['pageFiles']} files (uncompressed, as loaded)")
 print(f"prover CPU: {figures['proverCPUPercent']} % of one core ({figures['proverCPUNote']})")
+if "relayStopMillis" in figures:
+    print(f"relay stop with the pages ignoring it: last frame {figures['relayStopMillis']} ms after the decision")
 PY

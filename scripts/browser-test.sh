@@ -2,12 +2,15 @@
 # The party web page in real browsers: six headless Chromium instances (Debian's chromium and
 # chromium-driver, driven by selenium from PyPI) play whole parties against `partyline serve` on loopback,
 # through PartyLine's own TURN relay. See scripts/browser/party_test.py for what is checked.
-#   scripts/browser-test.sh [RESULTS-FOLDER] [--scenarios party,reconnect,join] [--report FILE]
+#   scripts/browser-test.sh [RESULTS-FOLDER] [--scenarios party,reconnect,join,relay] [--report FILE]
 # Screenshots (360x740) land in the results folder (default results/browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-results="${1:-results/browser}"
-shift || true
+results="results/browser"
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  results="$1"
+  shift
+fi
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
@@ -16,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q 'selenium>=4.20'
+python=$(scripts/browser/python.sh)
 swift build --product partyline >/dev/null
 bin="$(swift build --show-bin-path)/partyline"
-python3 scripts/browser/party_test.py --binary "$bin" --results "$results" "$@"
+"$python" scripts/browser/party_test.py --binary "$bin" --results "$results" "$@"

@@ -27,7 +27,10 @@ struct WebPageServingTests {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: logger)
         try await withThrowingTaskGroup { group in
-            group.addTask { try await app.run() }
+            group.addTask {
+                defer { report.finish() }
+                try await app.run()
+            }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             defer { group.cancelAll() }
@@ -80,6 +83,8 @@ struct WebPageServingTests {
                 #expect(reply.headers["Referrer-Policy"] == ["no-referrer"], "\(path)")
                 #expect(reply.headers["X-Content-Type-Options"] == ["nosniff"], "\(path)")
                 #expect(reply.headers["Permissions-Policy"] == ["camera=(self), geolocation=(self), microphone=()"])
+                #expect(reply.headers["X-Frame-Options"] == ["DENY"], "\(path)")
+                #expect(reply.headers["Cross-Origin-Opener-Policy"] == ["same-origin"], "\(path)")
             }
         }
     }
@@ -89,6 +94,7 @@ struct WebPageServingTests {
         try await Self.withServer { port in
             let first = try await Self.get(port, "/app/main.js")
             let etag = try #require(first.headers["ETag"].first)
+            #expect(etag.hasPrefix("\"") && !etag.hasPrefix("W/"), "a strong entity tag: \(etag)")
             #expect(first.headers["Cache-Control"] == ["no-cache"])
             let again = try await Self.get(port, "/app/main.js", headers: [("If-None-Match", etag)])
             #expect(again.status == 304 && again.body.isEmpty)

@@ -60,11 +60,19 @@ struct WebSiteContentTests {
         var used: Set<String> = []
         for path in site.files.keys {
             let source = try text(path)
-            if path.hasSuffix(".html") { used.formUnion(try matches(#"data-text="([^"]+)""#, in: source)) }
+            if path.hasSuffix(".html") {
+                used.formUnion(try matches(#"data-(?:text|label|placeholder)="([^"]+)""#, in: source))
+            }
             if path.hasSuffix(".js") {
                 used.formUnion(try matches(#"\bt\("([A-Za-z0-9:-]+)""#, in: source))
                 used.formUnion(try matches(#"notify\("([A-Za-z0-9:-]+)""#, in: source))
                 used.formUnion(try matches(#"setStatus\("([A-Za-z0-9:-]+)""#, in: source))
+                used.formUnion(try matches(#"fail\("([A-Za-z0-9:-]+)""#, in: source))
+                // Keys picked through a map or a condition: `{ denied: "errorCameraDenied" }`, `x ? "a" : "b"`.
+                used.formUnion(
+                    try matches(
+                        #"[:?]\s*"((?:error|session|party|presence|outcome|vote|stop|level|register|key)[A-Z]\w*)""#,
+                        in: source))
             }
         }
         #expect(used.count > 50)

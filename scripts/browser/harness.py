@@ -62,6 +62,38 @@ CAMERA_SHIM = r"""
 """
 
 
+# A client that ignores the server: incoming signalling messages whose type is in window.__dropTypes never
+# reach the page (set at run time by a test). Every incoming message is also kept in window.__received. With stream-stop and turn-result dropped, a prover's page
+# keeps its camera streaming and a verifier's page keeps receiving: only the relay can stop the media.
+SIGNAL_FILTER = r"""
+(() => {
+  const Native = window.WebSocket;
+  const dropped = new Set();
+  const received = [];
+  Object.defineProperty(window, "__dropTypes", { value: dropped });
+  Object.defineProperty(window, "__received", { value: received });
+  window.WebSocket = class extends Native {
+    set onmessage(handler) {
+      if (!handler) {
+        super.onmessage = handler;
+        return;
+      }
+      super.onmessage = (event) => {
+        try {
+          received.push(event.data);
+          if (dropped.has(JSON.parse(event.data).type)) return;
+        } catch {}
+        handler.call(this, event);
+      };
+    }
+    get onmessage() {
+      return super.onmessage;
+    }
+  };
+})();
+"""
+
+
 def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -71,7 +103,8 @@ def free_port(kind=socket.SOCK_STREAM):
 class Server:
     """`partyline serve` on loopback: STUN/TURN on UDP and TCP, HTTP, SQLite in a temporary folder."""
 
-    def __init__(self, binary, work, turn_deadline=60, reconnect_grace=20, no_show_grace=15, web_root=None):
+    def __init__(self, binary, work, turn_deadline=90, reconnect_grace=30, no_show_grace=15, web_root=None,
+                 turn_urls=None):
         self.binary = binary
         self.work = work
         self.http_port = free_port()
@@ -91,8 +124,8 @@ class Server:
                 "apiKeys": [API_KEY],
                 "publicURL": f"ws://127.0.0.1:{self.http_port}/v1/signal",
                 "stunURLs": [f"stun:127.0.0.1:{self.turn_port}"],
-                "turnURLs": [f"turn:127.0.0.1:{self.turn_port}?transport=udp",
-                             f"turn:127.0.0.1:{self.turn_port}?transport=tcp"],
+                "turnURLs": turn_urls or [f"turn:127.0.0.1:{self.turn_port}?transport=udp",
+                                          f"turn:127.0.0.1:{self.turn_port}?transport=tcp"],
                 "turnDeadline": turn_deadline,
                 "noShowGrace": no_show_grace,
                 "reconnectGrace": reconnect_grace,
@@ -121,7 +154,7 @@ class Server:
             try:
                 if self.get("/healthz", raw=True) == b"ok":
                     return self
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start")
@@ -134,6 +167,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
+    # Straight to loopback, whatever proxy the environment names.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
     def request(self, method, path, body=None, key=None, raw=False):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
@@ -141,7 +177,7 @@ class Server:
             request.add_header("Content-Type", "application/json")
         if key:
             request.add_header("Authorization", f"Bearer {key}")
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with self.opener.open(request, timeout=15) as response:
             payload = response.read()
             return payload if raw else (json.loads(payload) if payload else None)
 
@@ -176,24 +212,32 @@ class Browser:
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-features=Translate,OptimizationHints,MediaRouter", "--mute-audio",
             "--window-size=360,740", "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
-            "--disable-backgrounding-occluded-windows",
+            "--disable-backgrounding-occluded-windows", "--no-proxy-server",
         ]:
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+        try:
+            self.prepare()
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def prepare(self):
         self.driver.set_script_timeout(30)
         self.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": CAMERA_SHIM.replace("%FACING%", self.facing)})
+        self.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": SIGNAL_FILTER})
         self.cdp("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
         if self.location:
             self.cdp("Emulation.setGeolocationOverride",
                      {"latitude": self.location[0], "longitude": self.location[1], "accuracy": 8})
-        return self
 
     def cdp(self, command, parameters=None):
         return self.driver.execute_cdp_cmd(command, parameters or {})
 
     def grant_location(self, origin):
-        self.cdp("Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]})
+        self.cdp("Browser.setPermission", {"origin": origin, "permission": {"name": "geolocation"}, "setting": "granted"})
 
     def deny_location(self, origin):
         self.cdp("Browser.setPermission", {"origin": origin, "permission": {"name": "geolocation"}, "setting": "denied"})

@@ -13,6 +13,9 @@ Runs, against one `partyline serve` on loopback (see harness.py):
              turn finishes approved.
   join       /join with tokens from POST /v1/sessions and no coordinator call; one member's phone has only
              a front camera: its page says so and never asks for it.
+  relay      a session whose TURN URL answers nothing: the prover's page says the relay is unreachable.
+The reconnect run also plays one turn with the prover's and one verifier's pages ignoring stream-stop and
+turn-result (harness.SIGNAL_FILTER): the relay alone must end the video within about a second.
 Every page is checked for camera requests: only {"facingMode": {"exact": "environment"}}, never the front.
 Screenshots (360x740) of the registration screen, the prover view and the verifier view are saved in the
 results folder; --report writes the figures (time to first frame, page size, prover CPU) as JSON.
@@ -21,13 +24,15 @@ results folder; --report writes the figures (time to first frame, page size, pro
 import argparse
 import json
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 
-from harness import ADMIN_KEY, API_KEY, Browser, Server, make_work_dir, remove_work_dir
+from harness import API_KEY, Browser, Server, free_port, make_work_dir, remove_work_dir
 
 failures = []
 
@@ -130,7 +135,9 @@ class Run:
 
     def vote(self, verifiers, choice, turn):
         """Taps `choice` on each verifier's page while that page still shows `turn` (a human taps a visible
-        button; the next turn's buttons are never tapped for this one)."""
+        button; the next turn's buttons are never tapped for this one), and waits for that page's vote-ack
+        or the turn's end. Returns how many verifiers' votes were acknowledged."""
+        acknowledged = 0
         for browser in verifiers:
             browser.wait(lambda b=browser: b.js("""
                 const session = window.partyLine.state().session;
@@ -142,6 +149,17 @@ class Run:
                 const button = document.getElementById(arguments[0]);
                 if (session && session.turn && session.turn.turn === arguments[1] && !button.disabled) button.click();""",
                        choice, turn)
+            browser.wait(lambda b=browser: b.js("""
+                const session = window.partyLine.state().session;
+                return (session.turn && session.turn.turn === arguments[0] && session.voteAck)
+                    || !session.turn || session.turn.turn !== arguments[0];""", turn), 20, "the vote-ack")
+        return sum(self.acknowledged(browser, turn) for browser in verifiers)
+
+    @staticmethod
+    def acknowledged(browser, turn):
+        """Whether the server sent this page a vote-ack for `turn` (read off the wire)."""
+        return browser.js("""return window.__received.some(m => { const x = JSON.parse(m);
+            return x.type === 'vote-ack' && x.turn === arguments[0]; })""", turn)
 
     def wait_result(self, turn, timeout=60):
         for browser in self.browsers:
@@ -150,6 +168,9 @@ class Run:
         return next(r for r in self.browsers[0].session()["results"] if r["turn"] == turn)
 
     def check_stop(self, prover, verifiers, turn, first_frame_delays):
+        for browser in [prover] + verifiers:
+            errors = [e for e in (browser.session() or {}).get("errors", []) if e.startswith("errorRelay")]
+            check(not errors, f"turn {turn}: {browser.name} met no relay error ({errors})")
         proof = self.metric(prover, turn)
         check(proof and proof.get("camera") == "ended", f"turn {turn}: the prover's camera track ended ({proof and proof.get('camera')})")
         for browser in verifiers:
@@ -158,10 +179,8 @@ class Run:
             check(media.get("framesDecoded", 0) > 0, f"turn {turn}: {browser.name} decoded {media.get('framesDecoded')} frames")
             check(media.get("pair") == {"local": "relay", "remote": "relay"},
                   f"turn {turn}: {browser.name}'s selected pair is relay/relay ({media.get('pair')})")
-            check(metric.get("stopAt") is not None, f"turn {turn}: {browser.name} got stream-stop")
-            if metric.get("stopAt") and media.get("lastFrameAt"):
-                late = media["lastFrameAt"] - metric["stopAt"]
-                check(late <= 1000, f"turn {turn}: {browser.name}'s last frame {late} ms after the stop (at most 1000)")
+            check(metric.get("stopAt") is not None and media.get("stoppedAt") is not None,
+                  f"turn {turn}: {browser.name} got stream-stop and closed its connection")
             if media.get("firstFrameAt"):
                 first_frame_delays.append(media["firstFrameAt"] - metric["turnStartAt"])
 
@@ -170,14 +189,22 @@ class Run:
             const view = document.getElementById('session-view');
             if (!view) return '';
             const copy = view.cloneNode(true);
-            copy.querySelector('#countdown')?.remove();
+            for (const id of ['#countdown', '#verifier-prompt', '#prover-prompt']) copy.querySelector(id)?.remove();
             return copy.textContent;""")
 
     def check_vote_secrecy(self, voter, watcher, turn):
         before = self.session_text(watcher)
+        received = watcher.js("return window.__received.length")
+        voter.wait(lambda: voter.js("return !document.getElementById('approve').disabled"), 10, "the vote buttons")
         voter.js("document.getElementById('approve').click()")
         voter.wait(lambda: (voter.session() or {}).get("voteAck") == "approve", 15, "the vote-ack")
-        time.sleep(0.5)
+        # A round trip on the watcher's own connection: anything sent to it about the vote has arrived by now.
+        watcher.js("document.getElementById('new-prompt').click()")
+        watcher.wait(lambda: watcher.js("return window.__received.slice(arguments[0]).some(m => JSON.parse(m).type === 'prompt')",
+                                        received), 15, "the new prompt")
+        arrived = watcher.js("return window.__received.slice(arguments[0])", received)
+        leaks = [m for m in arrived if "approve" in m or "vote" in m or "turn-result" in m]
+        check(not leaks, f"turn {turn}: nothing about {voter.name}'s vote reached {watcher.name} ({len(arrived)} messages: {leaks})")
         after = self.session_text(watcher)
         check(before == after, f"turn {turn}: {watcher.name}'s page shows nothing of {voter.name}'s vote before the result")
         ack = voter.text("#vote-status")
@@ -196,7 +223,40 @@ class Run:
         check(result["before"] and not result["after"] and result["notice"],
               f"turn {turn}: hide-video blanked {browser.name}'s video within one animation frame ({result})")
 
-    def play_session(self, turns, deny_turn=None, label="", on_turn=None):
+    def check_relay_stop(self, prover, verifiers, turn):
+        """The prover's page and one verifier's page ignore stream-stop and turn-result (a modified client):
+        the prover keeps streaming, the verifier keeps its connection open. The other verifiers approve; once
+        the turn is decided the relay revokes the turn's credentials, and the watching verifier decodes no
+        frame later than about a second after the decision."""
+        watcher, voters = verifiers[0], verifiers[1:]
+        for page in (prover, watcher):
+            page.js("for (const t of ['stream-stop', 'turn-result', 'turn-start']) window.__dropTypes.add(t);")
+        self.vote(voters, "approve", turn)
+        for browser in voters:
+            browser.wait(lambda b=browser: any(r["turn"] == turn for r in (b.session() or {}).get("results", [])),
+                         60, f"the result of turn {turn}")
+        decided = min(self.metric(browser, turn)["stopAt"] for browser in voters)
+        time.sleep(3)
+        media = self.metric(watcher, turn)["media"]
+        camera = self.metric(prover, turn).get("camera")
+        late = media["lastFrameAt"] - decided
+        still = watcher.session()["turn"]
+        check(still and still["turn"] == turn and media.get("stoppedAt") is None,
+              f"turn {turn}: the watching verifier's page never stopped the video itself ({still})")
+        result = next(r for r in voters[0].session()["results"] if r["turn"] == turn)
+        check(result["outcome"] == "approved", f"relay-stop turn {turn}: approved by the other verifiers")
+        check(camera == "live", f"turn {turn}: the prover's page, ignoring the stop, kept its camera on ({camera})")
+        check(media["framesDecoded"] > 0 and late <= 1500,
+              f"turn {turn}: with both pages ignoring the stop, the relay ended the video {late} ms after the decision")
+        self.figures["relayStopMillis"] = late
+        # Back to a client that listens: both pages are reloaded and rejoin the session.
+        for page in (prover, watcher):
+            page.js("window.__dropTypes.clear();")
+            page.go(self.server.base + "/")
+        for page in (prover, watcher):
+            page.wait(lambda p=page: (p.session() or {}).get("you"), 60, "the rejoined session")
+
+    def play_session(self, turns, deny_turn=None, label="", on_turn=None, relay_stop_turn=None):
         first_frame_delays = []
         provers = {}
         for turn in range(turns):
@@ -206,11 +266,21 @@ class Run:
             self.wait_frames(verifiers, turn)
             if on_turn:
                 on_turn(turn, prover, verifiers)
+            if turn == relay_stop_turn:
+                self.check_relay_stop(prover, verifiers, turn)
+                continue
             choice = "deny" if turn == deny_turn else "approve"
             self.vote(verifiers, choice, turn)
             result = self.wait_result(turn)
+            acknowledged = sum(self.acknowledged(browser, turn) for browser in verifiers)
             check(result["outcome"] == ("denied" if turn == deny_turn else "approved"),
                   f"{label}turn {turn}: {result['outcome']} ({result['approvals']} approve, {result['denials']} deny)")
+            counted = result["denials" if turn == deny_turn else "approvals"]
+            check(counted == acknowledged, f"{label}turn {turn}: the tally counts the {acknowledged} acknowledged votes")
+            for browser in self.browsers:
+                locked = browser.js("const s = window.partyLine.state().session; return s.turn && s.vote && !s.voteAck"
+                                    " && s.turn.turn !== arguments[0] ? s.vote : null", turn)
+                check(not locked, f"{label}turn {turn}: {browser.name}'s next turn is not locked by a late vote ({locked})")
             self.check_stop(prover, verifiers, turn, first_frame_delays)
         return provers, first_frame_delays
 
@@ -218,13 +288,15 @@ class Run:
         for browser in self.browsers:
             requests = browser.js("return window.__cameraRequests || []")
             text = json.dumps(requests)
-            check(all(r.get("video", {}).get("facingMode") == {"exact": "environment"} for r in requests) and "user" not in text,
-                  f"{browser.name}: {len(requests)} camera requests, each rear only, none for the front camera")
+            rear = [isinstance(r.get("video"), dict) and r["video"].get("facingMode") == {"exact": "environment"}
+                    and r.get("audio") is False for r in requests]
+            check(requests and all(rear) and "user" not in text,
+                  f"{browser.name}: {len(requests)} camera requests, each rear only and without audio, none for the front camera")
 
 
 def run_party(run, accounts):
     print("== party: six browsers, one party")
-    party = run.create_party("Browser party", 50)
+    party = run.create_party("Browser party", 80)
     for index, browser in enumerate(run.browsers):
         shot = os.path.join(run.results, "registration.png") if index == 0 else None
         near = places(1)[0] if index == 5 else None
@@ -260,6 +332,9 @@ def run_party(run, accounts):
         state = browser.state()
         expected = "failed" if browser is denied else "validated"
         check(state["outcome"] == expected, f"{browser.name}: the page shows the outcome {state['outcome']}")
+        deposit = browser.text("#deposit-text")
+        expected_deposit = "1250 of your deposit was kept; 3750 was returned" if browser is denied else "deposit of 5000 was returned"
+        check(expected_deposit in deposit, f"{browser.name}: the deposit's fate is shown ({deposit!r})")
         level = run.server.get(f"/v1/registry/{accounts[browser.name]}")["level"]
         check(level == (0 if browser is denied else 1), f"{browser.name}: registry level {level}")
     validated = next(browser for browser in run.browsers if browser is not denied)
@@ -304,7 +379,13 @@ def run_reconnect(run, work):
     print("== reconnect: a prover's browser closed mid-turn and opened again")
     for browser in run.browsers:
         browser.go(run.server.base + "/")
-    party = run.create_party("Reconnect party", 45)
+    # The first party is still on: each page goes back in and, its session being over, shows the outcome.
+    # The person then goes back to the parties.
+    for browser in run.browsers:
+        browser.wait(lambda b=browser: (b.state() or {}).get("outcome"), 30, "the first party's outcome")
+        browser.click("#party-back")
+        browser.wait(lambda b=browser: b.js("return !document.getElementById('parties-view').hidden"), 10, "the parties")
+    party = run.create_party("Reconnect party", 75)
     for index, browser in enumerate(run.browsers):
         if index == 2:
             register_by_hand(run, browser, party)
@@ -316,20 +397,24 @@ def run_reconnect(run, work):
     def on_turn(turn, prover, verifiers):
         if turn != 0:
             return
-        frames = {b.name: run.metric(b, turn)["media"]["framesDecoded"] for b in verifiers}
         prover.close()
         print(f"  closed {prover.name}'s browser mid-turn")
         verifiers[0].wait(lambda: (verifiers[0].session() or {}).get("presence", {}).get(
             run.metric(verifiers[0], turn)["prover"]) == "reconnecting", 20, "the prover's drop")
+        time.sleep(1)
+        offers = {b.name: run.metric(b, turn)["media"]["offers"] for b in verifiers}
+        frames = {b.name: run.metric(b, turn)["media"]["framesDecoded"] for b in verifiers}
         prover.open()
         prover.go(run.server.base + "/")
         session = prover.wait(lambda: (prover.session() or {}).get("turn") and prover.session(), 60, "the resumed turn")
         check(session["turn"]["role"] == "prover" and session["turn"]["turn"] == turn,
               f"{prover.name} resumed its turn as prover after reopening")
-        run.wait_frames(verifiers, turn, above={name: count for name, count in frames.items()})
-        check(True, "every verifier decodes the resumed prover's video again")
+        for browser in verifiers:
+            browser.wait(lambda b=browser: run.metric(b, turn)["media"]["offers"] > offers[b.name], 60, "a new offer")
+        run.wait_frames(verifiers, turn, above=frames)
+        check(True, "every verifier got a new offer from the reopened prover and decodes its video again")
 
-    run.play_session(6, on_turn=on_turn, label="reconnect ")
+    run.play_session(6, on_turn=on_turn, label="reconnect ", relay_stop_turn=2)
 
 
 def run_join(run, work, accounts_browsers):
@@ -371,8 +456,9 @@ def run_join(run, work, accounts_browsers):
         check(calls == [], f"{browser.name}: /join made no coordinator call ({calls})")
     requests = front.js("return window.__cameraRequests || []")
     check(requests and "user" not in json.dumps(requests), f"the front-only phone's page never asked for the front camera ({requests})")
-    blank = Browser("tokenless", work).open()
+    blank = Browser("tokenless", work)
     try:
+        blank.open()
         blank.go(f"{run.server.base}/join")
         blank.wait(lambda: blank.js("return document.getElementById('notice').dataset.key") == "joinNoToken", 10, "the missing-token message")
         check(True, "/join without a token says so")
@@ -382,16 +468,45 @@ def run_join(run, work, accounts_browsers):
     check(not any(token in log for token in tokens.values()), "no join token appears in the server log")
 
 
+def run_relay_unreachable(run, work):
+    print("== relay unreachable: the turn's TURN URL answers nothing")
+    dead = free_port(socket.SOCK_DGRAM)
+    folder = os.path.join(work, "unreachable")
+    os.makedirs(folder, exist_ok=True)
+    server = Server(run.server.binary, folder, turn_urls=[f"turn:127.0.0.1:{dead}?transport=udp"])
+    try:
+        server.start()
+        members = ["u-0", "u-1", "u-2"]
+        created = server.request("POST", "/v1/sessions", {"members": members}, key=API_KEY)
+        tokens = {entry["member"]: entry["token"] for entry in created["members"]}
+        phones = run.browsers[:3]
+        prover = None
+        for member, browser in zip(members, phones):
+            browser.go(f"{server.base}/join#token={tokens[member]}")
+        for browser in phones:
+            session = browser.wait(lambda b=browser: (b.session() or {}).get("turn") and b.session(), 30, "the turn")
+            if session["turn"]["role"] == "prover":
+                prover = browser
+        if not check(prover is not None, "one of the pages is the prover"):
+            return
+        prover.wait(lambda: "errorRelayUnreachable" in prover.session()["errors"], 20, "the relay-unreachable message")
+        check("cannot be reached" in prover.text("#notice-text"),
+              f"the prover's page says the relay cannot be reached ({prover.text('#notice-text')!r})")
+    finally:
+        server.stop()
+
+
 def check_security(run):
     print("== page security headers and size")
-    with urllib.request.urlopen(run.server.base + "/") as response:
+    with run.server.opener.open(run.server.base + "/", timeout=15) as response:
         policy = response.headers.get("Content-Security-Policy", "")
         check("script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'none'" in policy,
               f"strict Content-Security-Policy: {policy}")
         check(response.headers.get("Referrer-Policy") == "no-referrer", "Referrer-Policy: no-referrer")
     # A fresh profile, so every file comes over the network (cached files make no resource timing entry).
-    browser = Browser("cold", run.work).open()
+    browser = Browser("cold", run.work)
     try:
+        browser.open()
         browser.go(run.server.base + "/")
         browser.wait(lambda: (browser.state() or {}).get("funds"), 30, "the account")
         sizes = browser.js("""
@@ -412,8 +527,9 @@ def check_security(run):
               "after a reload the key is locked: no backup is offered any more")
     finally:
         browser.close()
-    other = Browser("imported", run.work).open()
+    other = Browser("imported", run.work)
     try:
+        other.open()
         other.go(run.server.base + "/")
         other.wait(lambda: (other.state() or {}).get("funds"), 30, "a new account")
         check(other.state()["account"] != account, "another browser starts with its own account")
@@ -442,17 +558,20 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--results", default="results/browser")
     parser.add_argument("--web-root", help="serve this folder instead of the bundled page (for editing)")
-    parser.add_argument("--scenarios", default="party,reconnect,join")
+    parser.add_argument("--scenarios", default="party,reconnect,join,relay")
     parser.add_argument("--report", help="write the figures as JSON here")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
     work = make_work_dir(args.results)
-    server = Server(os.path.abspath(args.binary), work, web_root=args.web_root).start()
+    # A CI timeout's SIGTERM still closes the browsers and stops the server (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    server = Server(os.path.abspath(args.binary), work, web_root=args.web_root)
     browsers = [Browser(f"phone{index}", work, location=place) for index, place in enumerate(places(6))]
     figures = {}
     run = Run(server, browsers, os.path.abspath(args.results), figures, work)
     started = time.time()
     try:
+        server.start()
         for browser in browsers:
             browser.open()
         accounts = run.open_accounts()
@@ -463,6 +582,8 @@ def main():
             run_reconnect(run, work)
         if "join" in scenarios:
             run_join(run, work, accounts)
+        if "relay" in scenarios:
+            run_relay_unreachable(run, work)
     except Exception as error:
         failures.append(f"{type(error).__name__}: {error}")
         print(f"  FAIL {type(error).__name__}: {error}")

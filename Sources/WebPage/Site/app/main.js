@@ -60,14 +60,18 @@ async function tick() {
   if (ticks % 10 === 0) await page.parties.refresh().catch(() => undefined);
   else page.parties.render();
   const registered = page.parties.registered;
-  const running = page.parties.list.find((party) => registered.has(party.id) && partyPhase(party, now()) === "running" && !page.finished.has(party.id));
-  if (!running || page.checking) return;
-  // Go in on its own only when the person has a group there and no outcome yet; "Join the party" always can.
+  const running = page.parties.list.filter((party) => registered.has(party.id) && partyPhase(party, now()) === "running" && !page.finished.has(party.id));
+  if (running.length === 0 || page.checking) return;
+  // Go in on its own once the person has a group there (members with an outcome still verify the others):
+  // where the person has no outcome yet, else the party that started last.
   page.checking = true;
   try {
-    const me = await api.get(`/v1/parties/${running.id}/me`, { account: true }).catch(() => null);
-    if (me?.outcome) page.finished.add(running.id);
-    else if (me && !page.party) enterParty(running);
+    running.sort((a, b) => b.startsAt - a.startsAt);
+    const answers = await Promise.all(running.map((party) =>
+      api.get(`/v1/parties/${party.id}/me`, { account: true }).then((me) => ({ party, me }), () => null)));
+    const groups = answers.filter(Boolean);
+    const pick = groups.find((answer) => !answer.me.outcome) ?? groups[0];
+    if (pick && !page.party) enterParty(pick.party);
   } finally {
     page.checking = false;
   }
@@ -164,8 +168,13 @@ function joinSession(party, me) {
       ownLocation: () => place,
       onFinished: () => showOutcome(party),
       onUndersized: () => sleep(1500).then(() => followGroup(party)),
-      // The session is gone or over for this member: a new one (after a restart), or the outcome.
-      onClosed: (key) => (key === "left" ? showOutcome(party) : followGroup(party)),
+      // The session is gone or over for this member: a new one (after a restart), or the outcome. A session
+      // that had already finished is no error here: its outcome is shown.
+      onClosed: (key) => {
+        if (key === "left") showOutcome(party);
+        else followGroup(party);
+        return key === "errorSessionEnded";
+      },
     },
   });
   page.session.start();

@@ -44,6 +44,7 @@ export class PartySession {
     this.verifier = null;
     this.deadline = null;
     this.votableAt = 0;
+    this.voteSentFor = null;
     this.disconnectTimer = null;
     this.timer = setInterval(() => this.renderCountdown(), 250);
     this.connection = new SignallingConnection(url, token, {
@@ -116,11 +117,12 @@ export class PartySession {
     else this.fail("errorSessionEnded");
   }
 
+  // The session is over for this page. The party page may take it from here quietly (a finished session
+  // shows the outcome); otherwise the person is told why.
   fail(key) {
     this.state.errors.push(key);
     this.stopMedia(null);
-    this.notify(key);
-    this.hooks.onClosed?.(key);
+    if (!this.hooks.onClosed?.(key)) this.notify(key);
   }
 
   receive(message) {
@@ -294,6 +296,7 @@ export class PartySession {
     const turn = this.state.turn;
     if (!turn || turn.role !== "verifier" || this.state.vote || performance.now() < this.votableAt) return;
     this.state.vote = choice;
+    this.voteSentFor = turn.turn;
     this.renderVote();
     if (!this.connection.send({ type: "vote", turn: turn.turn, vote: choice })) {
       this.state.vote = null;
@@ -387,19 +390,22 @@ export class PartySession {
   serverError(message) {
     if (joinErrors[message.code]) return; // reported when the server closes the connection
     const s = this.state;
-    if (message.code === "already-voted" || message.code === "wrong-turn") {
-      s.vote = s.vote ?? "counted";
+    // A vote refusal answers the vote this page sent last; one sent for a turn that has since ended changes
+    // nothing of the turn on screen.
+    const forThisTurn = s.turn && this.voteSentFor === s.turn.turn && s.vote && !s.voteAck;
+    if ((message.code === "already-voted" || message.code === "wrong-turn") && forThisTurn) {
+      s.vote = "counted";
       this.renderVote();
     }
     if (message.code === "rate-limited") {
       // A vote refused for the rate did not count: it may be cast again.
-      if (s.vote && !s.voteAck && s.vote !== "counted") {
+      if (forThisTurn && s.vote !== "counted") {
         s.vote = null;
         this.renderVote();
       }
       this.notify("errorRateLimited");
     }
-    if (message.code === "no-turn" && s.turn) {
+    if (message.code === "no-turn" && forThisTurn) {
       this.stopMedia(t("stopDecided"));
       s.turn = null;
       s.phase = "waiting";

@@ -13,7 +13,7 @@ export class VerifierMedia {
     this.link = null;
     this.stopped = false;
     // Frames decoded over every connection of the turn (a resumed prover offers again).
-    this.metrics = { turn: turn.turn, firstFrameAt: null, lastFrameAt: null, framesDecoded: 0, pair: null, offers: 0 };
+    this.metrics = { turn: turn.turn, firstFrameAt: null, lastFrameAt: null, framesDecoded: 0, pair: null, offers: 0, stoppedAt: null };
     this.earlierFrames = 0;
     this.watching = false;
     this.poll = setInterval(() => this.measure(), 250);
@@ -92,6 +92,7 @@ export class VerifierMedia {
   async stop() {
     if (this.stopped) return;
     this.stopped = true;
+    this.metrics.stoppedAt = Date.now();
     clearInterval(this.poll);
     this.video.srcObject = null;
     const link = this.link;
