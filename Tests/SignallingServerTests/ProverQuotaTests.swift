@@ -14,52 +14,41 @@ import Testing
 struct ProverQuotaTests {
     @Test("eleven verifiers × two networks × two TURN URLs: 44 allocations, none refused; one subject alone gets 486")
     func proverFitsElevenVerifiers() async throws {
-        var relayConfiguration = RelayServerConfiguration.loopback()
-        relayConfiguration.turn = .loopback()
-        try await RelayServer.withRunning(relayConfiguration) { relay in
-            let turnServer = try #require(relay.address(.udp))
-            var configuration = SignallingHarness.configuration()
-            configuration.turnSecrets = ["north"]
-            configuration.turnURLs = [
-                "turn:127.0.0.1:\(turnServer.port!)?transport=udp", "turn:127.0.0.1:\(turnServer.port!)?transport=tcp",
-            ]
-            try await SignallingHarness.withRunning(configuration) { harness in
-                let created = try await harness.createSession(members: (1...12).map { "m\($0)" })
-                let members = try await harness.joinAll(created)
-                let prover = try #require(members.first { $0.2.role == .prover }).2
-                let perVerifier = try #require(prover.verifierIceServers)
-                #expect(perVerifier.count == 11)
-                // Each connection: one allocation per TURN URL on each of two networks (Wi-Fi and cellular).
-                var clients: [TURNTestClient] = []
-                for (_, servers) in perVerifier {
-                    let turn = try #require(servers.first { $0.username != nil })
-                    for _ in 0..<(2 * turn.urls.count) {
-                        let client = try await TURNTestClient(
-                            server: turnServer, username: turn.username!, password: turn.credential!)
-                        let response = try await client.allocate()
-                        #expect(response.type.messageClass == .successResponse, "\(response.errorCode?.code ?? 0)")
-                        clients.append(client)
-                    }
-                }
-                #expect(clients.count == 44)
-                // The same allocations on the prover's one member credential would pass the quota of 10.
-                let shared = try #require(prover.iceServers.first { $0.username != nil })
-                var refused: Int?
-                for attempt in 1...11 {
+        try await SignallingHarness.withRelay(transports: ["udp", "tcp"]) { harness, turnServer in
+            let created = try await harness.createSession(members: (1...12).map { "m\($0)" })
+            let members = try await harness.joinAll(created)
+            let prover = try #require(members.first { $0.2.role == .prover }).2
+            let perVerifier = try #require(prover.verifierIceServers)
+            #expect(perVerifier.count == 11)
+            var clients: [TURNTestClient] = []
+            // Each connection: one allocation per TURN URL on each of two networks (Wi-Fi and cellular).
+            // `allocate()` throws on any refusal, so all 44 must succeed.
+            for (_, servers) in perVerifier {
+                let turn = try #require(servers.first { $0.username != nil })
+                for _ in 0..<(2 * turn.urls.count) {
                     let client = try await TURNTestClient(
-                        server: turnServer, username: shared.username!, password: shared.credential!)
+                        server: turnServer, username: turn.username!, password: turn.credential!)
                     clients.append(client)
-                    do {
-                        try await client.allocate()
-                    } catch TURNTestClientError.refused(let response) {
-                        refused = attempt
-                        #expect(response.errorCode?.code == 486)
-                        break
-                    }
+                    try await client.allocate()
                 }
-                #expect(refused == 11)
-                for client in clients { await client.close() }
             }
+            // The same allocations on the prover's one member credential would pass the quota of 10.
+            let shared = try #require(prover.iceServers.first { $0.username != nil })
+            var refused: Int?
+            for attempt in 1...11 {
+                let client = try await TURNTestClient(
+                    server: turnServer, username: shared.username!, password: shared.credential!)
+                clients.append(client)
+                do {
+                    try await client.allocate()
+                } catch TURNTestClientError.refused(let response) {
+                    refused = attempt
+                    #expect(response.errorCode?.code == 486)
+                    break
+                }
+            }
+            #expect(refused == 11)
+            for client in clients { await client.close() }
         }
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import PartyLineTesting
+import RelayServer
 import Signalling
 import SignallingClient
 import SignallingServer
@@ -112,4 +113,28 @@ struct Inbox {
     }
 
     struct InboxClosed: Error {}
+}
+
+extension SignallingHarness {
+    /// A TURN relay on loopback and a signalling server whose members get TURN URLs on it (REST secret
+    /// "north", one URL per transport in `transports`); a decided turn revokes its credentials at the relay,
+    /// and `onRevoke` hears each revoked prefix afterwards.
+    static func withRelay(
+        transports: [String] = ["udp"], onRevoke: @escaping @Sendable (String) -> Void = { _ in },
+        _ body: (SignallingHarness, _ turnServer: SocketAddress) async throws -> Void
+    ) async throws {
+        var relayConfiguration = RelayServerConfiguration.loopback()
+        relayConfiguration.turn = .loopback()
+        try await RelayServer.withRunning(relayConfiguration) { relay in
+            let turnServer = try #require(relay.address(.udp))
+            var configuration = configuration()
+            configuration.turnSecrets = ["north"]
+            configuration.turnURLs = transports.map { "turn:127.0.0.1:\(turnServer.port!)?transport=\($0)" }
+            let revoke: @Sendable (String) async -> Void = { prefix in
+                _ = await relay.revoke(subjectPrefix: prefix)
+                onRevoke(prefix)
+            }
+            try await withRunning(configuration, revoke: revoke) { harness in try await body(harness, turnServer) }
+        }
+    }
 }

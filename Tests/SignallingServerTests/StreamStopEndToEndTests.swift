@@ -15,21 +15,10 @@ import Testing
 struct StreamStopEndToEndTests {
     @Test("relayed with the turn's credentials until the decision; nothing sent after turn-result reaches the peer")
     func streamStopsAtRelay() async throws {
-        var relayConfiguration = RelayServerConfiguration.loopback()
-        relayConfiguration.turn = .loopback()
-        try await RelayServer.withRunning(relayConfiguration) { relay in
-            let turnServer = try #require(relay.address(.udp))
-            var configuration = SignallingHarness.configuration()
-            configuration.turnSecrets = ["north"]
-            configuration.turnURLs = ["turn:127.0.0.1:\(turnServer.port!)?transport=udp"]
-            let revoked = NIOLockedValueBox<[String]>([])
-            let revoke: @Sendable (String) async -> Void = { prefix in
-                _ = await relay.revoke(subjectPrefix: prefix)
-                revoked.withLockedValue { $0.append(prefix) }
-            }
-            try await SignallingHarness.withRunning(configuration, revoke: revoke) { harness in
-                try await run(harness, turnServer: turnServer, revoked: revoked)
-            }
+        let revoked = NIOLockedValueBox<[String]>([])
+        try await SignallingHarness.withRelay(onRevoke: { prefix in revoked.withLockedValue { $0.append(prefix) } }) {
+            harness, turnServer in
+            try await run(harness, turnServer: turnServer, revoked: revoked)
         }
     }
 
