@@ -15,16 +15,13 @@ public enum WebPageRoutes {
             guard let file = site.files[path] else { return Response(status: .notFound, headers: headers) }
             return response(for: file, request: request, headers: headers)
         }
-        router.get("/") { request, _ in serve("index.html", request) }
-        router.head("/") { request, _ in serve("index.html", request).withoutBody() }
-        router.get("/join") { request, _ in serve("join.html", request) }
-        router.head("/join") { request, _ in serve("join.html", request).withoutBody() }
-        router.get("/app/**") { request, context in
-            serve("app/" + context.parameters.getCatchAll().joined(separator: "/"), request)
+        let file: @Sendable (Context) -> String = { "app/" + $0.parameters.getCatchAll().joined(separator: "/") }
+        for (route, page) in [("/", "index.html"), ("/join", "join.html")] {
+            router.get(RouterPath(route)) { request, _ in serve(page, request) }
+            router.head(RouterPath(route)) { request, _ in serve(page, request).withoutBody() }
         }
-        router.head("/app/**") { request, context in
-            serve("app/" + context.parameters.getCatchAll().joined(separator: "/"), request).withoutBody()
-        }
+        router.get("/app/**") { request, context in serve(file(context), request) }
+        router.head("/app/**") { request, context in serve(file(context), request).withoutBody() }
     }
 
     static func response(for file: WebSite.File, request: Request, headers: HTTPFields) -> Response {

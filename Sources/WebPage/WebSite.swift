@@ -57,9 +57,6 @@ public struct WebSite: Sendable {
         return try WebSite(directory: site)
     }
 
-    /// The total size of every file, in bytes.
-    public var totalBytes: Int { files.values.reduce(0) { $0 + $1.body.readableBytes } }
-
     static func mediaType(of pathExtension: String) -> String {
         switch pathExtension.lowercased() {
         case "html": "text/html; charset=utf-8"

@@ -51,6 +51,16 @@ def places(count):
     return [(52.5200 + 0.01 * index, 13.4050 + 0.005 * index) for index in range(count)]
 
 
+def wait_account(browser):
+    """The page's state once its account is signed in and its funds are shown."""
+    return browser.wait(lambda: (browser.state() or {}).get("funds") and browser.state(), 30, "the account")
+
+
+def wait_session(browser, timeout):
+    """The page's session once the server's welcome named its pseudonym."""
+    return browser.wait(lambda: (browser.session() or {}).get("you") and browser.session(), timeout, "the session")
+
+
 class Run:
     def __init__(self, server, browsers, results, figures, work):
         self.work = work
@@ -67,7 +77,7 @@ class Run:
             browser.grant_location(self.server.base)
         accounts = {}
         for browser in self.browsers:
-            state = browser.wait(lambda b=browser: (b.state() or {}).get("funds") and b.state(), 30, "the account")
+            state = wait_account(browser)
             accounts[browser.name] = state["account"]
             self.server.admin("POST", "/v1/admin/credits", {"account": state["account"], "amount": 20000})
         return accounts
@@ -79,11 +89,23 @@ class Run:
             "startsAt": now + registration_seconds, "duration": 1800, "groupSize": 6, "minimumDistance": 100,
             "deposit": 5000, "slashPermille": 250})
 
-    def register(self, browser, party, screenshot=None, refuse_near=None):
+    @staticmethod
+    def open_registration(browser, party):
+        """Taps the party's Register button (after a refresh of the list)."""
         browser.click("#parties-refresh")
         selector = f'button.register[data-party="{party["id"]}"]'
         browser.wait(lambda: browser.js(f"return !!document.querySelector('{selector}')"), 15, "the register button")
         browser.click(selector)
+
+    @staticmethod
+    def submit_registration(browser, party):
+        """Taps the submit button and waits until the account lists the registration."""
+        browser.click("#register-submit")
+        browser.wait(lambda: party["id"] in ((browser.state() or {}).get("funds") or {}).get("registrations", []),
+                     15, "the registration")
+
+    def register(self, browser, party, screenshot=None, refuse_near=None):
+        self.open_registration(browser, party)
         if refuse_near:
             # A point set by hand 30 m from another registration: the coordinator refuses it, in words.
             browser.click("#manual-point summary")
@@ -102,9 +124,7 @@ class Run:
         check(result == "located", f"{browser.name}: the page found its location")
         if screenshot:
             browser.screenshot(screenshot)
-        browser.click("#register-submit")
-        browser.wait(lambda: party["id"] in ((browser.state() or {}).get("funds") or {}).get("registrations", []),
-                     15, "the registration")
+        self.submit_registration(browser, party)
 
     # MARK: a whole session
 
@@ -254,7 +274,7 @@ class Run:
             page.js("window.__dropTypes.clear();")
             page.go(self.server.base + "/")
         for page in (prover, watcher):
-            page.wait(lambda p=page: (p.session() or {}).get("you"), 60, "the rejoined session")
+            wait_session(page, 60)
 
     def play_session(self, turns, deny_turn=None, label="", on_turn=None, relay_stop_turn=None):
         first_frame_delays = []
@@ -303,7 +323,7 @@ def run_party(run, accounts):
         run.register(browser, party, screenshot=shot, refuse_near=near)
     print(f"registered; the party starts in {party['startsAt'] - int(time.time())} s")
     for browser in run.browsers:
-        browser.wait(lambda b=browser: (b.session() or {}).get("you"), party["startsAt"] - time.time() + 60, "the session")
+        wait_session(browser, party["startsAt"] - time.time() + 60)
     run.check_cameras_before = True
 
     def on_turn(turn, prover, verifiers):
@@ -355,10 +375,7 @@ def run_party(run, accounts):
 def register_by_hand(run, browser, party):
     """Location turned off: the page says so and the point is set by hand (typed, then moved 100 m north)."""
     browser.deny_location(run.server.base)
-    browser.click("#parties-refresh")
-    selector = f'button.register[data-party="{party["id"]}"]'
-    browser.wait(lambda: browser.js(f"return !!document.querySelector('{selector}')"), 15, "the register button")
-    browser.click(selector)
+    run.open_registration(browser, party)
     browser.click("#use-location")
     result = browser.wait(lambda: browser.js("return document.getElementById('register-status').dataset.result"), 20,
                           "the location answer")
@@ -369,9 +386,7 @@ def register_by_hand(run, browser, party):
     browser.click('[data-nudge="north"]')
     moved = float(browser.js("return document.getElementById('latitude').value"))
     check(abs((moved - 48.137154) * 111_195 - 100) < 1, f"{browser.name}: North moves the point 100 m ({moved})")
-    browser.click("#register-submit")
-    browser.wait(lambda: party["id"] in ((browser.state() or {}).get("funds") or {}).get("registrations", []),
-                 15, "the hand-set registration")
+    run.submit_registration(browser, party)
     browser.grant_location(run.server.base)
 
 
@@ -392,7 +407,7 @@ def run_reconnect(run, work):
         else:
             run.register(browser, party)
     for browser in run.browsers:
-        browser.wait(lambda b=browser: (b.session() or {}).get("you"), party["startsAt"] - time.time() + 60, "the session")
+        wait_session(browser, party["startsAt"] - time.time() + 60)
 
     def on_turn(turn, prover, verifiers):
         if turn != 0:
@@ -429,7 +444,7 @@ def run_join(run, work, accounts_browsers):
     for index, browser in enumerate(run.browsers):
         browser.go(f"{run.server.base}/join#token={tokens[members[index]]}")
     for browser in run.browsers:
-        browser.wait(lambda b=browser: (b.session() or {}).get("you"), 30, "the welcome")
+        wait_session(browser, 30)
     front_turn = {}
 
     def play():
@@ -508,7 +523,7 @@ def check_security(run):
     try:
         browser.open()
         browser.go(run.server.base + "/")
-        browser.wait(lambda: (browser.state() or {}).get("funds"), 30, "the account")
+        wait_account(browser)
         sizes = browser.js("""
         const nav = performance.getEntriesByType('navigation')[0];
         const resources = performance.getEntriesByType('resource').filter(e => !e.name.includes('/v1/'));
@@ -521,7 +536,7 @@ def check_security(run):
         backup = browser.js("return document.getElementById('key-backup-text').value")
         check(backup.startswith("partyline-key-v1:"), "the creating visit offers the key's backup text")
         browser.go(run.server.base + "/")
-        browser.wait(lambda: (browser.state() or {}).get("funds"), 30, "the account after a reload")
+        wait_account(browser)
         check(browser.state()["account"] == account, "a reload signs in as the same account (key kept in IndexedDB)")
         check(browser.js("return document.getElementById('key-backup').hidden && !document.getElementById('key-locked').hidden"),
               "after a reload the key is locked: no backup is offered any more")
@@ -531,7 +546,7 @@ def check_security(run):
     try:
         other.open()
         other.go(run.server.base + "/")
-        other.wait(lambda: (other.state() or {}).get("funds"), 30, "a new account")
+        wait_account(other)
         check(other.state()["account"] != account, "another browser starts with its own account")
         other.js("document.querySelector('#key-import-form').closest('details').open = true;"
                  "document.getElementById('key-import-text').value = arguments[0];"

@@ -17,8 +17,7 @@ export class Account {
 
   async open() {
     replace(byId("account-body"), h("p", { class: "muted", text: t("accountCreating") }));
-    const { key } = await AccountKey.loadOrCreate();
-    this.key = key;
+    this.key = await AccountKey.loadOrCreate();
     this.wire();
     this.api.onTokenRejected = async (code) => {
       if (!["expired-token", "forged-token", "malformed-token", "unauthorized"].includes(code)) return false;

@@ -47,11 +47,10 @@ export class AccountKey {
   // The stored key, or a new one made and stored now.
   static async loadOrCreate() {
     const stored = await storage.get("keys", "account");
-    if (stored?.privateKey) return { key: new AccountKey(stored), created: false };
+    if (stored?.privateKey) return new AccountKey(stored);
     const pair = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
     const pkcs8 = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
-    const key = await AccountKey.save(pkcs8);
-    return { key, created: true };
+    return AccountKey.save(pkcs8);
   }
 
   static async save(pkcs8) {

@@ -19,6 +19,8 @@ const page = {
 // Not in any group this long after the start: the person was not placed.
 const notPlacedAfter = 20;
 
+// The caller's group, session and join token at a party (GET /v1/parties/{id}/me).
+const membership = (party) => api.get(`/v1/parties/${party.id}/me`, { account: true });
 const sleep = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 const now = () => Date.now() / 1000;
 
@@ -68,7 +70,7 @@ async function tick() {
   try {
     running.sort((a, b) => b.startsAt - a.startsAt);
     const answers = await Promise.all(running.map((party) =>
-      api.get(`/v1/parties/${party.id}/me`, { account: true }).then((me) => ({ party, me }), () => null)));
+      membership(party).then((me) => ({ party, me }), () => null)));
     const groups = answers.filter(Boolean);
     const pick = groups.find((answer) => !answer.me.outcome) ?? groups[0];
     if (pick && !page.party) enterParty(pick.party);
@@ -122,7 +124,7 @@ async function followGroup(party) {
   while (current()) {
     let me;
     try {
-      me = await api.get(`/v1/parties/${party.id}/me`, { account: true });
+      me = await membership(party);
     } catch (error) {
       if (!current()) return;
       if (error.code === "not-in-a-group" && now() >= party.startsAt) notPlacedSince ??= now();
@@ -185,7 +187,7 @@ async function showOutcome(party) {
   const final = byId("party-outcome");
   let me = null;
   for (let attempt = 0; attempt < 5; attempt += 1) {
-    me = await api.get(`/v1/parties/${party.id}/me`, { account: true }).catch(() => null);
+    me = await membership(party).catch(() => null);
     if (me?.outcome) break;
     await sleep(1000);
   }

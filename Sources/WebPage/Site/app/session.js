@@ -68,10 +68,7 @@ export class PartySession {
       event.preventDefault();
       const text = v.requestText.value.trim();
       if (!text) return;
-      if (this.connection.send({ type: "request", text })) {
-        v.requestText.value = "";
-        v.voteStatus.textContent = v.voteStatus.textContent || "";
-      }
+      if (this.connection.send({ type: "request", text })) v.requestText.value = "";
     });
     v.leave.addEventListener("click", () => {
       if (!confirm(t("leaveConfirm"))) return;
@@ -164,10 +161,7 @@ export class PartySession {
       this.turnStart(message.turn, { resumed: message.resumed });
     } else if (s.turn) {
       // The turn was decided while this page was away: its stream-stop and result were missed.
-      this.stopMedia(t("stopDecided"));
-      s.turn = null;
-      s.phase = "waiting";
-      this.renderTurn();
+      this.endTurn();
     } else {
       this.renderTurn();
     }
@@ -353,6 +347,14 @@ export class PartySession {
     this.renderTurn();
   }
 
+  // The turn on screen is decided: its media stop (the screen says so) and the page waits for the next.
+  endTurn() {
+    this.stopMedia(t("stopDecided"));
+    this.state.turn = null;
+    this.state.phase = "waiting";
+    this.renderTurn();
+  }
+
   showStop(text) {
     this.view.stopNotice.textContent = text;
     this.view.stopNotice.hidden = false;
@@ -361,12 +363,8 @@ export class PartySession {
   turnResult(message) {
     if (!this.state.results.some((result) => result.turn === message.turn)) this.state.results.push(message);
     if (message.outcome === "incomplete") this.state.order.push(message.prover);
-    if (this.state.turn?.turn === message.turn) {
-      this.stopMedia(t("stopDecided"));
-      this.state.turn = null;
-      this.state.phase = "waiting";
-    }
-    this.renderTurn();
+    if (this.state.turn?.turn === message.turn) this.endTurn();
+    else this.renderTurn();
     this.renderResults();
   }
 
@@ -405,12 +403,7 @@ export class PartySession {
       }
       this.notify("errorRateLimited");
     }
-    if (message.code === "no-turn" && forThisTurn) {
-      this.stopMedia(t("stopDecided"));
-      s.turn = null;
-      s.phase = "waiting";
-      this.renderTurn();
-    }
+    if (message.code === "no-turn" && forThisTurn) this.endTurn();
   }
 
   // MARK: rendering

@@ -74,14 +74,11 @@ export class VerifierMedia {
     const link = this.link;
     if (!link || link.closed) return;
     try {
-      const stats = await link.pc.getStats();
-      stats.forEach((report) => {
-        const total = this.earlierFrames + (report.framesDecoded ?? 0);
-        if (report.type === "inbound-rtp" && report.kind === "video" && total > this.metrics.framesDecoded) {
-          this.metrics.framesDecoded = total;
-          if (!this.stopped) this.frameShown();
-        }
-      });
+      const total = this.earlierFrames + framesDecoded(await link.pc.getStats());
+      if (total > this.metrics.framesDecoded) {
+        this.metrics.framesDecoded = total;
+        if (!this.stopped) this.frameShown();
+      }
       this.metrics.pair = (await link.selectedPair()) ?? this.metrics.pair;
     } catch {
       // The connection closed between the check and the call.
@@ -99,15 +96,20 @@ export class VerifierMedia {
     this.link = null;
     if (!link) return;
     try {
-      const stats = await link.pc.getStats();
-      stats.forEach((report) => {
-        if (report.type === "inbound-rtp" && report.kind === "video") {
-          this.metrics.framesDecoded = Math.max(this.metrics.framesDecoded, this.earlierFrames + (report.framesDecoded ?? 0));
-        }
-      });
+      const total = this.earlierFrames + framesDecoded(await link.pc.getStats());
+      this.metrics.framesDecoded = Math.max(this.metrics.framesDecoded, total);
       this.metrics.pair = (await link.selectedPair()) ?? this.metrics.pair;
     } finally {
       link.close();
     }
   }
+}
+
+// Video frames decoded on a connection, from its stats.
+function framesDecoded(stats) {
+  let frames = 0;
+  stats.forEach((report) => {
+    if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded ?? 0;
+  });
+  return frames;
 }
