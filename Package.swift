@@ -50,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        // Already resolved for swift-configuration's YAML trait; read directly to name unknown file keys.
+        .package(url: "https://github.com/jpsim/Yams", "5.4.0"..<"7.0.0"),
     ],
     targets: [
         // RFC 8489 message codec: plain values over ByteBuffer, no I/O.
@@ -81,6 +83,9 @@ let package = Package(
         .target(
             name: "SignallingServer",
             dependencies: [
+                "ConnectionLimits",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 "Signalling",
                 "TURN",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -122,6 +127,7 @@ let package = Package(
         .target(
             name: "CoordinatorServer",
             dependencies: [
+                "ConnectionLimits",
                 "Coordinator",
                 "CoordinatorStore",
                 "Signalling",
@@ -147,11 +153,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Thin SwiftNIO listeners (UDP, TCP, TLS) around the protocol values.
+        // Connection caps (total and per source address) for the stream and HTTP listeners.
+        .target(
+            name: "ConnectionLimits",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "RelayServer",
             dependencies: [
                 "STUN",
                 "TURN",
+                "ConnectionLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -210,6 +228,9 @@ let package = Package(
         .target(
             name: "PartyLineServer",
             dependencies: [
+                "ConnectionLimits",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "Coordinator",
                 "CoordinatorServer",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -337,6 +358,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ConnectionLimitsTests",
+            dependencies: ["ConnectionLimits", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "TURNTests",
             dependencies: ["TURN", "STUN", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
@@ -344,7 +370,9 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "TURNClient", "PartyLineTesting", "PartyLineServer", "LoadGenerator", "STUN", "TURN",
+                "RelayServer", "ConnectionLimits",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), "TURNClient", "PartyLineTesting",
+                "PartyLineServer", "LoadGenerator", "STUN", "TURN",
                 "Signalling", "SignallingServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,8 +1,10 @@
+import ConnectionLimits
 import Coordinator
 import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Signalling
 import SignallingServer
 import Synchronization
@@ -15,6 +17,8 @@ public final class CoordinatorAPI: Sendable {
     private let login: Mutex<AccountLogin>
     private let sessions: TokenSigner<AccountSession>
     private let adminKeys: BearerKeys
+    /// Login calls per client address (an account is a key anyone can make: logins are cheap to send).
+    private let loginLimiter: SourceRateLimiter
     let attestations: AttestationSigner
     /// The signalling hub the party's sessions run on (for a member's join token and the turn's location).
     let hub: SignallingHub?
@@ -37,7 +41,16 @@ public final class CoordinatorAPI: Sendable {
         sessions = login.sessions
         self.login = Mutex(login)
         adminKeys = BearerKeys(configuration.adminKeys)
+        loginLimiter = SourceRateLimiter(
+            rate: configuration.loginsPerSecond, burst: Double(configuration.loginBurst))
         self.now = now
+    }
+
+    /// Refuses a login call from an address over its rate (429 `rate-limited`).
+    func limitLogin(from address: SocketAddress?) throws(APIError) {
+        guard loginLimiter.allow(address) else {
+            throw APIError(.tooManyRequests, "rate-limited", "too many login calls from this address; retry later")
+        }
     }
 
     // MARK: Login

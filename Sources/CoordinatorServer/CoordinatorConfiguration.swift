@@ -24,6 +24,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var webhookURLs: [String] = []
     /// Secret that signs webhooks (`X-PartyLine-Signature`); required when `webhookURLs` is set.
     public var webhookSecret: String?
+    /// Login calls (challenge and session, each one) a second per client address, and the burst above
+    /// that; over it a call is answered 429 `rate-limited`. 0 turns the limit off.
+    public var loginsPerSecond: Double = 2
+    public var loginBurst = 20
 
     public init(
         database: SQLCoordinatorStore.Backend = .sqlite(path: "data/partyline.sqlite"), adminKeys: [String] = [],

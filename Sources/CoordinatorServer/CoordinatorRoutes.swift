@@ -5,11 +5,15 @@ import SignallingServer
 /// The coordinator's HTTP API (docs/api.md): login, parties, registration, funds.
 public enum CoordinatorRoutes {
     public static func add(to router: Router<SignallingRequestContext>, api: CoordinatorAPI) {
-        router.post("/v1/auth/challenge") { request, _ -> Response in
-            JSONResponse.make(try api.challenge(try await JSONRequest.decode(ChallengeRequest.self, from: request)))
+        router.post("/v1/auth/challenge") { request, context -> Response in
+            try api.limitLogin(from: context.remoteAddress)
+            return JSONResponse.make(
+                try api.challenge(try await JSONRequest.decode(ChallengeRequest.self, from: request)))
         }
-        router.post("/v1/auth/session") { request, _ -> Response in
-            JSONResponse.make(try await api.answer(try await JSONRequest.decode(LoginRequest.self, from: request)))
+        router.post("/v1/auth/session") { request, context -> Response in
+            try api.limitLogin(from: context.remoteAddress)
+            return JSONResponse.make(
+                try await api.answer(try await JSONRequest.decode(LoginRequest.self, from: request)))
         }
         router.get("/v1/accounts/me") { request, _ -> Response in
             JSONResponse.make(api.accountView(try api.account(of: request)))

@@ -8,11 +8,11 @@ extension CoordinatorConfiguration {
     init(reader: ConfigReader) throws {
         let defaults = CoordinatorConfiguration()
         let database: SQLCoordinatorStore.Backend
+        let sqlitePath = reader.string(forKey: "coordinator.database.sqlitePath", default: "data/partyline.sqlite")
         if let url = reader.string(forKey: "coordinator.database.postgresURL", isSecret: true), !url.isEmpty {
             database = .postgres(url: url)
         } else {
-            database = .sqlite(
-                path: reader.string(forKey: "coordinator.database.sqlitePath", default: "data/partyline.sqlite"))
+            database = .sqlite(path: sqlitePath)
         }
         let adminKeys = (reader.stringArray(forKey: "coordinator.adminKeys", isSecret: true) ?? [])
             .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
@@ -33,6 +33,11 @@ extension CoordinatorConfiguration {
         webhookURLs = (reader.stringArray(forKey: "coordinator.webhooks.urls") ?? [])
             .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
         webhookSecret = reader.string(forKey: "coordinator.webhooks.secret", isSecret: true)
+        loginsPerSecond = reader.double(forKey: "coordinator.rateLimit.loginsPerSecond", default: loginsPerSecond)
+        loginBurst = reader.int(forKey: "coordinator.rateLimit.loginBurst", default: loginBurst)
+        guard loginsPerSecond >= 0, loginBurst >= 1 else {
+            throw ConfigurationError("coordinator.rateLimit.loginsPerSecond must not be negative, loginBurst positive")
+        }
         guard (3...12).contains(minimumPresent) else {
             throw ConfigurationError("coordinator.minimumPresent must be within 3...12")
         }

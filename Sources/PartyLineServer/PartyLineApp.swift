@@ -54,7 +54,7 @@ public struct PartyLineApp: Sendable {
         let site = loadSite(logger: logger)
         let http = HTTPApplication.make(
             hub: hub, host: configuration.http.host, port: configuration.http.port,
-            logger: makeLogger("partyline.http"),
+            logger: makeLogger("partyline.http"), limits: configuration.httpLimits,
             addRoutes: { router in
                 CoordinatorRoutes.add(to: router, api: api)
                 if let site {

@@ -1,5 +1,6 @@
 import Configuration
 import CoordinatorServer
+import Foundation
 import Logging
 import RelayServer
 import STUN
@@ -16,6 +17,8 @@ public struct PartyLineConfiguration: Sendable {
     /// A folder served as the party web page instead of the bundled one (`http.webRoot`), for operators who
     /// translate or restyle it.
     public var webRoot: String?
+    /// Caps and the request-head timeout of HTTP connections.
+    public var httpLimits = HTTPConnectionLimits()
     public var signalling: SignallingConfiguration
     public var coordinator: CoordinatorConfiguration
     public var logLevel: Logger.Level
@@ -38,9 +41,11 @@ public struct PartyLineConfiguration: Sendable {
         self.logLevel = logLevel
     }
 
-    /// Reads every key from the layered sources.
+    /// Reads every key from the layered sources. A flag or file key the model does not read is an error
+    /// naming it; an unknown `PARTYLINE_*` environment variable goes to `warnings`.
     public static func load(
-        configFile: String?, flags: [String], environment: [String: String]
+        configFile: String?, flags: [String], environment: [String: String],
+        warnings: (String) -> Void = { _ in }
     ) async throws -> PartyLineConfiguration {
         var providers: [any ConfigProvider] = [
             CommandLineArgumentsProvider(arguments: ["partyline"] + flags),
@@ -49,7 +54,25 @@ public struct PartyLineConfiguration: Sendable {
         if let configFile {
             providers.append(try await FileProvider<YAMLSnapshot>(filePath: .init(configFile)))
         }
-        return try PartyLineConfiguration(reader: ConfigReader(providers: providers))
+        let known = UnknownSettings.KnownKeys()
+        let configuration = try PartyLineConfiguration(
+            reader: ConfigReader(providers: providers, accessReporter: known))
+        var unknown = UnknownSettings.unknownFlags(flags, known: known.all).map { "flag \($0)" }
+        if let configFile {
+            let text = try String(contentsOfFile: configFile, encoding: .utf8)
+            unknown += try UnknownSettings.unknownFileKeys(yaml: text, known: known.all).map {
+                "key \($0) in \(configFile)"
+            }
+        }
+        guard unknown.isEmpty else {
+            throw ConfigurationError(
+                "unknown setting\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", ")) "
+                    + "(every key is in config/partyline.example.yaml)")
+        }
+        for name in UnknownSettings.unknownEnvironment(environment, known: known.all) {
+            warnings("environment variable \(name) matches no configuration key; ignored")
+        }
+        return configuration
     }
 
     /// Reads every key from `reader`, falling back to the embedded defaults.
@@ -83,6 +106,7 @@ public struct PartyLineConfiguration: Sendable {
             throw ConfigurationError("tls.certificate and tls.privateKey must be given together")
         }
         relay.turn = try TURNConfiguration(reader: reader)
+        relay.streams = try StreamLimits(reader: reader)
         let level = reader.string(forKey: "log.level", default: "info")
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError("unknown log.level '\(level)'")
@@ -90,10 +114,12 @@ public struct PartyLineConfiguration: Sendable {
         let http = try ListenAddress.listenAddress(
             reader.string(forKey: "http.listen", default: "0.0.0.0:\(Self.defaultHTTPPort)"),
             defaultPort: Self.defaultHTTPPort)
+        relay.protectedAddresses = [http]
         let signalling = try SignallingConfiguration(
             reader: reader, turnSecrets: relay.turn?.restSecrets ?? [], httpPort: http.port)
         self.init(
             relay: relay, http: http, signalling: signalling, coordinator: try CoordinatorConfiguration(reader: reader),
             logLevel: logLevel, webRoot: reader.string(forKey: "http.webRoot"))
+        httpLimits = try HTTPConnectionLimits(reader: reader)
     }
 }

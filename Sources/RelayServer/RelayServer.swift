@@ -1,3 +1,4 @@
+import ConnectionLimits
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -46,6 +47,14 @@ public final class RelayServer: Service, Sendable {
         self.configuration = configuration
         self.group = group
         self.logger = logger
+        let streams = configuration.streams
+        self.streamLimiter = ConnectionLimiter(
+            name: "stun-stream",
+            limits: .init(
+                total: streams.maxConnections > 0
+                    ? streams.maxConnections : OpenFileLimit.defaultCap(limit: OpenFileLimit.raise()),
+                perSource: streams.maxConnectionsPerAddress),
+            logger: logger)
     }
 
     /// The bound listeners, once started.
@@ -57,14 +66,20 @@ public final class RelayServer: Service, Sendable {
         let responder = BindingResponder(software: configuration.software)
         do {
             let turn = try await startTURN()
-            for address in configuration.udp { try await bindUDP(address, responder: responder, turn: turn) }
+            for address in configuration.udp {
+                try await Self.naming(address, .udp) { try await bindUDP(address, responder: responder, turn: turn) }
+            }
             for address in configuration.tcp {
-                try await bindStream(address, transport: .tcp, tls: nil, responder: responder, turn: turn)
+                try await Self.naming(address, .tcp) {
+                    try await bindStream(address, transport: .tcp, tls: nil, responder: responder, turn: turn)
+                }
             }
             if let files = configuration.certificate {
                 let context = try Self.makeTLSContext(files)
                 for address in configuration.tls {
-                    try await bindStream(address, transport: .tls, tls: context, responder: responder, turn: turn)
+                    try await Self.naming(address, .tls) {
+                        try await bindStream(address, transport: .tls, tls: context, responder: responder, turn: turn)
+                    }
                 }
             }
         } catch {
@@ -75,6 +90,11 @@ public final class RelayServer: Service, Sendable {
             state.started = true
             return state.listeners
         }
+        await protect(
+            listeners.map { ($0.address, $0.transport == .udp ? .udp : .tcp) }
+                + configuration.protectedAddresses.compactMap { address in
+                    (try? SocketAddress(ipAddress: address.host, port: address.port)).map { ($0, .tcp) }
+                })
         for listener in listeners {
             logger.info(
                 "listening", metadata: ["transport": "\(listener.transport)", "address": "\(listener.address)"])
@@ -106,6 +126,39 @@ public final class RelayServer: Service, Sendable {
         for sweep in sweeps { sweep.cancel() }
         for channel in channels { try? await channel.close() }
         _ = await turn?.onEveryLoop { $0.closeAll() }
+    }
+
+    /// Makes `addresses` (listeners of this process with their transport: the relay's own, and the HTTP
+    /// server's) unreachable as TURN peers, whatever `turn.peers.allowed` says. A wildcard address protects its port
+    /// on every local address, all of loopback included.
+    public func protect(_ addresses: [(SocketAddress, PeerAddressPolicy.PeerTransport)]) async {
+        guard let turn = state.withLockedValue({ $0.turn }), !addresses.isEmpty else { return }
+        let targets = addresses.compactMap { address, transport in TransportAddress(address).map { ($0, transport) } }
+        let networks = Self.localNetworks(of: targets.map(\.0.ip))
+        _ = await turn.onEveryLoop { loop in
+            loop.table.peerPolicy.serverNetworks.append(contentsOf: networks)
+            for (target, transport) in targets {
+                loop.table.peerPolicy.listenerPorts[transport, default: []].insert(target.port)
+            }
+        }
+    }
+
+    /// The networks that reach a socket bound to one of `ips`: the address itself, or for a wildcard all of
+    /// loopback and every interface address of its family.
+    static func localNetworks(of ips: [IPAddress]) -> [IPNetwork] {
+        var networks: Set<IPNetwork> = []
+        let interfaces = ((try? System.enumerateDevices()) ?? []).compactMap {
+            $0.address.flatMap(TransportAddress.init)?.ip
+        }
+        for ip in ips {
+            guard ip.isUnspecified else {
+                networks.insert(IPNetwork(host: ip))
+                continue
+            }
+            networks.insert(IPNetwork(parsing: ip.family == .ipv4 ? "127.0.0.0/8" : "::1/128")!)
+            for local in interfaces where local.family == ip.family { networks.insert(IPNetwork(host: local)) }
+        }
+        return Array(networks)
     }
 
     /// Refuses REST credentials whose subject lies under `subjectPrefix` (`party/group/turn/`) and tears
@@ -167,6 +220,10 @@ public final class RelayServer: Service, Sendable {
 
     private func bindUDP(_ address: ListenAddress, responder: BindingResponder, turn: TURNLoops?) async throws {
         guard address.port == 0 else {
+            // SO_REUSEPORT would let this group share a port another process of the same user holds (and
+            // split the datagrams with it): a plain socket must be able to take the port first.
+            let probe = try await DatagramBootstrap(group: group).bind(host: address.host, port: address.port).get()
+            try await probe.close()
             return try await bindUDPGroup(address, port: address.port, responder: responder, turn: turn)
         }
         // The kernel may hand a SO_REUSEPORT socket bound to port 0 a port that another SO_REUSEPORT group of
@@ -224,24 +281,32 @@ public final class RelayServer: Service, Sendable {
         for (channel, counters) in bound { register(channel, transport: .udp, counters: counters) }
     }
 
+    /// The caps every TCP and TLS listener shares.
+    public let streamLimiter: ConnectionLimiter
+
     private func bindStream(
         _ address: ListenAddress, transport: RelayTransport, tls: NIOSSLContext?, responder: BindingResponder,
         turn: TURNLoops?
     ) async throws {
         let counters = TrafficCounters(transport: transport)
+        let limits = configuration.streams
+        let limiter = streamLimiter
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: limits.waterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ConnectionAdmissionHandler(limiter: limiter))
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try sync.addHandler(BackPressureHandler())
                     try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
                     try sync.addHandler(
                         StreamListenerHandler(
                             responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop),
-                            transport: transport == .tls ? .tls : .tcp))
+                            transport: transport == .tls ? .tls : .tcp, limits: limits))
                 }
             }
         if address.host.contains(":") { bootstrap = bootstrap.serverChannelOption(Self.ipv6Only, value: 1) }
@@ -254,9 +319,23 @@ public final class RelayServer: Service, Sendable {
             NIOSSLCertificateSource.certificate($0)
         }
         let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
-        let configuration = TLSConfiguration.makeServerConfiguration(
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain, privateKey: .privateKey(key))
+        // TLS 1.0 and 1.1 are deprecated (RFC 8996).
+        configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Runs a bind, naming the address and transport in its error ("address already in use" alone does not
+    /// say which of the listeners failed).
+    static func naming(_ address: ListenAddress, _ transport: RelayTransport, bind: () async throws -> Void)
+        async throws
+    {
+        do {
+            try await bind()
+        } catch let error as IOError {
+            throw ListenError(address: address, transport: transport.rawValue, reason: "\(error)")
+        }
     }
 
     /// SO_REUSEPORT has no named NIO option; the level and name are built from the C constants.

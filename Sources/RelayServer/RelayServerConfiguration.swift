@@ -19,6 +19,21 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
+/// A listener that could not be bound, naming its address and transport.
+public struct ListenError: Error, CustomStringConvertible, Sendable {
+    public var address: ListenAddress
+    public var transport: String
+    public var reason: String
+
+    public init(address: ListenAddress, transport: String, reason: String) {
+        self.address = address
+        self.transport = transport
+        self.reason = reason
+    }
+
+    public var description: String { "cannot listen on \(transport) \(address): \(reason)" }
+}
+
 /// Paths of a PEM certificate chain and its private key.
 public struct TLSCertificateFiles: Hashable, Sendable {
     public var certificateChainPath: String
@@ -51,6 +66,11 @@ public struct RelayServerConfiguration: Sendable {
     public var udpReceiveBufferBytes: Int
     /// The TURN relay; nil (or no credentials in it) serves STUN Binding only.
     public var turn: TURNConfiguration?
+    /// Caps and timeouts of TCP and TLS client connections.
+    public var streams: StreamLimits
+    /// TCP listeners of other services in this process (the HTTP server) that TURN must never reach, like its
+    /// own; one bound to port 0 is protected through ``RelayServer/protect(_:)`` once bound.
+    public var protectedAddresses: [ListenAddress] = []
 
     public init(
         udp: [ListenAddress] = [
@@ -67,8 +87,10 @@ public struct RelayServerConfiguration: Sendable {
         udpSocketsPerAddress: Int = 0,
         udpVectorReadCount: Int = 32,
         udpReceiveBufferBytes: Int = 4 << 20,
-        turn: TURNConfiguration? = nil
+        turn: TURNConfiguration? = nil,
+        streams: StreamLimits = StreamLimits()
     ) {
+        self.streams = streams
         self.udp = udp
         self.tcp = tcp
         self.tls = tls

@@ -16,6 +16,7 @@ final class TrafficCounters: Sendable {
     let ignored = ManagedAtomic<Int>(0)
     let connectionsAccepted = ManagedAtomic<Int>(0)
     let connectionsClosedForBadFraming = ManagedAtomic<Int>(0)
+    let connectionsTimedOut = ManagedAtomic<Int>(0)
 
     init(transport: RelayTransport) { self.transport = transport }
 
@@ -32,6 +33,8 @@ final class TrafficCounters: Sendable {
 
     func recordBadFraming() { connectionsClosedForBadFraming.wrappingIncrement(ordering: .relaxed) }
 
+    func recordTimeout() { connectionsTimedOut.wrappingIncrement(ordering: .relaxed) }
+
     /// ChannelData on a listener that has no TURN allocations yet: counted and dropped.
     func recordIgnored() {
         ignored.wrappingIncrement(ordering: .relaxed)
@@ -47,7 +50,8 @@ final class TrafficCounters: Sendable {
             received: received, answered: answered, errorResponses: errorResponses, malformed: malformed,
             ignored: ignored,
             connectionsAccepted: connectionsAccepted.load(ordering: .relaxed),
-            connectionsClosedForBadFraming: connectionsClosedForBadFraming.load(ordering: .relaxed))
+            connectionsClosedForBadFraming: connectionsClosedForBadFraming.load(ordering: .relaxed),
+            connectionsTimedOut: connectionsTimedOut.load(ordering: .relaxed))
     }
 }
 
@@ -66,6 +70,8 @@ public struct TrafficStatistics: Hashable, Sendable {
         public var ignored = 0
         public var connectionsAccepted = 0
         public var connectionsClosedForBadFraming = 0
+        /// Stream connections closed for sending no first message in time, or idling without an allocation.
+        public var connectionsTimedOut = 0
 
         static func + (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
@@ -73,7 +79,8 @@ public struct TrafficStatistics: Hashable, Sendable {
                 errorResponses: lhs.errorResponses + rhs.errorResponses, malformed: lhs.malformed + rhs.malformed,
                 ignored: lhs.ignored + rhs.ignored,
                 connectionsAccepted: lhs.connectionsAccepted + rhs.connectionsAccepted,
-                connectionsClosedForBadFraming: lhs.connectionsClosedForBadFraming + rhs.connectionsClosedForBadFraming)
+                connectionsClosedForBadFraming: lhs.connectionsClosedForBadFraming + rhs.connectionsClosedForBadFraming,
+                connectionsTimedOut: lhs.connectionsTimedOut + rhs.connectionsTimedOut)
         }
     }
 

@@ -54,8 +54,10 @@ public enum ClientMessage: Sendable, Hashable {
 
     /// The largest message accepted, in bytes of JSON text (an SDP fits several times over).
     public static let maximumSize = 16 * 1024
-    /// The longest `request` text, in characters.
+    /// The longest `request` text, in characters (extended grapheme clusters, what a person counts)...
     public static let maximumRequestLength = 500
+    /// ...and in bytes of UTF-8, so that one letter with thousands of combining marks is not "one character".
+    public static let maximumRequestBytes = 2_000
 
     /// Decodes one text frame.
     public static func decode(_ bytes: some Collection<UInt8>) throws(MessageError) -> ClientMessage {
@@ -89,7 +91,9 @@ public enum ClientMessage: Sendable, Hashable {
                     candidate: try fields.decode(ICECandidate.self, forKey: .candidate))
             case "request":
                 let text = try fields.decode(String.self, forKey: .text)
-                guard !text.isEmpty, text.count <= ClientMessage.maximumRequestLength else {
+                guard !text.isEmpty, text.utf8.count <= ClientMessage.maximumRequestBytes,
+                    text.count <= ClientMessage.maximumRequestLength
+                else {
                     throw MessageError.invalidMessage
                 }
                 message = .request(text: text)

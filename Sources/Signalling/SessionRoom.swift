@@ -81,6 +81,8 @@ public struct SessionRoom: Sendable {
     var connections: [MemberID: ConnectionID] = [:]
     var memberOf: [ConnectionID: MemberID] = [:]
     var everConnected: Set<MemberID> = []
+    /// Members who sent `leave`: their token no longer admits them.
+    var leftForGood: Set<MemberID> = []
     var messageBudgets: [MemberID: MessageBudget] = [:]
     var requestBudgets: [MemberID: MessageBudget] = [:]
     var connectBudgets: [MemberID: MessageBudget] = [:]
@@ -106,6 +108,12 @@ public struct SessionRoom: Sendable {
     /// same member is closed: the new one replaces it, and a reconnecting member resumes from a snapshot.
     public mutating func connect(_ member: MemberID, on connection: ConnectionID, at time: Time) -> [Action] {
         guard group.pseudonyms[member] != nil else { return [.close(connection, .left)] }
+        guard !leftForGood.contains(member) else {
+            return [
+                .send(connection, .error(code: "member-left", message: "this member left the session for good")),
+                .close(connection, .left),
+            ]
+        }
         let limits = limits
         let connectBudget = MessageBudget(rate: limits.connectsPerSecond, burst: limits.connectBurst)
         guard connectBudgets[member, default: connectBudget].spend(at: time.instant) else {
@@ -195,6 +203,7 @@ public struct SessionRoom: Sendable {
                 return apply(events, at: time, castVote: vote)
             case .leave:
                 let events = try group.leave(member, now: time.instant, reconnecting: false)
+                leftForGood.insert(member)
                 memberOf[connection] = nil
                 connections[member] = nil
                 evidence.append(kind: "leave", detail: "member=\(member)", time: time.unixMillis)

@@ -24,6 +24,7 @@ enum SignallingEndpoint {
             try await Task.sleep(for: hub.configuration.joinTimeout)
             drop()
         }
+        defer { joinTimer.cancel() }
         let firstMessage = try await messages.next()
         joinTimer.cancel()
         guard let first = firstMessage else { return }
@@ -41,6 +42,9 @@ enum SignallingEndpoint {
         // A client that stops reading fills its queue; the session then closes it (see `LiveSession`).
         let (queue, outlet) = AsyncStream<LiveSession.Outbound>.makeStream(
             bufferingPolicy: .bufferingOldest(hub.configuration.outboundQueueLimit))
+        // A protocol error on the way in (a message over 64 KiB in fragments: 1009; invalid UTF-8: 1007) is
+        // rethrown once the member is disconnected, so the WebSocket layer closes with its code.
+        var protocolError: (any Error)?
         await withThrowingTaskGroup { group in
             group.addTask {
                 for await item in queue {
@@ -74,10 +78,12 @@ enum SignallingEndpoint {
                 }
             } catch {
                 hub.logger.debug("signalling connection ended", metadata: ["error": "\(error)"])
+                protocolError = error
             }
             session.disconnect(connection)
             outlet.finish()
         }
+        if let protocolError { throw protocolError }
     }
 
     private static func refusal(_ error: MessageError) -> String {

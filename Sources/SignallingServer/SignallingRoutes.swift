@@ -8,13 +8,25 @@ import Signalling
 
 /// The signalling routes: the WebSocket endpoint and the session-setup API for a coordinator.
 public enum SignallingRoutes {
-    public static func add(to router: Router<SignallingRequestContext>, hub: SignallingHub) {
-        router.ws("/v1/signal") { inbound, outbound, context in
-            let channel = context.requestContext.channel
+    /// The path of the signalling WebSocket.
+    static let webSocketPath = "/v1/signal"
+
+    /// Whether an upgrade request becomes a signalling WebSocket: `GET /v1/signal` (with any query). Not
+    /// `router.ws`: hummingbird-websocket 2.8's router upgrade keeps the request context in a box the context
+    /// itself owns, a reference cycle that leaked every connection (about 5 KB, its closed channel included).
+    static func upgrade(_ head: HTTPRequest, channel: any Channel, hub: SignallingHub)
+        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
+    {
+        let path = head.path?.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first
+        guard head.method == .get, path == Substring(webSocketPath) else { return .dontUpgrade }
+        return .upgrade([:]) { inbound, outbound, _ in
             try await SignallingEndpoint.serve(inbound: inbound, outbound: outbound, hub: hub) {
                 channel.close(promise: nil)
             }
         }
+    }
+
+    public static func add(to router: Router<SignallingRequestContext>, hub: SignallingHub) {
         router.post("/v1/sessions") { request, _ -> Response in
             try authorize(request, hub)
             let create = try await JSONRequest.decode(CreateSessionRequest.self, from: request)

@@ -203,7 +203,9 @@ extension AllocationTable {
         guard !peers.isEmpty else { return [reply.error(.badRequest)] }
         for peer in peers {
             if allocation.relayed(for: peer.ip.family) == nil { return [reply.error(.peerAddressFamilyMismatch)] }
-            if peerPolicy.permissionRefusal(for: peer.ip) != nil { return [reply.error(.forbidden)] }
+            if let refusal = peerPolicy.permissionRefusal(for: peer.ip) {
+                return [reply.error(.forbidden), .peerRefused(client: fiveTuple, peer: "\(peer.ip)", refusal)]
+            }
         }
         if !hasRoom(for: peers.map(\.ip), in: allocation, now: now) { return [reply.error(.insufficientCapacity)] }
         for peer in peers { allocations[fiveTuple]?.bindings.installPermission(for: peer.ip, now: now) }
@@ -221,7 +223,9 @@ extension AllocationTable {
             limits.channelNumbers.contains(channel)
         else { return [reply.error(.badRequest)] }
         if allocation.relayed(for: peer.ip.family) == nil { return [reply.error(.peerAddressFamilyMismatch)] }
-        if peerPolicy.refusal(for: peer) != nil { return [reply.error(.forbidden)] }
+        if let refusal = peerPolicy.refusal(for: peer) {
+            return [reply.error(.forbidden), .peerRefused(client: fiveTuple, peer: "\(peer)", refusal)]
+        }
         if !hasRoom(for: [peer.ip], in: allocation, now: now) { return [reply.error(.insufficientCapacity)] }
         do {
             try allocations[fiveTuple]?.bindings.bind(

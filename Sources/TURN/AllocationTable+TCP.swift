@@ -39,7 +39,9 @@ extension AllocationTable {
         guard let relay = allocation.relayed(for: peer.ip.family) else {
             return [reply.error(.peerAddressFamilyMismatch)]
         }
-        if peerPolicy.refusal(for: peer) != nil { return [reply.error(.forbidden)] }
+        if let refusal = peerPolicy.refusal(for: peer, transport: .tcp) {
+            return [reply.error(.forbidden), .peerRefused(client: fiveTuple, peer: "\(peer)", refusal)]
+        }
         if hasConnection(of: fiveTuple, to: peer) { return [reply.error(.connectionAlreadyExists)] }
         guard connectionsByAllocation[fiveTuple, default: []].count < limits.maxConnectionsPerAllocation else {
             return [reply.error(.insufficientCapacity)]

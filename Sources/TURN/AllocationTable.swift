@@ -51,6 +51,9 @@ public struct AllocationTable: Sendable {
         case bindConnection(id: UInt32, data: FiveTuple)
         /// RFC 6062: close peer connection `id` and the data connection bound to it, if any.
         case closeConnection(id: UInt32)
+        /// A request of `client` named a peer the policy refuses (answered 403 by the action before): for
+        /// the operator's log.
+        case peerRefused(client: FiveTuple, peer: String, PeerAddressPolicy.Refusal)
     }
 
     /// What an allocation relays: UDP datagrams (RFC 8656) or TCP connections (RFC 6062).
@@ -111,6 +114,10 @@ public struct AllocationTable: Sendable {
         guard let allocation = allocations[fiveTuple], now < allocation.expires else { return nil }
         return allocation
     }
+
+    /// Whether `fiveTuple` has a live allocation (the connection of a TCP or TLS client that holds one is
+    /// never timed out as idle).
+    public func hasAllocation(_ fiveTuple: FiveTuple, now: Instant) -> Bool { live(fiveTuple, now: now) != nil }
 
     public var authenticator: TURNAuthenticator
     public var peerPolicy: PeerAddressPolicy

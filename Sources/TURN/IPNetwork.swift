@@ -12,6 +12,12 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         self.prefixLength = prefixLength
     }
 
+    /// The network of one host: /32 or /128.
+    public init(host: IPAddress) {
+        address = host
+        prefixLength = host.family == .ipv4 ? 32 : 128
+    }
+
     /// Parses `address/prefix`, or a bare address as a single-host network.
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)

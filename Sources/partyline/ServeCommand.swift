@@ -22,7 +22,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await PartyLineConfiguration.load(
             configFile: config ?? ProcessInfo.processInfo.environment["PARTYLINE_CONFIG"], flags: settings,
-            environment: ProcessInfo.processInfo.environment)
+            environment: ProcessInfo.processInfo.environment,
+            warnings: { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) })
         try await PartyLineApp(configuration: configuration).run()
     }
 }

@@ -35,6 +35,7 @@ struct CoordinatorHarness: Sendable {
     static func withRunning(
         _ kind: TestDatabases.Kind, backend: SQLCoordinatorStore.Backend? = nil,
         clock: TestClock = TestClock(Fixtures.now), joinWindow: Duration = .seconds(2),
+        loginLimit: (perSecond: Double, burst: Int) = (0, 1),
         _ body: (CoordinatorHarness) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test.coordinator")
@@ -51,8 +52,9 @@ struct CoordinatorHarness: Sendable {
         let hub = SignallingHub(
             configuration: signalling, logger: logger, journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
-        let configuration = CoordinatorConfiguration(
+        var configuration = CoordinatorConfiguration(
             database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400)
+        (configuration.loginsPerSecond, configuration.loginBurst) = loginLimit
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: configuration, attestationKey: attestationKey, hub: hub,
             now: { clock.now })

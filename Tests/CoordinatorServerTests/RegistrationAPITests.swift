@@ -35,6 +35,20 @@ struct RegistrationAPITests {
         }
     }
 
+    @Test("login calls beyond an address's burst get 429 rate-limited, challenge and session alike")
+    func loginRateLimit() async throws {
+        try await CoordinatorHarness.withRunning(.sqlite, loginLimit: (perSecond: 0.01, burst: 4)) { server in
+            // One whole login is two calls.
+            _ = try await server.login()
+            _ = try await server.login()
+            let challenge = try await server.call(
+                "POST", "/v1/auth/challenge", body: #"{"algorithm":"ES256","publicKey":"AAAA"}"#)
+            #expect(challenge.status == 429 && challenge.json["code"] as? String == "rate-limited")
+            let session = try await server.call("POST", "/v1/auth/session", body: "{}")
+            #expect(session.status == 429 && session.json["code"] as? String == "rate-limited")
+        }
+    }
+
     @Test(
         "malformed keys, unknown algorithms, bad JSON and forged challenges get their codes",
         arguments: TestDatabases.kinds)

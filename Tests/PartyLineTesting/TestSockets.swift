@@ -100,6 +100,9 @@ public final class TestTCPConnection: Sendable {
         return nil
     }
 
+    /// Every byte received and not yet read.
+    public func unread() -> ByteBuffer { received.withLockedValue { $0 } }
+
     /// Waits up to `timeout` for the server to close the connection.
     public func waitForClose(timeout: Duration = .seconds(2)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout

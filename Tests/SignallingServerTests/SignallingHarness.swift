@@ -31,6 +31,7 @@ struct SignallingHarness: Sendable {
         _ configuration: SignallingConfiguration = configuration(),
         revoke: @escaping @Sendable (String) async -> Void = { _ in },
         journal: @escaping @Sendable (String, SessionRoom.SessionRecord) async -> Bool = { _, _ in true },
+        limits: HTTPConnectionLimits = .init(),
         _ body: (SignallingHarness) async throws -> Void
     ) async throws {
         var logger = Logger(label: "test.signalling")
@@ -38,7 +39,8 @@ struct SignallingHarness: Sendable {
         let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke, journal: journal)
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
         let app = HTTPApplication.make(
-            hub: hub, host: "127.0.0.1", port: 0, logger: logger, onServerRunning: { reportPort.yield($0) })
+            hub: hub, host: "127.0.0.1", port: 0, logger: logger, limits: limits,
+            onServerRunning: { reportPort.yield($0) })
         try await withThrowingTaskGroup { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()

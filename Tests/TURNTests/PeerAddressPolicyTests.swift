@@ -57,6 +57,45 @@ struct PeerAddressPolicyTests {
         #expect(withoutRange.permissionRefusal(for: server) == .serverAddress)
     }
 
+    @Test("the server's own listeners are refused whatever the allowlist says; its other ports follow it")
+    func listenersStayUnreachable() throws {
+        let policy = PeerAddressPolicy(
+            allowed: [IPNetwork(parsing: "127.0.0.0/8")!],
+            serverNetworks: [IPNetwork(parsing: "127.0.0.0/8")!, IPNetwork(parsing: "::1/128")!],
+            listenerPorts: [.udp: [3478], .tcp: [3478, 5349, 8080]], relayPorts: 49152...65535)
+        func peer(_ text: String, _ port: UInt16) -> TransportAddress {
+            TransportAddress(ip: IPAddress(parsing: text)!, port: port)
+        }
+        #expect(policy.refusal(for: peer("127.0.0.1", 3478)) == .serverListener(port: 3478))
+        #expect(policy.refusal(for: peer("127.0.0.2", 3478)) == .serverListener(port: 3478))
+        #expect(policy.refusal(for: peer("::ffff:127.0.0.1", 3478)) == .serverListener(port: 3478))
+        #expect(policy.refusal(for: peer("::ffff:0:127.0.0.1", 3478)) == .serverListener(port: 3478))
+        #expect(policy.refusal(for: peer("127.0.0.1", 8080), transport: .tcp) == .serverListener(port: 8080))
+        #expect(policy.refusal(for: peer("127.0.0.1", 5349), transport: .tcp) == .serverListener(port: 5349))
+        // UDP to a port only TCP listens on reaches no listener.
+        #expect(policy.refusal(for: peer("127.0.0.1", 8080)) == nil)
+        // Allowed loopback peers on other ports, and relay ports, pass.
+        #expect(policy.refusal(for: peer("127.0.0.1", 40000)) == nil)
+        #expect(policy.refusal(for: peer("127.0.0.1", 50000)) == nil)
+        // Without the allowlist, only relay ports of the server's addresses (and loopback stays denied).
+        let strict = PeerAddressPolicy(
+            denied: [], serverNetworks: [IPNetwork(parsing: "203.0.114.7/32")!], listenerPorts: [.udp: [3478]],
+            relayPorts: 49152...65535)
+        #expect(strict.refusal(for: peer("203.0.114.7", 50000)) == nil)
+        #expect(strict.refusal(for: peer("203.0.114.7", 40000)) == .serverAddress)
+        #expect(strict.refusal(for: peer("203.0.114.7", 3478)) == .serverListener(port: 3478))
+    }
+
+    @Test("SIIT addresses (::ffff:0:0/96) are judged by their IPv4 address")
+    func siit() throws {
+        #expect(
+            policy.refusal(for: IPAddress(parsing: "::ffff:0:127.0.0.1")!)
+                == .deniedNetwork(IPNetwork(parsing: "127.0.0.0/8")!))
+        #expect(policy.refusal(for: IPAddress(parsing: "::ffff:0:10.0.0.1")!) != nil)
+        #expect(policy.refusal(for: IPAddress(parsing: "::ffff:0:169.254.169.254")!) != nil)
+        #expect(policy.refusal(for: IPAddress(parsing: "::ffff:0:8.8.8.8")!) == nil)
+    }
+
     @Test("networks parse and match by prefix")
     func networks() throws {
         let network = try #require(IPNetwork(parsing: "fc00::/7"))

@@ -10,6 +10,7 @@ final class RelayCounters: Sendable {
     let malformedChannelData = ManagedAtomic<Int>(0)
     let relaySocketFailures = ManagedAtomic<Int>(0)
     let coalescedWrites = ManagedAtomic<Int>(0)
+    let droppedForSlowClients = ManagedAtomic<Int>(0)
 
     var snapshot: RelayStatistics {
         RelayStatistics(
@@ -17,7 +18,8 @@ final class RelayCounters: Sendable {
             toClients: toClients.load(ordering: .relaxed), dropped: dropped.load(ordering: .relaxed),
             malformedChannelData: malformedChannelData.load(ordering: .relaxed),
             relaySocketFailures: relaySocketFailures.load(ordering: .relaxed),
-            coalescedWrites: coalescedWrites.load(ordering: .relaxed))
+            coalescedWrites: coalescedWrites.load(ordering: .relaxed),
+            droppedForSlowClients: droppedForSlowClients.load(ordering: .relaxed))
     }
 }
 
@@ -37,6 +39,8 @@ public struct RelayStatistics: Hashable, Sendable {
     public var relaySocketFailures = 0
     /// Writes that carried several messages for one client (a UDP GSO write, or one stream write).
     public var coalescedWrites = 0
+    /// Relayed data for a TCP or TLS client whose outbound buffer was full: dropped, as UDP would.
+    public var droppedForSlowClients = 0
     /// Allocations live or waiting for their relay socket.
     public var allocations = 0
 
@@ -46,6 +50,8 @@ public struct RelayStatistics: Hashable, Sendable {
             toClients: lhs.toClients + rhs.toClients, dropped: lhs.dropped + rhs.dropped,
             malformedChannelData: lhs.malformedChannelData + rhs.malformedChannelData,
             relaySocketFailures: lhs.relaySocketFailures + rhs.relaySocketFailures,
-            coalescedWrites: lhs.coalescedWrites + rhs.coalescedWrites, allocations: lhs.allocations + rhs.allocations)
+            coalescedWrites: lhs.coalescedWrites + rhs.coalescedWrites,
+            droppedForSlowClients: lhs.droppedForSlowClients + rhs.droppedForSlowClients,
+            allocations: lhs.allocations + rhs.allocations)
     }
 }

@@ -41,6 +41,9 @@ final class TURNLoop {
     var bindsInFlight: Set<FiveTuple> = []
     /// Every loop's driver by CONNECTION-ID prefix, for ConnectionBinds that land on another loop.
     var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
+    /// When a refused peer was last logged, and how many refusals were not logged since.
+    private var lastPeerRefusalLog: ContinuousClock.Instant?
+    private var unloggedPeerRefusals = 0
     /// Outlets written to since the last ``flush()``.
     private var unflushed: [Outlet] = []
     /// Messages for clients built during one read burst, sent as slices of it by ``flush()``: slicing
@@ -172,6 +175,9 @@ final class TURNLoop {
 
     func streamOpened(_ channel: any Channel, fiveTuple: FiveTuple) { streams[fiveTuple] = Outlet(channel) }
 
+    /// Whether the stream client of `fiveTuple` holds a live allocation.
+    func hasAllocation(_ fiveTuple: FiveTuple) -> Bool { table.hasAllocation(fiveTuple, now: .now) }
+
     func streamClosed(_ fiveTuple: FiveTuple) {
         streams[fiveTuple] = nil
         perform(table.connectionClosed(fiveTuple))
@@ -221,6 +227,12 @@ final class TURNLoop {
                         burstWrites[$0].relay === first.relay
                             && burstWrites[$0].offset == burstWrites[$0 - 1].offset + burstWrites[$0 - 1].length
                     })
+            }
+            // A stream client that does not read what it is sent loses relayed data, as over UDP.
+            if client.address == nil && !client.outlet.channel.isWritable {
+                counters.droppedForSlowClients.wrappingIncrement(by: end - index, ordering: .relaxed)
+                index = end
+                continue
             }
             let total = burstWrites[index..<end].reduce(0) { $0 + $1.length }
             let bytes = burst.getSlice(at: first.offset, length: total)!
@@ -295,6 +307,11 @@ final class TURNLoop {
             }
         case .toPeer(let relay, let peer, let data):
             guard let socket = relays[relay] else { return }
+            // A relay socket whose send buffer is full drops, as the network would.
+            guard socket.outlet.channel.isWritable else {
+                counters.dropped.wrappingIncrement(ordering: .relaxed)
+                return
+            }
             counters.toPeers.wrappingIncrement(ordering: .relaxed)
             guard segmentation else {
                 write(
@@ -323,7 +340,26 @@ final class TURNLoop {
             break
         case .closeConnection(let id):
             closeConnection(id: id)
+        case .peerRefused(let client, let peer, let refusal):
+            logPeerRefusal(client: client, peer: peer, refusal)
         }
+    }
+
+    /// Logs a peer the policy refused at info, at most once a second per loop, with how many were not logged.
+    private func logPeerRefusal(client: FiveTuple, peer: String, _ refusal: PeerAddressPolicy.Refusal) {
+        let now = ContinuousClock.now
+        if let last = lastPeerRefusalLog, now - last < .seconds(1) {
+            unloggedPeerRefusals += 1
+            return
+        }
+        lastPeerRefusalLog = now
+        logger.info(
+            "TURN peer refused (403)",
+            metadata: [
+                "client": "\(client)", "peer": "\(peer)", "rule": "\(refusal)",
+                "notLogged": "\(unloggedPeerRefusals)",
+            ])
+        unloggedPeerRefusals = 0
     }
 
     private func write(_ message: NIOAny, to outlet: Outlet) {

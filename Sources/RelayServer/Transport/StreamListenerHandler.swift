@@ -4,6 +4,11 @@ import TURN
 
 /// One TCP or TLS client connection: Binding requests answered here; TURN requests and ChannelData go to
 /// this loop's ``TURNLoop`` when TURN is on, and the connection's allocation ends with it.
+///
+/// A connection must complete its TLS handshake and first message within the first-message timeout, and
+/// one without a live allocation is closed after the idle timeout without a message. Reading stops while
+/// the connection's outbound buffer is above its high-water mark (see ``StreamLimits``), through the
+/// `BackPressureHandler` in front of this one.
 final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = STUNStreamFrame
     typealias OutboundOut = ByteBuffer
@@ -11,17 +16,27 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     private let responder: BindingResponder
     private let counters: TrafficCounters
     private let turn: TURNLoop?
+    private let transport: ClientTransport
+    private let firstMessageTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
     private var fiveTuple: FiveTuple?
     private var needsFlush = false
+    private var receivedFirst = false
+    /// When the last read burst ended (read once per burst, not per message).
+    private var lastRead = NIODeadline.now()
+    private var timer: Scheduled<Void>?
 
-    init(responder: BindingResponder, counters: TrafficCounters, turn: TURNLoop?, transport: ClientTransport) {
+    init(
+        responder: BindingResponder, counters: TrafficCounters, turn: TURNLoop?, transport: ClientTransport,
+        limits: StreamLimits
+    ) {
         self.responder = responder
         self.counters = counters
         self.turn = turn
         self.transport = transport
+        self.firstMessageTimeout = TimeAmount(limits.firstMessageTimeout)
+        self.idleTimeout = TimeAmount(limits.idleTimeout)
     }
-
-    private let transport: ClientTransport
 
     func channelActive(context: ChannelHandlerContext) {
         if let client = context.channel.remoteAddress.flatMap(TransportAddress.init),
@@ -32,16 +47,27 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
             turn?.streamOpened(context.channel, fiveTuple: fiveTuple)
         }
         counters.recordConnection()
+        schedule(context, after: firstMessageTimeout)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
         if let fiveTuple { turn?.streamClosed(fiveTuple) }
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let fiveTuple else { return }
+        if !receivedFirst {
+            receivedFirst = true
+            cancelTimer()
+            schedule(context, after: idleTimeout)
+        }
         let frame = unwrapInboundIn(data)
         switch frame {
         case .stun(let message):
@@ -66,6 +92,7 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if receivedFirst { lastRead = .now() }
         turn?.flush()
         if needsFlush {
             needsFlush = false
@@ -78,6 +105,36 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
         if error is STUNStreamFramingError || error is ByteToMessageDecoderError {
             counters.recordBadFraming()
         }
+        context.close(promise: nil)
+    }
+
+    // MARK: Timeouts
+
+    private func schedule(_ context: ChannelHandlerContext, after delay: TimeAmount) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context)
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Before the first message: the connection took too long. After it: closed if nothing was read for
+    /// the idle timeout and it holds no allocation; otherwise checked again when it next could be idle.
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        if receivedFirst {
+            let idleFor = NIODeadline.now() - lastRead
+            if let fiveTuple, turn?.hasAllocation(fiveTuple) == true {
+                return schedule(context, after: idleTimeout)
+            }
+            if idleFor < idleTimeout { return schedule(context, after: idleTimeout - idleFor) }
+        }
+        counters.recordTimeout()
         context.close(promise: nil)
     }
 }

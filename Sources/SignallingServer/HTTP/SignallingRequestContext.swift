@@ -1,17 +1,16 @@
 import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
 
-/// The request context of PartyLine's HTTP server: Hummingbird's, plus the connection's channel, so the
-/// signalling layer can drop a WebSocket whose client stopped reading.
-public struct SignallingRequestContext: RequestContext, WebSocketRequestContext {
+/// The request context of PartyLine's HTTP server: Hummingbird's, plus the client's address for
+/// per-address rate limits. It holds no channel: a context outlives its request in some of Hummingbird's
+/// paths, and must not keep a closed connection alive with it.
+public struct SignallingRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
-    let channel: any Channel
+    /// The client's address.
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        webSocket = .init()
-        channel = source.channel
+        remoteAddress = source.channel.remoteAddress
     }
 }
