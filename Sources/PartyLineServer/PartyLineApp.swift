@@ -66,7 +66,8 @@ public struct PartyLineApp: Sendable {
             services: [coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: relay), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint],
+                services: [.init(service: relay), .init(service: http), .init(service: MemoryTrimmer())],
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
     }

@@ -296,6 +296,9 @@ public final class RelayServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: limits.waterMark)
+            // One socket read (at most 64 KiB) per readable event: a client pipelining thousands of requests
+            // cannot hold its event loop for long, and the others on the loop keep being served.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

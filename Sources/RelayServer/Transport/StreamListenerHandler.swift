@@ -20,6 +20,9 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     private let firstMessageTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private var fiveTuple: FiveTuple?
+    /// Binding responses of the current read burst, back to back: one write (and one TLS record) per burst,
+    /// not per response. Written before any TURN message is handled, so answers keep their order.
+    private var answers = ByteBuffer()
     private var needsFlush = false
     private var receivedFirst = false
     /// When the last read burst ended (read once per burst, not per message).
@@ -72,6 +75,7 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
         switch frame {
         case .stun(let message):
             if let turn, TURNTraffic(message) != nil {
+                writeAnswers(context)
                 do {
                     turn.handle(try STUNMessageView(datagram: message), from: fiveTuple)
                 } catch {
@@ -79,14 +83,14 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
                 return
             }
-            var out = context.channel.allocator.buffer(capacity: 256)
-            let outcome = responder.respond(to: message, from: fiveTuple.client, into: &out)
+            if answers.capacity == 0 { answers = context.channel.allocator.buffer(capacity: 1024) }
+            let start = answers.writerIndex
+            let outcome = responder.respond(to: message, from: fiveTuple.client, into: &answers)
             counters.record(outcome)
-            if case .dropped = outcome { return }
-            context.write(wrapOutboundOut(out), promise: nil)
-            needsFlush = true
+            if case .dropped = outcome { answers.moveWriterIndex(to: start) }
         case .channelData(let bytes):
             guard let turn else { return counters.recordIgnored() }
+            writeAnswers(context)
             turn.channelData(bytes, from: fiveTuple)
         }
     }
@@ -94,11 +98,20 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelReadComplete(context: ChannelHandlerContext) {
         if receivedFirst { lastRead = .now() }
         turn?.flush()
+        writeAnswers(context)
         if needsFlush {
             needsFlush = false
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    /// Writes the Binding responses gathered so far; the next ones go into a fresh buffer.
+    private func writeAnswers(_ context: ChannelHandlerContext) {
+        guard answers.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(answers), promise: nil)
+        answers = ByteBuffer()
+        needsFlush = true
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
