@@ -13,12 +13,13 @@ struct MemoryTrimmer: Service {
     var period: Duration = .seconds(60)
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: period)
-                Self.trim()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            } catch {
+                return
             }
-        } onGracefulShutdown: {
+            Self.trim()
         }
     }
 

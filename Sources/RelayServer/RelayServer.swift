@@ -92,8 +92,10 @@ public final class RelayServer: Service, Sendable {
         }
         await protect(
             listeners.map { ($0.address, $0.transport == .udp ? .udp : .tcp) }
-                + configuration.protectedAddresses.compactMap { address in
-                    (try? SocketAddress(ipAddress: address.host, port: address.port)).map { ($0, .tcp) }
+                + configuration.protectedAddresses.map { address in
+                    // A host name (`localhost:8080`) is protected on every local address, as a wildcard.
+                    let host = IPAddress(parsing: address.host) == nil ? "::" : address.host
+                    return (try! SocketAddress(ipAddress: host, port: address.port), .tcp)
                 })
         for listener in listeners {
             logger.info(
@@ -134,7 +136,9 @@ public final class RelayServer: Service, Sendable {
     public func protect(_ addresses: [(SocketAddress, PeerAddressPolicy.PeerTransport)]) async {
         guard let turn = state.withLockedValue({ $0.turn }), !addresses.isEmpty else { return }
         let targets = addresses.compactMap { address, transport in TransportAddress(address).map { ($0, transport) } }
-        let networks = Self.localNetworks(of: targets.map(\.0.ip))
+        let networks =
+            Self.localNetworks(of: targets.map(\.0.ip))
+            + ["0.0.0.0/8", "::/128"].map { IPNetwork(parsing: $0)! }
         _ = await turn.onEveryLoop { loop in
             loop.table.peerPolicy.serverNetworks.append(contentsOf: networks)
             for (target, transport) in targets {
@@ -144,7 +148,7 @@ public final class RelayServer: Service, Sendable {
     }
 
     /// The networks that reach a socket bound to one of `ips`: the address itself, or for a wildcard all of
-    /// loopback and every interface address of its family.
+    /// loopback and every interface address, of both families for `::` (dual-stack unless IPV6_V6ONLY).
     static func localNetworks(of ips: [IPAddress]) -> [IPNetwork] {
         var networks: Set<IPNetwork> = []
         let interfaces = ((try? System.enumerateDevices()) ?? []).compactMap {
@@ -155,8 +159,11 @@ public final class RelayServer: Service, Sendable {
                 networks.insert(IPNetwork(host: ip))
                 continue
             }
-            networks.insert(IPNetwork(parsing: ip.family == .ipv4 ? "127.0.0.0/8" : "::1/128")!)
-            for local in interfaces where local.family == ip.family { networks.insert(IPNetwork(host: local)) }
+            let families: [AddressFamily] = ip.family == .ipv4 ? [.ipv4] : [.ipv4, .ipv6]
+            for family in families {
+                networks.insert(IPNetwork(parsing: family == .ipv4 ? "127.0.0.0/8" : "::1/128")!)
+                for local in interfaces where local.family == family { networks.insert(IPNetwork(host: local)) }
+            }
         }
         return Array(networks)
     }
@@ -222,7 +229,9 @@ public final class RelayServer: Service, Sendable {
         guard address.port == 0 else {
             // SO_REUSEPORT would let this group share a port another process of the same user holds (and
             // split the datagrams with it): a plain socket must be able to take the port first.
-            let probe = try await DatagramBootstrap(group: group).bind(host: address.host, port: address.port).get()
+            var probeBootstrap = DatagramBootstrap(group: group)
+            if address.host.contains(":") { probeBootstrap = probeBootstrap.channelOption(Self.ipv6Only, value: 1) }
+            let probe = try await probeBootstrap.bind(host: address.host, port: address.port).get()
             try await probe.close()
             return try await bindUDPGroup(address, port: address.port, responder: responder, turn: turn)
         }

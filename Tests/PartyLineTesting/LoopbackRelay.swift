@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import RelayServer
 import STUN
 
@@ -27,6 +28,24 @@ extension RelayServer {
             throw error
         }
         await server.stop()
+    }
+
+    /// A UDP port free on both 0.0.0.0 and [::] just now.
+    public static func withFreeUDPPort() async throws -> Int {
+        for _ in 0..<20 {
+            let v4 = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "0.0.0.0", port: 0).get()
+            let port = v4.localAddress?.port ?? 0
+            let v6 = try? await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+                .bind(host: "::", port: port).get()
+            try await v4.close()
+            if let v6 {
+                try await v6.close()
+                return port
+            }
+        }
+        throw ConfigurationError("no free UDP port")
     }
 
     /// The bound address of the first listener for `transport` and IP family.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PartyLineServer
+import PartyLineTesting
 import RelayServer
 import STUN
 import Signalling
@@ -159,5 +160,54 @@ struct ConfigurationTests {
         #expect(STUNServerURL("stun://host:0") == nil)
         #expect(STUNServerURL("stun://host?transport=sctp") == nil)
         #expect(STUNServerURL("stuns://host?transport=udp") == nil)
+    }
+
+    @Test("a misspelled flag or file key is an error naming it; an unknown PARTYLINE_ variable a warning")
+    func unknownSettings() async throws {
+        do {
+            _ = try await PartyLineConfiguration.load(
+                configFile: nil, flags: ["--turn-relay-port", "1", "--log-level", "debug"], environment: [:])
+            Issue.record("a misspelled flag was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("--turn-relay-port"))
+            #expect(!error.description.contains("--log-level"))
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("partyline-\(UUID()).yaml")
+        try "turn:\n  relays:\n    ports: \"20000-20999\"\nstun:\n  software: x\n".write(
+            to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            _ = try await PartyLineConfiguration.load(configFile: file.path, flags: [], environment: [:])
+            Issue.record("a misspelled file key was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("turn.relays"))
+            #expect(!error.description.contains("stun.software"))
+        }
+        var warnings: [String] = []
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil, flags: ["--signalling-public-url=wss://party.example/v1/signal"],
+            environment: ["PARTYLINE_TURN_RELAY_PORT": "1", "PARTYLINE_LOG_LEVEL": "info", "PARTYLINE_CONFIG": "x"],
+            warnings: { warnings.append($0) })
+        #expect(configuration.signalling.publicURL == "wss://party.example/v1/signal")
+        #expect(warnings.count == 1 && warnings.first?.contains("PARTYLINE_TURN_RELAY_PORT") == true)
+    }
+
+    @Test("the default wildcard pair (0.0.0.0 and [::]) binds one fixed UDP port; a second server is refused by name")
+    func wildcardUDPPair() async throws {
+        // A free port for both families.
+        let probe = try await RelayServer.withFreeUDPPort()
+        let addresses = [ListenAddress(host: "0.0.0.0", port: probe), ListenAddress(host: "::", port: probe)]
+        let configuration = RelayServerConfiguration(udp: addresses, tcp: [], tls: [], udpSocketsPerAddress: 1)
+        try await RelayServer.withRunning(configuration) { server in
+            #expect(server.listeners.count == 2)
+            let second = RelayServer(configuration: configuration)
+            do {
+                try await second.start()
+                Issue.record("a second server shared the UDP port")
+                await second.stop()
+            } catch let error as ListenError {
+                #expect(error.description.hasPrefix("cannot listen on udp 0.0.0.0:\(probe)"))
+            }
+        }
     }
 }

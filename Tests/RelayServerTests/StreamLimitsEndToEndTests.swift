@@ -49,18 +49,30 @@ struct StreamLimitsEndToEndTests {
             let idle = try await TestTCPConnection.connect(to: address)
             try await idle.write(Self.binding)
             #expect(try await TURNStreamEndToEndTests.frame(idle).readableBytes > 20)
+            // Bytes of a frame that never completes do not count as activity.
+            let dripping = try await TestTCPConnection.connect(to: address)
+            try await dripping.write(Self.binding)
+            #expect(try await TURNStreamEndToEndTests.frame(dripping).readableBytes > 20)
+            let dripTask = Task {
+                for index in 0..<10 where dripping.isActive {
+                    try? await dripping.write(Self.binding.getSlice(at: index, length: 1)!)
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
             let allocated = try await TestTCPConnection.connect(to: address)
             var auth = TURNClientAuthentication(username: "alice", password: "wonderland")
             let allocation = try await TURNStreamEndToEndTests.request(
                 allocated, &auth, .allocate, [.requestedTransport(17)])
             #expect(allocation.type.messageClass == .successResponse)
             #expect(try await idle.waitForClose(timeout: .seconds(5)))
+            #expect(try await dripping.waitForClose(timeout: .seconds(5)))
+            try await dripTask.value
             // Well past the idle timeout, the connection with an allocation is open and answers.
             try await Task.sleep(for: .milliseconds(1200))
             #expect(allocated.isActive)
             let refresh = try await TURNStreamEndToEndTests.request(allocated, &auth, .refresh, [.lifetime(600)])
             #expect(refresh.type.messageClass == .successResponse)
-            #expect(server.statistics()[.tcp].connectionsTimedOut == 1)
+            #expect(server.statistics()[.tcp].connectionsTimedOut == 2)
         }
     }
 

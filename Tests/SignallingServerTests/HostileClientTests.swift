@@ -101,6 +101,9 @@ struct HostileClientTests {
         try await SignallingHarness.withRunning(limits: limits) { harness in
             let address = try SocketAddress(ipAddress: "127.0.0.1", port: harness.port)
             let silent = try await TestTCPConnection.connect(to: address)
+            // Line breaks before a request line start no request (the parser skips them).
+            let blankLines = try await TestTCPConnection.connect(to: address)
+            try await blankLines.write(ByteBuffer(string: "\r\n\r\n\r\n"))
             let dripping = try await TestTCPConnection.connect(to: address)
             let head = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8)
             // One byte every 40 ms, for longer than the timeout: the server closes it midway.
@@ -109,6 +112,7 @@ struct HostileClientTests {
                 try await Task.sleep(for: .milliseconds(40))
             }
             #expect(try await silent.waitForClose(timeout: .seconds(5)))
+            #expect(try await blankLines.waitForClose(timeout: .seconds(5)))
             #expect(try await dripping.waitForClose(timeout: .seconds(5)))
             // A client that sends its head in time is answered.
             let prompt = try await TestTCPConnection.connect(to: address)

@@ -25,8 +25,10 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     private var answers = ByteBuffer()
     private var needsFlush = false
     private var receivedFirst = false
-    /// When the last read burst ended (read once per burst, not per message).
+    /// When the last read burst that carried a complete message ended (read once per burst, not per
+    /// message): bytes of an unfinished frame dripping in do not keep a connection alive.
     private var lastRead = NIODeadline.now()
+    private var framedSinceReadComplete = false
     private var timer: Scheduled<Void>?
 
     init(
@@ -66,6 +68,7 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let fiveTuple else { return }
+        framedSinceReadComplete = true
         if !receivedFirst {
             receivedFirst = true
             cancelTimer()
@@ -96,7 +99,10 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if receivedFirst { lastRead = .now() }
+        if framedSinceReadComplete {
+            framedSinceReadComplete = false
+            lastRead = .now()
+        }
         turn?.flush()
         writeAnswers(context)
         if needsFlush {

@@ -26,7 +26,13 @@ public struct HTTPConnectionLimits: Hashable, Sendable {
 /// Hummingbird's HTTP/1 (and WebSocket upgrade) child channel with the connection caps and the request-head
 /// timer in front of it, where they see a connection before any HTTP parsing.
 struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Base.Value
+    struct Value: ServerChildChannelValue {
+        let base: Base.Value
+        /// True once the first request head arrived; false when the connection closed (refused, timed out)
+        /// before it did.
+        let headArrived: EventLoopFuture<Bool>
+        var channel: any Channel { base.channel }
+    }
 
     let base: Base
     let limiter: ConnectionLimiter
@@ -34,19 +40,26 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     let headTimeouts: ManagedAtomic<Int>
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let headArrived = channel.eventLoop.makePromise(of: Bool.self)
         do {
             try channel.pipeline.syncOperations.addHandlers([
                 ConnectionAdmissionHandler(limiter: limiter),
-                RequestHeadTimeoutHandler(timeout: headTimeout, timeouts: headTimeouts),
+                RequestHeadTimeoutHandler(timeout: headTimeout, timeouts: headTimeouts, headArrived: headArrived),
             ])
         } catch {
+            headArrived.succeed(false)
             return channel.eventLoop.makeFailedFuture(error)
         }
-        return base.setup(channel: channel, logger: logger)
+        return base.setup(channel: channel, logger: logger).map {
+            Value(base: $0, headArrived: headArrived.futureResult)
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        // A connection closed before its first request head (over a cap, or timed out) has nothing to serve;
+        // it is counted where it was closed rather than logged as an error per connection.
+        guard (try? await value.headArrived.get()) == true else { return }
+        await base.handle(value: value.base, logger: logger)
     }
 }
 
@@ -57,14 +70,18 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
 
     private let timeout: TimeAmount
     private let timeouts: ManagedAtomic<Int>
+    private let headArrived: EventLoopPromise<Bool>
     private var timer: Scheduled<Void>?
-    /// Line feeds seen in a row (carriage returns skipped): two end the head.
+    /// Line feeds seen in a row (carriage returns skipped): two end the head. Line breaks before the
+    /// request line do not count (the HTTP parser skips them, RFC 9112 §2.2).
     private var lineFeeds = 0
+    private var started = false
     private var headComplete = false
 
-    init(timeout: TimeAmount, timeouts: ManagedAtomic<Int>) {
+    init(timeout: TimeAmount, timeouts: ManagedAtomic<Int>, headArrived: EventLoopPromise<Bool>) {
         self.timeout = timeout
         self.timeouts = timeouts
+        self.headArrived = headArrived
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -74,6 +91,7 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
             handler.timer = nil
             guard !handler.headComplete else { return }
             handler.timeouts.wrappingIncrement(ordering: .relaxed)
+            handler.headArrived.succeed(false)
             context.close(promise: nil)
         }
     }
@@ -81,6 +99,12 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        headArrived.succeed(headComplete)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !headComplete { headArrived.succeed(false) }
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -88,9 +112,11 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
             let bytes = unwrapInboundIn(data)
             for byte in bytes.readableBytesView {
                 switch byte {
-                case UInt8(ascii: "\n"): lineFeeds += 1
-                case UInt8(ascii: "\r"): continue
-                default: lineFeeds = 0
+                case UInt8(ascii: "\n") where started: lineFeeds += 1
+                case UInt8(ascii: "\r"), UInt8(ascii: "\n"): continue
+                default:
+                    started = true
+                    lineFeeds = 0
                 }
                 if lineFeeds == 2 {
                     headComplete = true
@@ -98,6 +124,7 @@ final class RequestHeadTimeoutHandler: ChannelInboundHandler, RemovableChannelHa
                 }
             }
         }
+        if headComplete { headArrived.succeed(true) }
         context.fireChannelRead(data)
         if headComplete { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
