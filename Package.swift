@@ -229,6 +229,7 @@ let package = Package(
             name: "PartyLineServer",
             dependencies: [
                 "ConnectionLimits",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "Coordinator",

@@ -131,10 +131,13 @@ c11c=$!
 run_bounded udpport "$bin" serve --http-listen 127.0.0.1:0 --stun-listen-udp "127.0.0.1:$stun_udp" \
   --stun-listen-tcp 127.0.0.1:0 --coordinator-database-sqlite-path "$work/c11d.sqlite" 2>/dev/null &
 c11d=$!
-wait "$c11a" "$c11b" "$c11c" "$c11d" || true
-python3 - "$work" "$stun_tcp" "$stun_udp" "$work/operator.json" <<'PY'
+run_bounded httpport "$bin" serve --http-listen "127.0.0.1:$http" --stun-listen-udp 127.0.0.1:0 \
+  --stun-listen-tcp 127.0.0.1:0 --coordinator-database-sqlite-path "$work/c11e.sqlite" 2>/dev/null &
+c11e=$!
+wait "$c11a" "$c11b" "$c11c" "$c11d" "$c11e" || true
+python3 - "$work" "$stun_tcp" "$stun_udp" "$work/operator.json" "$http" <<'PY'
 import json, re, sys
-work, tcp, udp, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+work, tcp, udp, out, http = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 def run(name):
     log = open(f"{work}/{name}.log", errors="replace").read()
     return int(open(f"{work}/{name}.rc").read()), int(open(f"{work}/{name}.ns").read()) / 1e9, log
@@ -164,8 +167,12 @@ check(f"second server on STUN TCP 127.0.0.1:{tcp} fails naming the address and t
       f"{started(rc)} after {sec:.1f} s: {last_line(log)}")
 rc, sec, log = run("udpport")
 figures["udp_port_taken"] = {"exit": rc, "seconds": round(sec, 1), "last_line": last_line(log)}
-check(f"second server on STUN UDP 127.0.0.1:{udp} refuses to start (not required: SO_REUSEPORT)",
-      rc not in (0, 124, 137), f"{started(rc)} after {sec:.1f} s: {last_line(log)}", gating=False)
+check(f"second server on STUN UDP 127.0.0.1:{udp} fails naming the address and transport",
+      rc not in (0, 124, 137) and f"udp 127.0.0.1:{udp}" in log, f"{started(rc)} after {sec:.1f} s: {last_line(log)}")
+rc, sec, log = run("httpport")
+figures["http_port_taken"] = {"exit": rc, "seconds": round(sec, 1), "last_line": last_line(log)}
+check(f"second server on HTTP 127.0.0.1:{http} fails naming the address and transport",
+      rc not in (0, 124, 137) and f"http 127.0.0.1:{http}" in log, f"{started(rc)} after {sec:.1f} s: {last_line(log)}")
 verdict = "PASS" if all(c["ok"] for c in checks if c["gating"]) else "FAIL"
 print(f"  11 operator clarity: {verdict}")
 json.dump({"title": "operator clarity (flag, YAML key, port)", "verdict": verdict, "rss_mib": None,

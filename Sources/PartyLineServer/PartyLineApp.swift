@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RelayServer
 import STUN
 import ServiceLifecycle
@@ -11,6 +12,12 @@ import Signalling
 import SignallingServer
 import UnixSignals
 import WebPage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The whole server process: every service PartyLine runs, started together and stopped gracefully on
 /// SIGINT or SIGTERM.
@@ -69,7 +76,12 @@ public struct PartyLineApp: Sendable {
                 services: [.init(service: relay), .init(service: http), .init(service: MemoryTrimmer())],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // The relay names its own listeners (ListenError); a bare bind error is the HTTP server's.
+            throw ListenError(address: configuration.http, transport: "http", reason: "\(error)")
+        }
     }
 
     /// The party web page: `http.webRoot` if set, else the bundled one; without either the API runs alone.
