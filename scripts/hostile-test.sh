@@ -33,22 +33,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Free loopback ports, each free for both TCP and UDP.
-read -r http stun_udp stun_tcp stun_tls strict_http strict_stun <<<"$(python3 - <<'PY'
-import socket
-ports = []
-while len(ports) < 6:
-    t, u = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]; u.bind(("127.0.0.1", port))
-        if port not in ports and port > 1024:
-            ports.append(port)
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-print(*ports)
-PY
-)"
+read -r http stun_udp stun_tcp stun_tls strict_http strict_stun <<<"$(python3 scripts/hostile/free_ports.py 6)"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1

@@ -9,7 +9,8 @@
 # while the suite's prober must keep being served. One line a minute: elapsed, RSS MiB, fds, prober
 # ok/failed, and the load's figures; soak.json in the results folder (default results/soak).
 #   scripts/soak.sh [SECONDS] [RESULTS-FOLDER]
-# PARTYLINE_BIN=path/to/partyline uses that binary instead of building one.
+# PARTYLINE_BIN=path/to/partyline uses that binary instead of building one. RETENTION=120 keeps finished
+# sessions readable for 2 minutes instead of the default hour, so their memory comes back within the soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-1800}"
@@ -40,22 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r http stun_udp stun_tcp stun_tls <<<"$(python3 - <<'PY'
-import socket
-ports = []
-while len(ports) < 4:
-    t, u = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]; u.bind(("127.0.0.1", port))
-        if port not in ports and port > 1024:
-            ports.append(port)
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-print(*ports)
-PY
-)"
+read -r http stun_udp stun_tcp stun_tls <<<"$(python3 scripts/hostile/free_ports.py 4)"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 
@@ -72,7 +58,7 @@ export PARTYLINE_TURN_USERS=alice:secret
   --stun-stream-max-connections 400 --stun-stream-max-connections-per-address 100 \
   --http-max-connections 400 --http-max-connections-per-address 100 --http-request-head-timeout 3 \
   --coordinator-rate-limit-logins-per-second 50 --coordinator-rate-limit-login-burst 200 \
-  --signalling-join-timeout 3 \
+  --signalling-join-timeout 3 --signalling-retention "${RETENTION:-3600}" \
   >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do

@@ -305,9 +305,12 @@ public final class RelayServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: limits.waterMark)
-            // One socket read (at most 64 KiB) per readable event: a client pipelining thousands of requests
+            // One socket read of at most 16 KiB per readable event: a client pipelining thousands of requests
             // cannot hold its event loop for long, and the others on the loop keep being served.
             .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

@@ -101,17 +101,6 @@ struct ConnectionLifecycleTests {
 
     /// A client-to-server WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, masked).
     static func maskedTextFrame(_ payload: [UInt8]) -> ByteBuffer {
-        var frame = ByteBuffer()
-        frame.writeInteger(UInt8(0x81))
-        if payload.count < 126 {
-            frame.writeInteger(UInt8(0x80 | payload.count))
-        } else {
-            frame.writeInteger(UInt8(0x80 | 126))
-            frame.writeInteger(UInt16(payload.count))
-        }
-        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
-        frame.writeBytes(mask)
-        frame.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
-        return frame
+        HostileClientTests.frame(fin: true, opcode: 0x1, payload)
     }
 }
