@@ -8,7 +8,16 @@ import SignallingServer
 extension CoordinatorAPI {
     // MARK: Registry
 
-    func registryEntry(_ account: String) -> RegistryEntryResponse {
+    /// Refuses a string that cannot be an account id (40 lowercase hex digits): nothing is read or signed
+    /// about it.
+    func requireAccountID(_ account: String) throws(APIError) {
+        guard account.utf8.count == 40,
+            account.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { throw APIError(.badRequest, "invalid-account", "an account id is 40 lowercase hex digits") }
+    }
+
+    func registryEntry(_ account: String) throws(APIError) -> RegistryEntryResponse {
+        try requireAccountID(account)
         let now = now()
         return coordinator.read { RegistryEntryResponse(account: account, state: $0, now: now) }
     }
@@ -17,13 +26,17 @@ extension CoordinatorAPI {
         guard request.accounts.count <= 1000 else {
             throw APIError(.badRequest, "too-many-accounts", "at most 1000 accounts per batch")
         }
+        for account in request.accounts { try requireAccountID(account) }
         let now = now()
         return coordinator.read { state in
             request.accounts.map { RegistryEntryResponse(account: $0, state: state, now: now) }
         }
     }
 
-    func history(_ account: String) -> [RegistryEvent] { coordinator.read { $0.registry.history[account] ?? [] } }
+    func history(_ account: String) throws(APIError) -> [RegistryEvent] {
+        try requireAccountID(account)
+        return coordinator.read { $0.registry.history[account] ?? [] }
+    }
 
     func declare(_ request: DeclarationRequest, controller: String) async throws -> RegistryEntryResponse {
         guard let consent = Base64URL.decode(request.consent) else {
@@ -43,7 +56,7 @@ extension CoordinatorAPI {
         } catch let error as RegistryError {
             throw APIError(registry: error)
         }
-        return registryEntry(request.managed)
+        return try registryEntry(request.managed)
     }
 
     func withdrawDeclaration(managed: String, by account: String) async throws -> RegistryEntryResponse {
@@ -58,7 +71,7 @@ extension CoordinatorAPI {
         } catch let error as RegistryError {
             throw APIError(registry: error)
         }
-        return registryEntry(managed)
+        return try registryEntry(managed)
     }
 
     func fileChallenge(_ request: ChallengeFilingRequest, by account: String) async throws -> RegistryChallenge {
@@ -106,7 +119,8 @@ extension CoordinatorAPI {
 
     // MARK: Attestations
 
-    func attestation(_ account: String) -> SignedAttestation {
+    func attestation(_ account: String) throws(APIError) -> SignedAttestation {
+        try requireAccountID(account)
         let now = now()
         let statement = coordinator.read { state in
             AttestationStatement(
@@ -145,19 +159,17 @@ extension CoordinatorAPI {
             outcome: outcome, waitingForGroup: waiting)
     }
 
-    /// The location commitment of the prover of the turn in progress (of turn `turn`, when given), for a member
-    /// of the prover's group only.
+    /// The location commitment of the prover of the running turn (turn `turn`, when given), for that turn's
+    /// verifiers only: not before the turn has started (an absent prover's no-show grace shows nothing), not
+    /// after it is decided, never to the prover or to a verifier who left.
     func turnLocation(party: String, account: String, turn: Int?) throws(APIError) -> TurnLocationResponse {
         let membership = try membership(party: party, account: account)
-        guard let session = membership.session, let summary = hub?.summary(of: session), let prover = summary.prover,
-            turn == nil || turn == summary.turn
-        else { throw APIError(.forbidden, "location-hidden", "that turn is not in progress in your group") }
-        guard let registration = coordinator.read({ $0.parties[party]?.registrations[prover] }) else {
-            throw APIError(.forbidden, "location-hidden", "no turn is in progress in your group")
-        }
-        let pseudonym = summary.members.first { $0.member == prover }?.pseudonym ?? ""
+        guard let session = membership.session, let (running, pseudonym) = hub?.runningTurn(of: session),
+            running.verifiers.contains(account), turn == nil || turn == running.index,
+            let registration = coordinator.read({ $0.parties[party]?.registrations[running.prover] })
+        else { throw APIError(.forbidden, "location-hidden", "no turn you verify is running in your group") }
         return TurnLocationResponse(
-            turn: summary.turn ?? 0, pseudonym: pseudonym, latitude: registration.location.latitude,
+            turn: running.index, pseudonym: pseudonym, latitude: registration.location.latitude,
             longitude: registration.location.longitude, description: registration.description)
     }
 

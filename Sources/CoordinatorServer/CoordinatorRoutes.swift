@@ -85,10 +85,10 @@ public enum CoordinatorRoutes {
             JSONResponse.make(try api.validated(try context.parameters.require("id")))
         }
         router.get("/v1/registry/:account") { _, context -> Response in
-            JSONResponse.make(api.registryEntry(try context.parameters.require("account")))
+            JSONResponse.make(try api.registryEntry(try context.parameters.require("account")))
         }
         router.get("/v1/registry/:account/history") { _, context -> Response in
-            JSONResponse.make(api.history(try context.parameters.require("account")))
+            JSONResponse.make(try api.history(try context.parameters.require("account")))
         }
         router.post("/v1/registry/batch") { request, _ -> Response in
             JSONResponse.make(
@@ -115,7 +115,7 @@ public enum CoordinatorRoutes {
             return JSONResponse.make(try await api.resolveChallenge(try context.parameters.require("id"), resolution))
         }
         router.get("/v1/attestations/:account") { _, context -> Response in
-            JSONResponse.make(api.attestation(try context.parameters.require("account")))
+            JSONResponse.make(try api.attestation(try context.parameters.require("account")))
         }
         router.get("/.well-known/partyline-attestation-key") { _, _ -> Response in
             JSONResponse.make(api.attestationKey())

@@ -53,7 +53,16 @@ public struct GroupSession: Sendable {
         public internal(set) var waitingForProver: Instant?
         public internal(set) var prompt: String
         var votes: [MemberID: Vote] = [:]
-        var started: Bool
+        /// Whether the turn has started: the prover came and `turn-start` went out. False while the server
+        /// waits out an absent prover's no-show grace.
+        public internal(set) var started: Bool
+    }
+
+    /// The turn whose prover is on now: started and not decided. Nil while waiting for a prover, between
+    /// turns and once the session is over. Only this turn's verifiers may see the prover's location.
+    public var runningTurn: Turn? {
+        guard !finished, let turn, turn.started else { return nil }
+        return turn
     }
 
     /// What the machine tells the driver to announce or do.

@@ -122,6 +122,13 @@ final class LiveSession: Sendable {
     /// State and results for the session API.
     func summary() -> SessionSummary { state.withLock { SessionSummary($0.room) } }
 
+    /// The running turn (see ``GroupSession/runningTurn``) with its prover's pseudonym.
+    func runningTurn() -> (turn: GroupSession.Turn, proverPseudonym: String)? {
+        state.withLock { state in
+            state.room.group.runningTurn.map { ($0, state.room.group.pseudonyms[$0.prover] ?? "") }
+        }
+    }
+
     /// The evidence log with its signed head (once finished).
     func evidence() -> (entries: [EvidenceLog.Entry], signedHead: EvidenceLog.SignedHead?) {
         state.withLock { ($0.room.evidence.entries, $0.room.signedHead) }

@@ -128,6 +128,11 @@ public final class SignallingHub: Service, Sendable {
     /// The summary of a live or recently finished session.
     public func summary(of session: String) -> SessionSummary? { self.session(session)?.summary() }
 
+    /// The turn of `session` whose prover is on now, with the prover's pseudonym; nil while none is.
+    public func runningTurn(of session: String) -> (turn: GroupSession.Turn, proverPseudonym: String)? {
+        self.session(session)?.runningTurn()
+    }
+
     func newConnectionID() -> UInt64 { connections.add(1, ordering: .relaxed).newValue }
 
     /// Whether `key` is one of the configured API keys (swift-crypto compares digests in constant time).

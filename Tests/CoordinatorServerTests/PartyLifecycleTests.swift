@@ -23,6 +23,8 @@ struct PartyLifecycleTests {
         var pseudonym = ""
         /// For each turn it verified: the prover, and what the location API answered before the member voted.
         var locations: [(turn: Int, prover: String, reply: HTTPTestCall.Reply)] = []
+        /// What the location API answered the member about its own running turn.
+        var ownLocation: [HTTPTestCall.Reply] = []
         var results: [TurnResultView] = []
     }
 
@@ -44,6 +46,10 @@ struct PartyLifecycleTests {
             case .welcome(let welcome):
                 play.pseudonym = welcome.you
                 if deniesOwnTurn { denied.name.withLock { $0 = welcome.you } }
+            case .turnStart(let view) where view.role == .prover:
+                play.ownLocation.append(
+                    try await server.call(
+                        "GET", "/v1/parties/\(party)/turn-location?turn=\(view.turn)", bearer: accountToken))
             case .turnStart(let view) where view.role == .verifier:
                 let reply = try await server.call(
                     "GET", "/v1/parties/\(party)/turn-location?turn=\(view.turn)", bearer: accountToken)
@@ -119,6 +125,9 @@ struct PartyLifecycleTests {
                     #expect(read.reply.status == 403 && read.reply.json["code"] as? String == "location-hidden")
                 }
             }
+            // A prover is not a verifier of its own turn: its location is shown to the others only.
+            let ownReads = plays.values.flatMap(\.ownLocation)
+            #expect(!ownReads.isEmpty && ownReads.allSatisfy { $0.status == 403 })
             for result in try #require(plays[1]).results where result.outcome == .approved {
                 let seen = reads.filter { $0.turn == result.turn && $0.reply.status == 200 }.count
                 #expect(seen >= result.approvals, "turn \(result.turn)")

@@ -1,7 +1,9 @@
 import Coordinator
 import CoordinatorServer
+import Crypto
 import Foundation
 import PartyLineTesting
+import Signalling
 import Testing
 
 @Suite(
@@ -35,6 +37,25 @@ struct RegistrationAPITests {
         }
     }
 
+    @Test("registry and attestation calls refuse strings that cannot be an account id, and sign nothing for them")
+    func accountIDs() async throws {
+        try await CoordinatorHarness.withRunning(.sqlite) { server in
+            let unknown = String(repeating: "ab", count: 20)
+            #expect(
+                try await server.call("GET", "/v1/registry/\(unknown)").json["levelName"] as? String == "unregistered")
+            #expect(try await server.call("GET", "/v1/attestations/\(unknown)").status == 200)
+            for bad in ["alice", String(repeating: "AB", count: 20), String(repeating: "a", count: 41), "%20"] {
+                for path in ["/v1/registry/\(bad)", "/v1/registry/\(bad)/history", "/v1/attestations/\(bad)"] {
+                    let reply = try await server.call("GET", path)
+                    #expect(reply.status == 400 && reply.json["code"] as? String == "invalid-account", "\(path)")
+                }
+            }
+            let batch = try await server.call(
+                "POST", "/v1/registry/batch", body: #"{"accounts":["\#(unknown)","not-an-account"]}"#)
+            #expect(batch.status == 400 && batch.json["code"] as? String == "invalid-account")
+        }
+    }
+
     @Test("login calls beyond an address's burst get 429 rate-limited, challenge and session alike")
     func loginRateLimit() async throws {
         try await CoordinatorHarness.withRunning(.sqlite, loginLimit: (perSecond: 0.01, burst: 4)) { server in
@@ -63,12 +84,18 @@ struct RegistrationAPITests {
             #expect(
                 try await server.call("POST", "/v1/auth/challenge", body: "{").json["code"] as? String == "invalid-json"
             )
+            let key = Base64URL.encode(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)
             let garbage = try await server.call(
+                "POST", "/v1/auth/session",
+                body: #"{"algorithm":"Ed25519","publicKey":"\#(key)","challenge":"x.y","signature":"AA"}"#)
+            #expect(garbage.status == 401 && garbage.json["code"] as? String == "invalid-challenge")
+            // The all-zero Ed25519 key is of small order: refused as a key, before any challenge is looked at.
+            let zero = try await server.call(
                 "POST", "/v1/auth/session",
                 body:
                     #"{"algorithm":"Ed25519","publicKey":"\#(String(repeating: "A", count: 43))","challenge":"x.y","signature":"AA"}"#
             )
-            #expect(garbage.status == 401 && garbage.json["code"] as? String == "invalid-challenge")
+            #expect(zero.status == 400 && zero.json["code"] as? String == "invalid-key")
         }
     }
 

@@ -65,6 +65,22 @@ struct DepositBookTests {
             book.balances.filter { if case .external = $0.key { false } else { true } }.values.allSatisfy { $0 >= 0 })
     }
 
+    @Test(
+        "slashing is exactly the floor of deposit × fraction, however large the deposit",
+        arguments: [
+            (2_222_222_222_222_222_221, 999, 2_219_999_999_999_999_998), (.max, 999, 9_214_148_664_817_921_031),
+            (.max, 1000, .max), (.max, 1, 9_223_372_036_854_775), (.max, 0, 0), (1, 999, 0), (1_000, 999, 999),
+            (9_223_372_036_854_775_000, 500, 4_611_686_018_427_387_500),
+        ] as [(Int64, Int64, Int64)])
+    func exactSlash(deposit: Int64, permille: Int64, slashed: Int64) throws {
+        var book = DepositBook()
+        try book.deposit(deposit, to: "a")
+        try book.lock(deposit, holder: "a", party: "p")
+        #expect(try book.slash(holder: "a", party: "p", numerator: permille, denominator: 1000) == slashed)
+        #expect(book.balance(.wallet("a")) == deposit - slashed)
+        #expect(book.isBalanced())
+    }
+
     @Test("deposits that would overflow the books are refused")
     func overflow() throws {
         var book = DepositBook()

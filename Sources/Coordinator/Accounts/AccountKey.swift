@@ -38,12 +38,42 @@ public struct AccountKey: Sendable, Hashable {
             }
             self.publicKey = key.x963Representation
         case .ed25519:
-            guard let key = try? Curve25519.Signing.PublicKey(rawRepresentation: Data(publicKey)) else {
-                throw .invalidKey
-            }
+            let bytes = Data(publicKey)
+            guard Self.isAcceptableEd25519(bytes),
+                let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes)
+            else { throw .invalidKey }
             self.publicKey = key.rawRepresentation
         }
     }
+
+    /// Refuses the Ed25519 encodings no honest key has: the points of small order (a signature by "anyone"
+    /// verifies under them), with either sign bit, and non-canonical encodings (y ≥ 2^255 − 19). The list
+    /// of small-order y-coordinates is libsodium's (`ge25519_has_small_order`).
+    static func isAcceptableEd25519(_ bytes: Data) -> Bool {
+        guard bytes.count == 32 else { return false }
+        let key = Array(bytes)
+        var y = key
+        y[31] &= 0x7F
+        // y ≥ p: the top 31 bytes all at their maximum (0x7F then 0xFF…) and the lowest at least 0xED.
+        if y[31] == 0x7F && y[1...30].allSatisfy({ $0 == 0xFF }) && y[0] >= 0xED { return false }
+        return !smallOrderEd25519.contains(y)
+    }
+
+    /// Small-order Ed25519 points' y-coordinates, little-endian, sign bit cleared: 0, 1, the two of order 8,
+    /// p − 1, and p and p + 1 (non-canonical 0 and 1, caught above as well).
+    static let smallOrderEd25519: Set<[UInt8]> = [
+        [UInt8](repeating: 0, count: 32),
+        [1] + [UInt8](repeating: 0, count: 31),
+        [
+            0x26, 0xE8, 0x95, 0x8F, 0xC2, 0xB2, 0x27, 0xB0, 0x45, 0xC3, 0xF4, 0x89, 0xF2, 0xEF, 0x98, 0xF0,
+            0xD5, 0xDF, 0xAC, 0x05, 0xD3, 0xC6, 0x33, 0x39, 0xB1, 0x38, 0x02, 0x88, 0x6D, 0x53, 0xFC, 0x05,
+        ],
+        [
+            0xC7, 0x17, 0x6A, 0x70, 0x3D, 0x4D, 0xD8, 0x4F, 0xBA, 0x3C, 0x0B, 0x76, 0x0D, 0x10, 0x67, 0x0F,
+            0x2A, 0x20, 0x53, 0xFA, 0x2C, 0x39, 0xCC, 0xC6, 0x4E, 0xC7, 0xFD, 0x77, 0x92, 0xAC, 0x03, 0x7A,
+        ],
+        [0xEC] + [UInt8](repeating: 0xFF, count: 30) + [0x7F],
+    ]
 
     /// The account id: lowercase hex of the first 20 bytes of SHA-256(algorithm ‖ 0x00 ‖ key).
     public var accountID: String {

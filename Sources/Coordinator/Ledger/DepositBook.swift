@@ -100,8 +100,9 @@ public struct DepositBook: DepositLedger, Hashable {
         guard denominator > 0, (0...denominator).contains(numerator) else { throw .invalidFraction }
         let locked = balance(.locked(holder: holder, party: party))
         guard locked > 0 else { throw .notLocked }
-        let (product, overflow) = locked.multipliedReportingOverflow(by: numerator)
-        let slashed = overflow ? locked / denominator * numerator : product / denominator
+        // Exactly ⌊locked × numerator / denominator⌋: the product is 128 bits wide, and the quotient fits in
+        // 64 since numerator ≤ denominator.
+        let slashed = denominator.dividingFullWidth(locked.multipliedFullWidth(by: numerator)).quotient
         var postings: [(Account, Int64)] = [(.locked(holder: holder, party: party), -locked)]
         if slashed > 0 { postings.append((.slashed(party: party), slashed)) }
         if locked - slashed > 0 { postings.append((.wallet(holder), locked - slashed)) }

@@ -19,10 +19,19 @@ package struct BearerKeys: Sendable {
         return digests.contains { $0 == presented }
     }
 
-    /// The request's `Authorization: Bearer` value, if any.
+    /// The request's `Authorization: Bearer` value, if any. The scheme is case-insensitive (RFC 9110
+    /// §11.1) and may be followed by more than one space.
     package static func presented(in request: Request) -> Substring? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
-        return header.dropFirst("Bearer ".count)
+        guard let header = request.headers[.authorization] else { return nil }
+        return credentials(in: header)
+    }
+
+    /// The token of a `Bearer` credential (`bearer  abc` too), or nil for another scheme or no token.
+    package static func credentials(in header: String) -> Substring? {
+        let scheme = header.prefix { $0 != " " }
+        guard scheme.lowercased() == "bearer" else { return nil }
+        let token = header.dropFirst(scheme.count).drop { $0 == " " }
+        return token.isEmpty ? nil : token
     }
 }
 
