@@ -39,7 +39,10 @@ public final class WebhookNotifier: Sendable {
         for change in changes {
             switch change {
             case .registryEvent(let event, _):
-                guard [.validated, .becameManaged, .released, .revoked, .expired].contains(event.kind) else { continue }
+                let levelKinds: Set<RegistryEvent.Kind> = [
+                    .validated, .becameManaged, .released, .revoked, .expired, .controllerLapsed, .controllerValidated,
+                ]
+                guard levelKinds.contains(event.kind) else { continue }
                 let level = coordinator.read { $0.level(of: event.account, now: now()) }
                 bodies.append(
                     Self.encode(
@@ -94,7 +97,8 @@ struct LevelChanged: Encodable {
     let account: String
     let level: Int
     let levelName: String
-    /// What changed it: validated, became-managed, released, revoked, expired.
+    /// What changed it: validated, became-managed, released, revoked, expired, controller-lapsed,
+    /// controller-validated.
     let reason: String
     let at: Int64
 }

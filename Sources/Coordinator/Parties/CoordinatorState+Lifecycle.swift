@@ -133,10 +133,13 @@ extension CoordinatorState {
         var changes: [CoordinatorChange] = [.outcome(party: partyID, account: account, outcome: outcome, at: now)]
         switch outcome {
         case .validated:
+            let wasValidated = isValidated(account, now: now)
             let validation = Validation(account: account, party: partyID, validatedAt: now, expires: now + validity)
             registry.validations[account] = validation
             changes.append(.validation(validation))
             changes.append(record(RegistryEvent(account: account, kind: .validated, at: now, subject: partyID)))
+            // A controller validated again lifts the accounts it manages back to managed.
+            if !wasValidated { changes += recordManagedFollow(account, kind: .controllerValidated, at: now) }
         case .unplaced:
             break
         case .failed, .noShow:

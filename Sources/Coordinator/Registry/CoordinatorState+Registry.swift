@@ -2,11 +2,28 @@ import Crypto
 
 extension CoordinatorState {
     /// `account`'s personhood level at `now`.
+    /// An account's level: unregistered without a current validation of its own; independent with one and
+    /// no controller; managed with one and a controller that holds a current validation too. A managed
+    /// account whose controller's validation was revoked or expired is unregistered (no grace period) until
+    /// the controller is validated again or releases it.
     public func level(of account: String, now: Int64) -> PersonhoodLevel {
-        guard let validation = registry.validations[account], validation.isCurrent(at: now) else {
-            return .unregistered
+        guard isValidated(account, now: now) else { return .unregistered }
+        guard let link = registry.links[account] else { return .independent }
+        return isValidated(link.controller, now: now) ? .managed : .unregistered
+    }
+
+    /// Whether `account` holds a current validation of its own.
+    func isValidated(_ account: String, now: Int64) -> Bool {
+        registry.validations[account]?.isCurrent(at: now) == true
+    }
+
+    /// A history event (`controller-lapsed` or `controller-validated`) for every account `controller`
+    /// manages, whose level follows the controller's.
+    mutating func recordManagedFollow(_ controller: String, kind: RegistryEvent.Kind, at: Int64) -> [CoordinatorChange]
+    {
+        (registry.managedBy[controller] ?? []).sorted().map {
+            record(RegistryEvent(account: $0, kind: kind, at: at, subject: controller))
         }
-        return registry.links[account] == nil ? .independent : .managed
     }
 
     /// Records that `controller` manages `managed`. Both must hold current validations; the controller must not
@@ -102,6 +119,7 @@ extension CoordinatorState {
             changes.append(.validation(validation))
             changes.append(
                 record(RegistryEvent(account: challenge.account, kind: .revoked, at: now, subject: validation.party)))
+            changes += recordManagedFollow(challenge.account, kind: .controllerLapsed, at: now)
         }
         return changes
     }
@@ -114,8 +132,9 @@ extension CoordinatorState {
                     $0.kind == .expired && $0.subject == validation.party && $0.at >= validation.validatedAt
                 }
         }
-        return expired.sorted { $0.account < $1.account }.map {
-            record(RegistryEvent(account: $0.account, kind: .expired, at: $0.expires, subject: $0.party))
+        return expired.sorted { $0.account < $1.account }.flatMap {
+            [record(RegistryEvent(account: $0.account, kind: .expired, at: $0.expires, subject: $0.party))]
+                + recordManagedFollow($0.account, kind: .controllerLapsed, at: $0.expires)
         }
     }
 

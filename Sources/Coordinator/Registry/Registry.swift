@@ -94,6 +94,11 @@ public struct RegistryEvent: Sendable, Hashable, Codable {
         case validated, failed, noShow = "no-show", becameManaged = "became-managed", released
         case challengeFiled = "challenge-filed", challengeUpheld = "challenge-upheld"
         case challengeDismissed = "challenge-dismissed", revoked, expired
+        /// The controller of this managed account lost its validation (revoked or expired): this account is
+        /// unregistered until the controller is validated again or releases it. `subject`: the controller.
+        case controllerLapsed = "controller-lapsed"
+        /// The controller was validated again: this account is managed again. `subject`: the controller.
+        case controllerValidated = "controller-validated"
     }
 
     public let account: String
