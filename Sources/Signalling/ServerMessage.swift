@@ -21,7 +21,7 @@ public struct TurnView: Sendable, Hashable, Codable {
     /// Credentials scoped to this turn, for the prover and the verifiers.
     public let iceServers: [ICEServer]
     /// The prover only: one `iceServers` list per verifier (by pseudonym), for the peer connection to that
-    /// verifier. Each has its own TURN subject (`session/turn/member/verifier`), so the relay's per-subject
+    /// verifier. Each has its own TURN subject (`session/turn/prover/verifier`, pseudonyms), so the relay's per-subject
     /// quota holds one connection's allocations, however many verifiers the prover streams to.
     public let verifierIceServers: [String: [ICEServer]]?
 }

@@ -83,7 +83,9 @@ extension SessionRoom {
         guard let turn = group.turn, turn.started else { return nil }
         let role: Role = member == turn.prover ? .prover : turn.verifiers.contains(member) ? .verifier : .observer
         let left = turn.deadline - time.instant
-        let subject = "\(id)/\(turn.index)/\(member)"
+        // The subject names the member by pseudonym: a TURN username is seen by the relay and on the wire,
+        // and members are only ever named by pseudonym there.
+        let subject = "\(id)/\(turn.index)/\(pseudonym(member))"
         let verifierIceServers =
             role == .prover
             ? Dictionary(

@@ -66,7 +66,7 @@ public struct SessionRoom: Sendable {
         public init() {}
     }
 
-    /// Hands out `iceServers` entries: for a subject (`session/turn/member`) with credentials scoped to
+    /// Hands out `iceServers` entries: for a subject (`session/turn/pseudonym`) with credentials scoped to
     /// it, or for `nil` without TURN credentials.
     public typealias ICEServerIssuer = @Sendable (_ subject: String?) -> [ICEServer]
 

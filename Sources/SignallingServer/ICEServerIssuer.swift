@@ -2,7 +2,7 @@ import Foundation
 import TURN
 
 /// Builds `iceServers` lists: STUN for everyone, TURN with REST credentials scoped to one subject
-/// (`session/turn/member`), so revoking the subject's prefix stops that turn's media at the relay.
+/// (`session/turn/pseudonym`), so revoking the subject's prefix stops that turn's media at the relay.
 struct ICEServerIssuer: Sendable {
     let stunURLs: [String]
     let turnURLs: [String]

@@ -8,7 +8,7 @@ public struct TURNRESTCredential: Hashable, Sendable, Codable {
     public var password: String
     /// Unix time (seconds) after which the relay refuses the username.
     public var expires: UInt64
-    /// What the credential is scoped to, e.g. `session/turn/member`.
+    /// What the credential is scoped to, e.g. `session/turn/pseudonym`.
     public var subject: String
 }
 

@@ -27,7 +27,7 @@ public struct TURNAuthenticator: Sendable {
         public var username: String
         public var key: STUNKey
         public var passwordAlgorithm: PasswordAlgorithm
-        /// For REST usernames: the subject (`session/turn/member`) and the expiry.
+        /// For REST usernames: the subject (`session/turn/pseudonym`) and the expiry.
         public var subject: String?
         public var expires: UInt64?
 

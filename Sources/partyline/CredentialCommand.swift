@@ -15,7 +15,7 @@ struct CredentialCommand: ParsableCommand {
     @Option(name: .customLong("secret-file"), help: "A file whose first line is the shared secret.")
     var secretFile: String?
 
-    @Option(help: "What the credential is scoped to, e.g. session/turn/member.")
+    @Option(help: "What the credential is scoped to, e.g. session/turn/pseudonym.")
     var subject: String
 
     @Option(help: "Seconds the credential stays valid.")

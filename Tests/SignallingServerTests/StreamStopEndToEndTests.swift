@@ -40,7 +40,7 @@ struct StreamStopEndToEndTests {
         let subject = try #require(turn.username?.split(separator: ":", maxSplits: 1).last)
         #expect(
             subject.hasPrefix("\(created.session)/0/") && subject.hasSuffix("/\(proverView.verifiers[0])"),
-            "credentials are scoped to session/turn/member/verifier")
+            "credentials are scoped to session/turn/prover/verifier")
 
         let peer = try await TestUDPSocket.bind()
         let peerSocket = try #require(peer.localAddress)

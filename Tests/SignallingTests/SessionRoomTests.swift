@@ -43,7 +43,7 @@ struct SessionRoomTests {
 
     func turn(_ room: SessionRoom) throws -> GroupSession.Turn { try #require(room.group.turn) }
 
-    @Test("welcome, then turn-start with credentials scoped to session/turn/member for prover and verifiers")
+    @Test("welcome, then turn-start with credentials scoped to session/turn/pseudonym for prover and verifiers")
     func welcomeAndTurnStart() throws {
         var room = try room()
         var last: [SessionRoom.Action] = []
@@ -56,13 +56,13 @@ struct SessionRoomTests {
         let proverView = try #require(
             sent(last, to: current.prover).compactMap { if case .turnStart(let v) = $0 { v } else { nil } }.first)
         #expect(proverView.role == .prover && proverView.prover == room.group.pseudonyms[current.prover])
-        #expect(proverView.iceServers.first?.username == "9:s1/0/\(current.prover)")
+        #expect(proverView.iceServers.first?.username == "9:s1/0/\(proverView.prover)")
         #expect(proverView.verifiers.count == 5 && proverView.threshold == 3 && proverView.timeLeftMillis == 120_000)
         // The prover gets one credential per verifier, each its own TURN subject (its own relay quota).
         let perVerifier = try #require(proverView.verifierIceServers)
         #expect(perVerifier.keys.sorted() == proverView.verifiers)
         for verifier in proverView.verifiers {
-            #expect(perVerifier[verifier]?.first?.username == "9:s1/0/\(current.prover)/\(verifier)")
+            #expect(perVerifier[verifier]?.first?.username == "9:s1/0/\(proverView.prover)/\(verifier)")
         }
         for member in members where member != current.prover {
             let view = try #require(
