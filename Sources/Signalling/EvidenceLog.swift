@@ -57,16 +57,20 @@ public struct EvidenceLog: Sendable {
     }
 
     /// Whether every entry is in place and its hash covers exactly what it says.
-    public static func verify(_ entries: [Entry]) -> Bool {
+    public static func verify(_ entries: [Entry]) -> Bool { firstInvalidEntry(entries) == nil }
+
+    /// The index of the first entry that is out of place, does not follow the previous hash, or whose hash
+    /// does not cover its fields; nil when the chain holds.
+    public static func firstInvalidEntry(_ entries: [Entry]) -> Int? {
         var previous = genesis
         for (index, entry) in entries.enumerated() {
             guard entry.index == index, entry.previous == previous,
                 entry.hash
                     == hash(previous: previous, index: index, time: entry.time, kind: entry.kind, detail: entry.detail)
-            else { return false }
+            else { return index }
             previous = entry.hash
         }
-        return true
+        return nil
     }
 
     /// Signs the current head and count.

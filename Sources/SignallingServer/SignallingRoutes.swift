@@ -42,7 +42,7 @@ public enum SignallingRoutes {
             guard let session = hub.session(context.parameters.get("id") ?? "") else { throw APIError.notFound }
             let (entries, signedHead) = session.evidence()
             return JSONResponse.make(
-                EvidenceResponse(
+                PublishedEvidence(
                     entries: entries, signedHead: signedHead,
                     publicKey: Hex.encode(hub.evidenceKey.publicKey.rawRepresentation)))
         }
@@ -53,12 +53,4 @@ public enum SignallingRoutes {
             throw APIError.unauthorized
         }
     }
-}
-
-/// `GET /v1/sessions/{id}/evidence`: the chained entries, the signed head once finished, and the key.
-struct EvidenceResponse: Encodable {
-    let entries: [EvidenceLog.Entry]
-    let signedHead: EvidenceLog.SignedHead?
-    /// Hex Ed25519 public key that verifies `signedHead`.
-    let publicKey: String
 }

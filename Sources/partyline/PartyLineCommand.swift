@@ -7,7 +7,7 @@ struct PartyLineCommand: AsyncParsableCommand {
         abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
         subcommands: [
             ServeCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self, BenchCommand.self,
-            VerifyAssignmentCommand.self, VerifyAttestationCommand.self,
+            VerifyAssignmentCommand.self, VerifyAttestationCommand.self, VerifyEvidenceCommand.self,
         ]
     )
 }

@@ -37,6 +37,41 @@ struct VerifyAssignmentCommand: ParsableCommand {
     }
 }
 
+struct VerifyEvidenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-evidence",
+        abstract: """
+            Check a session's evidence log offline: the hash chain, and the server's signed head over it. \
+            Input: the JSON of GET /v1/sessions/{id}/evidence, e.g. \
+            curl -s -H 'Authorization: Bearer KEY' http://host:8080/v1/sessions/ID/evidence | \
+            partyline verify-evidence -
+            """
+    )
+
+    @Argument(help: "The published evidence (JSON file, or - for standard input).")
+    var evidence: String
+
+    @Option(help: "The server's evidence key (hex Ed25519) to require, rather than trusting the document's own.")
+    var publicKey: String?
+
+    func run() throws {
+        let published = try JSONDecoder().decode(PublishedEvidence.self, from: try readDocument(evidence))
+        if let publicKey, publicKey.lowercased() != published.publicKey.lowercased() {
+            print("evidence does NOT verify: it is signed by \(published.publicKey), not by \(publicKey)")
+            throw ExitCode.failure
+        }
+        do {
+            try published.verify()
+            print(
+                "evidence verified: \(published.entries.count) entries chain to head "
+                    + "\(published.signedHead?.head ?? ""), signed by \(published.publicKey)")
+        } catch {
+            print("evidence does NOT verify: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
 struct VerifyAttestationCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-attestation",

@@ -192,6 +192,25 @@ extension WebSocketSessionTests {
                 rawRepresentation: harness.hub.evidenceKey.publicKey.rawRepresentation)
             #expect(EvidenceLog.verify(entries, against: head, publicKey: key))
             #expect(entries.contains { $0.kind == "drop" } && entries.filter { $0.kind == "decision" }.count == 6)
+            // What `partyline verify-evidence` checks, on the published document as served, and on a copy
+            // with one vote changed.
+            let published = try JSONDecoder().decode(
+                PublishedEvidence.self, from: JSONSerialization.data(withJSONObject: evidence.json))
+            #expect(throws: Never.self) { try published.verify() }
+            #expect(published.publicKey == Hex.encode(key.rawRepresentation))
+            var tampered = published.entries
+            let vote = try #require(tampered.firstIndex { $0.kind == "vote" })
+            let original = tampered[vote]
+            tampered[vote] = EvidenceLog.Entry(
+                index: original.index, time: original.time, kind: original.kind,
+                detail: original.detail + " (changed)", previous: original.previous,
+                hash: original.hash)
+            #expect(throws: PublishedEvidence.Failure.brokenChain(index: vote)) {
+                try PublishedEvidence(
+                    entries: tampered, signedHead: published.signedHead, publicKey: published.publicKey
+                )
+                .verify()
+            }
         }
     }
 }
