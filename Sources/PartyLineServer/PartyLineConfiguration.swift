@@ -47,6 +47,24 @@ public struct PartyLineConfiguration: Sendable {
         configFile: String?, flags: [String], environment: [String: String],
         warnings: (String) -> Void = { _ in }
     ) async throws -> PartyLineConfiguration {
+        try await check(configFile: configFile, flags: flags, environment: environment, warnings: warnings)
+            .configuration
+    }
+
+    /// What `partyline config check` prints: every key a flag, the environment or the file set, with its
+    /// value (secrets masked) and its source, in key order.
+    public struct EffectiveSetting: Sendable, Hashable {
+        public let key: String
+        public let value: String
+        public let source: String
+    }
+
+    /// Loads the configuration as ``load(configFile:flags:environment:warnings:)`` does, and also returns the
+    /// settings that differ from the embedded defaults and where each came from.
+    public static func check(
+        configFile: String?, flags: [String], environment: [String: String],
+        warnings: (String) -> Void = { _ in }
+    ) async throws -> (configuration: PartyLineConfiguration, settings: [EffectiveSetting]) {
         var providers: [any ConfigProvider] = [
             CommandLineArgumentsProvider(arguments: ["partyline"] + flags),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "partyline"),
@@ -72,7 +90,10 @@ public struct PartyLineConfiguration: Sendable {
         for name in UnknownSettings.unknownEnvironment(environment, known: known.all) {
             warnings("environment variable \(name) matches no configuration key; ignored")
         }
-        return configuration
+        let settings = known.set.map {
+            EffectiveSetting(key: $0.key, value: $0.setting.value, source: $0.setting.source)
+        }
+        return (configuration, settings)
     }
 
     /// Reads every key from `reader`, falling back to the embedded defaults.

@@ -9,16 +9,55 @@ import Yams
 /// are an error naming them; `PARTYLINE_*` environment variables are only warned about, since an
 /// environment is shared with other programs.
 enum UnknownSettings {
-    /// Collects the key of every configuration read, so the known set is what the model reads.
+    /// Collects the key of every configuration read, so the known set is what the model reads, and where
+    /// each set value came from (secrets masked by swift-configuration).
     final class KnownKeys: AccessReporter, Sendable {
+        /// A key a source set: its value as text (masked when secret) and the source.
+        struct Setting: Sendable, Hashable {
+            let value: String
+            let source: String
+        }
+
         private let keys = NIOLockedValueBox<Set<String>>([])
+        private let settings = NIOLockedValueBox<[String: Setting]>([:])
 
         func report(_ event: AccessEvent) {
             let key = event.metadata.key.components.joined(separator: ".")
             keys.withLockedValue { _ = $0.insert(key) }
+            guard
+                let found = event.providerResults.first(where: {
+                    if case .success(let lookup) = $0.result { lookup.value != nil } else { false }
+                }), case .success(let lookup) = found.result, let value = lookup.value
+            else { return }
+            settings.withLockedValue {
+                $0[key] = Setting(value: Self.text(value), source: Self.source(found.providerName))
+            }
         }
 
         var all: Set<String> { keys.withLockedValue { $0 } }
+
+        /// Every key that a flag, the environment or the file set, sorted.
+        var set: [(key: String, setting: Setting)] {
+            settings.withLockedValue { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+        }
+
+        /// `flag`, `environment` or `file` for swift-configuration's provider names.
+        static func source(_ provider: String) -> String {
+            if provider.contains("CommandLine") { return "flag" }
+            if provider.contains("Environment") { return "environment" }
+            if provider.contains("File") { return "file" }
+            return provider
+        }
+
+        /// `[string: x]` (swift-configuration's description, `<REDACTED>` for secrets) as `x`.
+        static func text(_ value: ConfigValue) -> String {
+            let description = value.description
+            guard description.hasPrefix("["), description.hasSuffix("]"),
+                let colon = description.firstIndex(of: ":")
+            else { return description }
+            return String(
+                description[description.index(colon, offsetBy: 2)..<description.index(before: description.endIndex)])
+        }
     }
 
     /// Flags (`--key value` or `--key=value`) that match no known key.

@@ -6,7 +6,8 @@ struct PartyLineCommand: AsyncParsableCommand {
         commandName: "partyline",
         abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
         subcommands: [
-            ServeCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self, BenchCommand.self,
+            ServeCommand.self, ConfigCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self,
+            BenchCommand.self,
             VerifyAssignmentCommand.self, VerifyAttestationCommand.self, VerifyEvidenceCommand.self,
         ]
     )

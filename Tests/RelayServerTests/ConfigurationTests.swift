@@ -210,4 +210,17 @@ struct ConfigurationTests {
             }
         }
     }
+
+    @Test("config check lists the keys set, each with its source, and never shows a secret")
+    func effectiveSettings() async throws {
+        let checked = try await PartyLineConfiguration.check(
+            configFile: nil, flags: ["--http-listen", "127.0.0.1:9000"],
+            environment: ["PARTYLINE_TURN_SECRETS": "s3cret-value", "PARTYLINE_LOG_LEVEL": "debug"])
+        let byKey = Dictionary(uniqueKeysWithValues: checked.settings.map { ($0.key, $0) })
+        #expect(byKey["http.listen"]?.value == "127.0.0.1:9000" && byKey["http.listen"]?.source == "flag")
+        #expect(byKey["log.level"]?.value == "debug" && byKey["log.level"]?.source == "environment")
+        #expect(byKey["turn.secrets"]?.source == "environment")
+        #expect(checked.settings.allSatisfy { !$0.value.contains("s3cret") })
+        #expect(byKey["turn.realm"] == nil, "a key left at its default is not listed")
+    }
 }
