@@ -9,16 +9,15 @@ extension CoordinatorConfiguration {
         let defaults = CoordinatorConfiguration()
         let database: SQLCoordinatorStore.Backend
         let sqlitePath = reader.string(forKey: "coordinator.database.sqlitePath", default: "data/partyline.sqlite")
-        if let url = reader.string(forKey: "coordinator.database.postgresURL", isSecret: true), !url.isEmpty {
+        if let url = try reader.secret("coordinator.database.postgresURL"), !url.isEmpty {
             database = .postgres(url: url)
         } else {
             database = .sqlite(path: sqlitePath)
         }
-        let adminKeys = (reader.stringArray(forKey: "coordinator.adminKeys", isSecret: true) ?? [])
-            .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
+        let adminKeys = try reader.secretList("coordinator.adminKeys")
         self.init(
             database: database, adminKeys: adminKeys,
-            loginSecret: reader.string(forKey: "coordinator.loginSecret", isSecret: true),
+            loginSecret: try reader.secret("coordinator.loginSecret"),
             challengeLifetime: Int64(
                 reader.int(forKey: "coordinator.challengeLifetime", default: Int(defaults.challengeLifetime))),
             sessionLifetime: Int64(
@@ -32,7 +31,7 @@ extension CoordinatorConfiguration {
         minimumPresent = reader.int(forKey: "coordinator.minimumPresent", default: defaults.minimumPresent)
         webhookURLs = (reader.stringArray(forKey: "coordinator.webhooks.urls") ?? [])
             .flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
-        webhookSecret = reader.string(forKey: "coordinator.webhooks.secret", isSecret: true)
+        webhookSecret = try reader.secret("coordinator.webhooks.secret")
         loginsPerSecond = reader.double(forKey: "coordinator.rateLimit.loginsPerSecond", default: loginsPerSecond)
         loginBurst = reader.int(forKey: "coordinator.rateLimit.loginBurst", default: loginBurst)
         guard loginsPerSecond >= 0, loginBurst >= 1 else {

@@ -35,8 +35,8 @@ extension SignallingConfiguration {
             forKey: "signalling.rateLimit.connectsPerSecond", default: limits.connectsPerSecond)
         limits.connectBurst = reader.int(forKey: "signalling.rateLimit.connectBurst", default: limits.connectBurst)
         self.init(
-            apiKeys: list("signalling.apiKeys", [], secret: true),
-            tokenSecret: reader.string(forKey: "signalling.tokenSecret", isSecret: true),
+            apiKeys: try reader.secretList("signalling.apiKeys"),
+            tokenSecret: try reader.secret("signalling.tokenSecret"),
             tokenLifetime: try seconds("signalling.tokenLifetime", defaults.tokenLifetime),
             publicURL: reader.string(forKey: "signalling.publicURL", default: "ws://127.0.0.1:\(httpPort)/v1/signal"),
             stunURLs: list("signalling.stunURLs", defaults.stunURLs),
@@ -53,7 +53,7 @@ extension SignallingConfiguration {
             throw ConfigurationError("signalling.outboundQueueLimit must be at least 16")
         }
         joinTimeout = try seconds("signalling.joinTimeout", defaults.joinTimeout)
-        callbackSecret = reader.string(forKey: "signalling.callback.secret", isSecret: true)
+        callbackSecret = try reader.secret("signalling.callback.secret")
         callbackAttempts = reader.int(forKey: "signalling.callback.attempts", default: defaults.callbackAttempts)
         callbackInitialBackoff = try seconds("signalling.callback.initialBackoff", defaults.callbackInitialBackoff)
         guard callbackAttempts >= 1 else { throw ConfigurationError("signalling.callback.attempts must be at least 1") }

@@ -12,7 +12,7 @@ extension TURNConfiguration {
                 .map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
         }
         var users: [String: String] = [:]
-        for entry in list("turn.users", secret: true) {
+        for entry in try reader.secretList("turn.users") {
             guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex else {
                 throw ConfigurationError("turn.users entries are user:password")
             }
@@ -73,7 +73,7 @@ extension TURNConfiguration {
         self.init(
             realm: reader.string(forKey: "turn.realm", default: defaults.realm),
             staticUsers: users,
-            restSecrets: list("turn.secrets", secret: true),
+            restSecrets: try reader.secretList("turn.secrets"),
             relayAddresses: relayAddresses, advertisedRelayAddresses: advertised,
             relayPorts: try Self.portRange(reader.string(forKey: "turn.relay.ports")) ?? defaults.relayPorts,
             limits: limits,

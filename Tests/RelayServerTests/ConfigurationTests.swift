@@ -223,4 +223,33 @@ struct ConfigurationTests {
         #expect(checked.settings.allSatisfy { !$0.value.contains("s3cret") })
         #expect(byKey["turn.realm"] == nil, "a key left at its default is not listed")
     }
+
+    @Test("every secret can come from a file named by its File key; both at once is an error naming the key")
+    func secretsFromFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("partyline-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secrets = directory.appendingPathComponent("turn-secrets")
+        try "new-secret\nold-secret\n".write(to: secrets, atomically: true, encoding: .utf8)
+        let token = directory.appendingPathComponent("token")
+        try "token-secret\n".write(to: token, atomically: true, encoding: .utf8)
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil, flags: ["--turn-secrets-file", secrets.path],
+            environment: ["PARTYLINE_SIGNALLING_TOKEN_SECRET_FILE": token.path])
+        #expect(configuration.relay.turn?.restSecrets == ["new-secret", "old-secret"])
+        #expect(configuration.signalling.tokenSecret == "token-secret")
+        do {
+            _ = try await PartyLineConfiguration.load(
+                configFile: nil, flags: ["--turn-secrets-file", secrets.path, "--turn-secrets", "x"], environment: [:])
+            Issue.record("both a secret and its file were accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("turn.secretsFile"))
+        }
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PartyLineConfiguration.load(
+                configFile: nil,
+                flags: ["--coordinator-login-secret-file", directory.appendingPathComponent("none").path],
+                environment: [:])
+        }
+    }
 }
