@@ -128,6 +128,7 @@ let package = Package(
             name: "CoordinatorServer",
             dependencies: [
                 "ConnectionLimits",
+                "TURN",
                 "Coordinator",
                 "CoordinatorStore",
                 "Signalling",

@@ -8,6 +8,7 @@ import NIOCore
 import Signalling
 import SignallingServer
 import Synchronization
+import TURN
 
 /// What the coordinator's HTTP routes call: login, parties, registration and funds over the
 /// ``LiveCoordinator``, with the API's errors.
@@ -17,8 +18,9 @@ public final class CoordinatorAPI: Sendable {
     private let login: Mutex<AccountLogin>
     private let sessions: TokenSigner<AccountSession>
     private let adminKeys: BearerKeys
-    /// Login calls per client address (an account is a key anyone can make: logins are cheap to send).
-    private let loginLimiter: SourceRateLimiter
+    /// Login calls per client address (an account is a key anyone can make: logins are cheap to send); nil
+    /// when the limit is off.
+    private let loginLimiter: RequestRateLimiter<ConnectionSource>?
     let attestations: AttestationSigner
     /// The signalling hub the party's sessions run on (for a member's join token and the turn's location).
     let hub: SignallingHub?
@@ -41,14 +43,18 @@ public final class CoordinatorAPI: Sendable {
         sessions = login.sessions
         self.login = Mutex(login)
         adminKeys = BearerKeys(configuration.adminKeys)
-        loginLimiter = SourceRateLimiter(
-            rate: configuration.loginsPerSecond, burst: Double(configuration.loginBurst))
+        loginLimiter =
+            configuration.loginsPerSecond > 0
+            ? RequestRateLimiter(rate: configuration.loginsPerSecond, burst: Double(max(1, configuration.loginBurst)))
+            : nil
         self.now = now
     }
 
     /// Refuses a login call from an address over its rate (429 `rate-limited`).
     func limitLogin(from address: SocketAddress?) throws(APIError) {
-        guard loginLimiter.allow(address) else {
+        // Unix-socket clients (no source address) are not limited.
+        guard let loginLimiter, let source = address.flatMap(ConnectionSource.init) else { return }
+        guard loginLimiter.allow(source, now: .now) else {
             throw APIError(.tooManyRequests, "rate-limited", "too many login calls from this address; retry later")
         }
     }

@@ -8,8 +8,8 @@ extension SignallingConfiguration {
     /// defaults to the HTTP listener's port on 127.0.0.1. See `config/partyline.example.yaml`.
     init(reader: ConfigReader, turnSecrets: [String], httpPort: Int) throws {
         let defaults = SignallingConfiguration()
-        func list(_ key: ConfigKey, _ fallback: [String], secret: Bool = false) -> [String] {
-            guard let values = reader.stringArray(forKey: key, isSecret: secret) else { return fallback }
+        func list(_ key: ConfigKey, _ fallback: [String]) -> [String] {
+            guard let values = reader.stringArray(forKey: key) else { return fallback }
             return values.flatMap { $0.split(separator: ",") }.map(String.init).filter { !$0.isEmpty }
         }
         func seconds(_ key: ConfigKey, _ fallback: Duration) throws -> Duration {

@@ -7,8 +7,8 @@ extension TURNConfiguration {
     /// Reads the `turn.*` keys; see `config/partyline.example.yaml`.
     init(reader: ConfigReader) throws {
         let defaults = TURNConfiguration()
-        func list(_ key: ConfigKey, secret: Bool = false) -> [String] {
-            (reader.stringArray(forKey: key, isSecret: secret) ?? []).flatMap { $0.split(separator: ",") }
+        func list(_ key: ConfigKey) -> [String] {
+            (reader.stringArray(forKey: key) ?? []).flatMap { $0.split(separator: ",") }
                 .map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
         }
         var users: [String: String] = [:]

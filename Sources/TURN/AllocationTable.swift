@@ -138,7 +138,7 @@ public struct AllocationTable: Sendable {
     var connectionByData: [FiveTuple: UInt32] = [:]
     var connectReplies: [UInt32: Reply] = [:]
     /// Per-IP limit on requests, shared with the tables of other event loops; nil when turned off.
-    public let rateLimiter: RequestRateLimiter?
+    public let rateLimiter: RequestRateLimiter<IPAddress>?
     /// The top byte of this table's CONNECTION-IDs (the driver gives each event loop its own).
     public var connectionIDPrefix: UInt8 = 0
     /// Subject prefixes whose REST credentials ``revoke(subjectPrefix:)`` has withdrawn, with when; each is
@@ -161,6 +161,7 @@ public struct AllocationTable: Sendable {
         self.software = software
         rateLimiter =
             limits.requestsPerSecondPerIP > 0
-            ? RequestRateLimiter(rate: limits.requestsPerSecondPerIP, burst: max(1, limits.requestBurstPerIP)) : nil
+            ? RequestRateLimiter<IPAddress>(
+                rate: limits.requestsPerSecondPerIP, burst: max(1, limits.requestBurstPerIP)) : nil
     }
 }

@@ -41,23 +41,23 @@ public struct TokenBucket: Sendable, Hashable {
     }
 }
 
-/// Per-IP request limits (not data): each client IP may send `burst` TURN requests at once and `rate` a
-/// second after that; the rest are dropped unanswered before any cryptography is spent on them. One
-/// limiter is shared by every event loop's table (a client's source ports spread over loops), so the
-/// limit holds as configured. A carrier-grade NAT puts many phones behind one IP: the defaults are
-/// generous.
-public final class RequestRateLimiter: Sendable {
+/// Per-client request limits (not data): each client `Key` may send `burst` requests at once and `rate` a
+/// second after that. TURN keys by IP and drops the rest unanswered before any cryptography is spent on
+/// them, with one limiter shared by every event loop's table (a client's source ports spread over loops);
+/// the coordinator keys its logins by IPv4 address or IPv6 /64. A carrier-grade NAT puts many phones
+/// behind one IP: the defaults are generous.
+public final class RequestRateLimiter<Key: Hashable & Sendable>: Sendable {
     public let rate: Double
     public let burst: Double
     private let state = Mutex(State())
 
     private struct State {
-        var buckets: [IPAddress: TokenBucket] = [:]
+        var buckets: [Key: TokenBucket] = [:]
         var refused = 0
     }
 
-    /// The most client IPs tracked; beyond it, idle ones are forgotten first and new ones wait for room.
-    public static let maxTracked = 100_000
+    /// The most clients tracked; beyond it, idle ones are forgotten first and new ones wait for room.
+    public static var maxTracked: Int { 100_000 }
 
     public init(rate: Double, burst: Double) {
         self.rate = rate
@@ -65,7 +65,7 @@ public final class RequestRateLimiter: Sendable {
     }
 
     /// Whether a request from `ip` at `now` is within its limit.
-    public func allow(_ ip: IPAddress, now: TokenBucket.Instant) -> Bool {
+    public func allow(_ ip: Key, now: TokenBucket.Instant) -> Bool {
         state.withLock { state in
             if state.buckets[ip] == nil {
                 if state.buckets.count >= Self.maxTracked { Self.sweep(&state, now: now) }
@@ -93,6 +93,6 @@ public final class RequestRateLimiter: Sendable {
     /// Requests refused so far.
     public var refused: Int { state.withLock { $0.refused } }
 
-    /// Client IPs tracked now.
+    /// Clients tracked now.
     public var tracked: Int { state.withLock { $0.buckets.count } }
 }
