@@ -79,13 +79,40 @@ let package = Package(
             dependencies: ["TURN", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // The server's TLS certificate and key, reloaded for new connections (SIGHUP, file change).
+        .target(
+            name: "ServerTLS",
+            dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The process's HTTP listener (Hummingbird): connection caps, TLS, STUN sharing the port, health; the
+        // API helpers every feature's routes use. Signalling, coordinator and web page add routes to it.
+        .target(
+            name: "HTTPHost",
+            dependencies: [
+                "ConnectionLimits",
+                "ServerTLS",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party signalling over the network: the WebSocket endpoint and the session-setup API (Hummingbird).
         .target(
             name: "SignallingServer",
             dependencies: [
-                "ConnectionLimits",
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "Atomics", package: "swift-atomics"),
+                "HTTPHost",
                 "Signalling",
                 "TURN",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -128,6 +155,7 @@ let package = Package(
             name: "CoordinatorServer",
             dependencies: [
                 "ConnectionLimits",
+                "HTTPHost",
                 "TURN",
                 "Coordinator",
                 "CoordinatorStore",
@@ -148,6 +176,7 @@ let package = Package(
             dependencies: [
                 "Signalling",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
@@ -168,6 +197,7 @@ let package = Package(
         .target(
             name: "RelayServer",
             dependencies: [
+                "ServerTLS",
                 "STUN",
                 "TURN",
                 "ConnectionLimits",
@@ -230,6 +260,8 @@ let package = Package(
             name: "PartyLineServer",
             dependencies: [
                 "ConnectionLimits",
+                "HTTPHost",
+                "ServerTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -285,12 +317,14 @@ let package = Package(
             name: "PartyLineTesting",
             dependencies: [
                 "RelayServer",
+                "ServerTLS",
                 "STUN",
                 "TURN",
                 "TURNClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -313,6 +347,7 @@ let package = Package(
             name: "SignallingServerTests",
             dependencies: [
                 "Signalling", "SignallingServer", "SignallingClient", "RelayServer", "PartyLineTesting", "TURN",
+                "HTTPHost",
                 "TURNClient", "STUN", "LoadGenerator",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -336,7 +371,7 @@ let package = Package(
             name: "CoordinatorServerTests",
             dependencies: [
                 "Coordinator", "CoordinatorStore", "CoordinatorServer", "Signalling", "SignallingServer", "TestRandom",
-                "PartyLineTesting",
+                "PartyLineTesting", "HTTPHost",
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -372,10 +407,11 @@ let package = Package(
         .testTarget(
             name: "RelayServerTests",
             dependencies: [
-                "RelayServer", "ConnectionLimits",
+                "RelayServer", "ConnectionLimits", "ServerTLS", "HTTPHost",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), "TURNClient", "PartyLineTesting",
                 "PartyLineServer", "LoadGenerator", "STUN", "TURN",
-                "Signalling", "SignallingServer",
+                "Signalling", "SignallingServer", "SignallingClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

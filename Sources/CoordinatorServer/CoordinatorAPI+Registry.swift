@@ -1,6 +1,7 @@
 import Coordinator
 import Crypto
 import Foundation
+import HTTPHost
 import HTTPTypes
 import Signalling
 import SignallingServer

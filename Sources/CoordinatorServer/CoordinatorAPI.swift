@@ -2,6 +2,7 @@ import ConnectionLimits
 import Coordinator
 import Crypto
 import Foundation
+import HTTPHost
 import HTTPTypes
 import Hummingbird
 import NIOCore

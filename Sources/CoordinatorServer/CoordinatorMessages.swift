@@ -1,4 +1,5 @@
 import Coordinator
+import HTTPHost
 import HTTPTypes
 import Signalling
 import SignallingServer

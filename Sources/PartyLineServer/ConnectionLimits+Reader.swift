@@ -1,4 +1,5 @@
 import Configuration
+import HTTPHost
 import RelayServer
 import SignallingServer
 

@@ -2,11 +2,13 @@ import CoordinatorServer
 import CoordinatorStore
 import Crypto
 import Foundation
+import HTTPHost
 import Hummingbird
 import Logging
 import NIOCore
 import RelayServer
 import STUN
+import ServerTLS
 import ServiceLifecycle
 import Signalling
 import SignallingServer
@@ -30,7 +32,8 @@ public struct PartyLineApp: Sendable {
 
     public func run() async throws {
         let logger = makeLogger("partyline")
-        let relay = RelayServer(configuration: configuration.relay, logger: makeLogger("partyline.relay"))
+        let tls = try configuration.relay.certificate.map { try ReloadingTLSContext(files: $0) }
+        let relay = RelayServer(configuration: configuration.relay, tls: tls, logger: makeLogger("partyline.relay"))
         let coordinator = try await openCoordinator()
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
         // Party results flow from finished sessions to the runner, which is created once the hub exists.
@@ -59,10 +62,15 @@ public struct PartyLineApp: Sendable {
             coordinator: coordinator, configuration: configuration.coordinator,
             attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
         let site = loadSite(logger: logger)
-        let http = HTTPApplication.make(
-            hub: hub, host: configuration.http.host, port: configuration.http.port,
-            logger: makeLogger("partyline.http"), limits: configuration.httpLimits,
+        let adoptStream: StreamAdopter? =
+            configuration.httpSTUN ? { @Sendable channel, tls in try relay.adoptStream(channel, tls: tls) } : nil
+        let http = HTTPHost.make(
+            host: configuration.http.host, port: configuration.http.port, logger: makeLogger("partyline.http"),
+            limits: configuration.httpLimits, tls: configuration.httpTLS ? tls : nil,
+            adoptStream: adoptStream,
+            webSocket: SignallingRoutes.webSocket(hub: hub),
             addRoutes: { router in
+                SignallingRoutes.add(to: router, hub: hub)
                 CoordinatorRoutes.add(to: router, api: api)
                 if let site {
                     WebPageRoutes.add(
@@ -70,10 +78,19 @@ public struct PartyLineApp: Sendable {
                     )
                 }
             },
-            services: [coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
+            services: [hub, coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: relay), .init(service: http), .init(service: MemoryTrimmer()),
+        ]
+        if let tls {
+            services.append(
+                .init(
+                    service: CertificateReloader(
+                        context: tls, interval: configuration.tlsReloadInterval, logger: makeLogger("partyline.tls"))))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: relay), .init(service: http), .init(service: MemoryTrimmer())],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

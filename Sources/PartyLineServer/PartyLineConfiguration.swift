@@ -1,9 +1,11 @@
 import Configuration
 import CoordinatorServer
 import Foundation
+import HTTPHost
 import Logging
 import RelayServer
 import STUN
+import ServerTLS
 import SignallingServer
 import SystemPackage
 
@@ -19,6 +21,14 @@ public struct PartyLineConfiguration: Sendable {
     public var webRoot: String?
     /// Caps and the request-head timeout of HTTP connections.
     public var httpLimits = HTTPConnectionLimits()
+    /// Whether the HTTP listener serves TLS (HTTPS, WSS) with `tls.certificate` (`http.tls`).
+    public var httpTLS = false
+    /// Whether the HTTP listener also answers STUN and TURN, told apart from HTTP by the first byte
+    /// (`http.stun`): with `http.tls` one port 443 serves `turns:`, `https:` and `wss:`.
+    public var httpSTUN = false
+    /// How often the certificate files are checked for a change (`tls.reloadInterval`, 0 never); SIGHUP
+    /// reloads them at once.
+    public var tlsReloadInterval: Duration = .seconds(10)
     public var signalling: SignallingConfiguration
     public var coordinator: CoordinatorConfiguration
     public var logLevel: Logger.Level
@@ -136,11 +146,21 @@ public struct PartyLineConfiguration: Sendable {
             reader.string(forKey: "http.listen", default: "0.0.0.0:\(Self.defaultHTTPPort)"),
             defaultPort: Self.defaultHTTPPort)
         relay.protectedAddresses = [http]
+        let httpTLS = reader.bool(forKey: "http.tls", default: false)
+        if httpTLS && relay.certificate == nil {
+            throw ConfigurationError("http.tls needs tls.certificate and tls.privateKey")
+        }
         let signalling = try SignallingConfiguration(
-            reader: reader, turnSecrets: relay.turn?.restSecrets ?? [], httpPort: http.port)
+            reader: reader, turnSecrets: relay.turn?.restSecrets ?? [],
+            defaultPublicURL: "\(httpTLS ? "wss" : "ws")://127.0.0.1:\(http.port)/v1/signal")
         self.init(
             relay: relay, http: http, signalling: signalling, coordinator: try CoordinatorConfiguration(reader: reader),
             logLevel: logLevel, webRoot: reader.string(forKey: "http.webRoot"))
         httpLimits = try HTTPConnectionLimits(reader: reader)
+        self.httpTLS = httpTLS
+        httpSTUN = reader.bool(forKey: "http.stun", default: false)
+        let reload = reader.int(forKey: "tls.reloadInterval", default: 10)
+        guard reload >= 0 else { throw ConfigurationError("tls.reloadInterval must be 0 or more seconds") }
+        tlsReloadInterval = .seconds(reload)
     }
 }

@@ -5,8 +5,8 @@ import SignallingServer
 
 extension SignallingConfiguration {
     /// Reads the `signalling.*` keys; `turnSecrets` are the relay's `turn.secrets`, and the public URL
-    /// defaults to the HTTP listener's port on 127.0.0.1. See `config/partyline.example.yaml`.
-    init(reader: ConfigReader, turnSecrets: [String], httpPort: Int) throws {
+    /// defaults to `defaultPublicURL` (the HTTP listener on 127.0.0.1). See `config/partyline.example.yaml`.
+    init(reader: ConfigReader, turnSecrets: [String], defaultPublicURL: String) throws {
         let defaults = SignallingConfiguration()
         func list(_ key: ConfigKey, _ fallback: [String]) -> [String] {
             guard let values = reader.stringArray(forKey: key) else { return fallback }
@@ -38,7 +38,7 @@ extension SignallingConfiguration {
             apiKeys: try reader.secretList("signalling.apiKeys"),
             tokenSecret: try reader.secret("signalling.tokenSecret"),
             tokenLifetime: try seconds("signalling.tokenLifetime", defaults.tokenLifetime),
-            publicURL: reader.string(forKey: "signalling.publicURL", default: "ws://127.0.0.1:\(httpPort)/v1/signal"),
+            publicURL: reader.string(forKey: "signalling.publicURL", default: defaultPublicURL),
             stunURLs: list("signalling.stunURLs", defaults.stunURLs),
             turnURLs: list("signalling.turnURLs", defaults.turnURLs),
             turnSecrets: turnSecrets,

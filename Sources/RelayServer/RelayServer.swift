@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import STUN
+import ServerTLS
 import ServiceLifecycle
 import TURN
 
@@ -26,6 +27,7 @@ public final class RelayServer: Service, Sendable {
     }
 
     public let configuration: RelayServerConfiguration
+    private let tls: NIOLockedValueBox<ReloadingTLSContext?>
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
@@ -35,16 +37,23 @@ public final class RelayServer: Service, Sendable {
         var listeners: [Listener] = []
         var counters: [TrafficCounters] = []
         var turn: TURNLoops?
+        /// Counters of connections another listener (the HTTP port) handed over, per transport.
+        var adopted: [RelayTransport: TrafficCounters] = [:]
+        var responder: BindingResponder?
         var sweeps: [RepeatedTask] = []
         var started = false
     }
 
+    /// `tls` serves the TLS listeners (the process shares one, reloaded on SIGHUP); without it one is loaded
+    /// from `configuration.certificate` at start.
     public init(
         configuration: RelayServerConfiguration,
+        tls: ReloadingTLSContext? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "partyline.relay")
     ) {
         self.configuration = configuration
+        self.tls = NIOLockedValueBox(tls)
         self.group = group
         self.logger = logger
         let streams = configuration.streams
@@ -75,7 +84,8 @@ public final class RelayServer: Service, Sendable {
                 }
             }
             if let files = configuration.certificate {
-                let context = try Self.makeTLSContext(files)
+                let context = try tls.withLockedValue { $0 } ?? ReloadingTLSContext(files: files)
+                tls.withLockedValue { $0 = context }
                 for address in configuration.tls {
                     try await Self.naming(address, .tls) {
                         try await bindStream(address, transport: .tls, tls: context, responder: responder, turn: turn)
@@ -86,8 +96,14 @@ public final class RelayServer: Service, Sendable {
             await stop()
             throw error
         }
+        let adopted = [RelayTransport.tcp, .tls].map { TrafficCounters(transport: $0) }
         let listeners = state.withLockedValue { state in
             state.started = true
+            state.responder = responder
+            for counters in adopted {
+                state.adopted[counters.transport] = counters
+                state.counters.append(counters)
+            }
             return state.listeners
         }
         await protect(
@@ -294,7 +310,7 @@ public final class RelayServer: Service, Sendable {
     public let streamLimiter: ConnectionLimiter
 
     private func bindStream(
-        _ address: ListenAddress, transport: RelayTransport, tls: NIOSSLContext?, responder: BindingResponder,
+        _ address: ListenAddress, transport: RelayTransport, tls: ReloadingTLSContext?, responder: BindingResponder,
         turn: TURNLoops?
     ) async throws {
         let counters = TrafficCounters(transport: transport)
@@ -308,20 +324,15 @@ public final class RelayServer: Service, Sendable {
             // One socket read of at most 16 KiB per readable event: a client pipelining thousands of requests
             // cannot hold its event loop for long, and the others on the loop keep being served.
             .childChannelOption(.maxMessagesPerRead, value: 1)
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024)
-            )
+            .childChannelOption(.recvAllocator, value: Self.streamReadAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ConnectionAdmissionHandler(limiter: limiter))
-                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try sync.addHandler(BackPressureHandler())
-                    try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
-                    try sync.addHandler(
-                        StreamListenerHandler(
-                            responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop),
-                            transport: transport == .tls ? .tls : .tcp, limits: limits))
+                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls.current)) }
+                    try Self.addStreamHandlers(
+                        to: channel, responder: responder, counters: counters,
+                        turn: turn?.driver(for: channel.eventLoop), transport: transport, limits: limits)
                 }
             }
         if address.host.contains(":") { bootstrap = bootstrap.serverChannelOption(Self.ipv6Only, value: 1) }
@@ -329,16 +340,45 @@ public final class RelayServer: Service, Sendable {
         register(channel, transport: transport, counters: counters)
     }
 
-    static func makeTLSContext(_ files: TLSCertificateFiles) throws -> NIOSSLContext {
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChainPath).map {
-            NIOSSLCertificateSource.certificate($0)
+    static let streamReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024)
+
+    /// The handlers of a STUN/TURN stream connection after any TLS: reading stops while the outbound buffer
+    /// is above its high-water mark, then framing, then the listener handler.
+    static func addStreamHandlers(
+        to channel: any Channel, responder: BindingResponder, counters: TrafficCounters, turn: TURNLoop?,
+        transport: RelayTransport, limits: StreamLimits
+    ) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(BackPressureHandler())
+        try sync.addHandler(ByteToMessageHandler(STUNStreamFramer()))
+        try sync.addHandler(
+            StreamListenerHandler(
+                responder: responder, counters: counters, turn: turn, transport: transport == .tls ? .tls : .tcp,
+                limits: limits))
+    }
+
+    /// Takes over a connection another listener accepted and found to speak STUN (the HTTP port, which tells
+    /// STUN from HTTP by the first byte): from now on it is served as one of this server's TCP (`tls` false)
+    /// or TLS connections, with the stream limits but not the stream connection caps (the accepting
+    /// listener's caps counted it). Call it on the channel's event loop, after any TLS handler, before the
+    /// first bytes are passed on. Throws if the server is not started.
+    public func adoptStream(_ channel: any Channel, tls: Bool) throws {
+        let transport: RelayTransport = tls ? .tls : .tcp
+        guard
+            let (counters, responder, turn) = state.withLockedValue({ state in
+                state.responder.map { (state.adopted[transport]!, $0, state.turn) }
+            })
+        else { throw ChannelError.ioOnClosedChannel }
+        let limits = configuration.streams
+        if let options = channel.syncOptions {
+            try options.setOption(.writeBufferWaterMark, value: limits.waterMark)
+            try options.setOption(.maxMessagesPerRead, value: 1)
+            try options.setOption(.recvAllocator, value: Self.streamReadAllocator)
+            try options.setOption(.socketOption(.tcp_nodelay), value: 1)
         }
-        let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain, privateKey: .privateKey(key))
-        // TLS 1.0 and 1.1 are deprecated (RFC 8996).
-        configuration.minimumTLSVersion = .tlsv12
-        return try NIOSSLContext(configuration: configuration)
+        try Self.addStreamHandlers(
+            to: channel, responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop),
+            transport: transport, limits: limits)
     }
 
     /// Runs a bind, naming the address and transport in its error ("address already in use" alone does not

@@ -1,4 +1,5 @@
 import STUN
+import ServerTLS
 
 /// A host and port to listen on, written `0.0.0.0:3478`, `[::]:3478` or `127.0.0.1:0` (any free port).
 public typealias ListenAddress = HostPort
@@ -32,17 +33,6 @@ public struct ListenError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "cannot listen on \(transport) \(address): \(reason)" }
-}
-
-/// Paths of a PEM certificate chain and its private key.
-public struct TLSCertificateFiles: Hashable, Sendable {
-    public var certificateChainPath: String
-    public var privateKeyPath: String
-
-    public init(certificateChainPath: String, privateKeyPath: String) {
-        self.certificateChainPath = certificateChainPath
-        self.privateKeyPath = privateKeyPath
-    }
 }
 
 /// Everything the STUN/TURN listeners need to start.

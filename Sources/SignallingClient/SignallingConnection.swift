@@ -1,5 +1,6 @@
 import HummingbirdWSClient
 import Logging
+import NIOSSL
 import NIOWebSocket
 import Signalling
 
@@ -16,8 +17,9 @@ public final class SignallingConnection: Sendable {
         case close
     }
 
-    /// Opens a connection to `url` (`ws://host:port/v1/signal`) in the background.
-    public init(url: String, logger: Logger) {
+    /// Opens a connection to `url` (`ws://host:port/v1/signal`, or `wss://` with `tls`, the system's trust
+    /// when nil) in the background.
+    public init(url: String, tls: TLSConfiguration? = nil, logger: Logger) {
         let (messages, inbox) = AsyncStream<ServerMessage>.makeStream()
         let (outgoing, outbox) = AsyncStream<Outgoing>.makeStream()
         self.messages = messages
@@ -25,7 +27,7 @@ public final class SignallingConnection: Sendable {
         task = Task {
             defer { inbox.finish() }
             return try await WebSocketClient.connect(
-                url: url, configuration: .init(maxFrameSize: 64 * 1024), logger: logger
+                url: url, configuration: .init(maxFrameSize: 64 * 1024), tlsConfiguration: tls, logger: logger
             ) { inbound, outbound, _ in
                 try await withThrowingTaskGroup { group in
                     group.addTask {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPHost
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -65,34 +66,6 @@ public struct CreateSessionResponse: Sendable, Codable {
     public let members: [Member]
 }
 
-/// An API failure: an HTTP status and a JSON body `{"code": ..., "message": ...}`.
-public struct APIError: Error, HTTPResponseError, Sendable {
-    public let status: HTTPResponse.Status
-    public let code: String
-    public let message: String
-
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
-        self.status = status
-        self.code = code
-        self.message = message
-    }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        JSONResponse.make(status: status, ["code": code, "message": message])
-    }
-
-    static let unauthorized = APIError(.unauthorized, "unauthorized", "a valid API key is required")
+extension APIError {
     static let notFound = APIError(.notFound, "session-not-found", "no such session")
-}
-
-/// JSON response bodies.
-package enum JSONResponse {
-    package static func make(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let body = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPHost
 import HTTPTypes
 import Logging
 import ServiceLifecycle

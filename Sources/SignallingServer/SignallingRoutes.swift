@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPHost
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
@@ -10,6 +11,13 @@ import Signalling
 public enum SignallingRoutes {
     /// The path of the signalling WebSocket.
     static let webSocketPath = "/v1/signal"
+
+    /// The signalling WebSocket as the HTTP host serves it: pings every `hub.configuration.heartbeat`.
+    public static func webSocket(hub: SignallingHub) -> HTTPHost.WebSocketEndpoint {
+        HTTPHost.WebSocketEndpoint(
+            maxFrameSize: SignallingEndpoint.maximumFrame, pingInterval: hub.configuration.heartbeat,
+            shouldUpgrade: { head, channel, _ in upgrade(head, channel: channel, hub: hub) })
+    }
 
     /// Whether an upgrade request becomes a signalling WebSocket: `GET /v1/signal` (with any query). Not
     /// `router.ws`: hummingbird-websocket 2.8's router upgrade keeps the request context in a box the context
@@ -26,7 +34,7 @@ public enum SignallingRoutes {
         }
     }
 
-    public static func add(to router: Router<SignallingRequestContext>, hub: SignallingHub) {
+    public static func add(to router: Router<HostRequestContext>, hub: SignallingHub) {
         router.post("/v1/sessions") { request, _ -> Response in
             try authorize(request, hub)
             let create = try await JSONRequest.decode(CreateSessionRequest.self, from: request)

@@ -3,6 +3,7 @@ import CoordinatorServer
 import CoordinatorStore
 import Crypto
 import Foundation
+import HTTPHost
 import Logging
 import PartyLineTesting
 import ServiceLifecycle
@@ -61,10 +62,13 @@ struct CoordinatorHarness: Sendable {
         let runner = PartyRunner(
             coordinator: coordinator, hub: hub, validity: configuration.validity, logger: logger, now: { clock.now })
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
-        let app = HTTPApplication.make(
-            hub: hub, host: "127.0.0.1", port: 0, logger: logger,
-            addRoutes: { CoordinatorRoutes.add(to: $0, api: api) },
-            services: [coordinator, PartyResults(summaries: finished.stream, runner: runner)],
+        let app = HTTPHost.make(
+            host: "127.0.0.1", port: 0, logger: logger, webSocket: SignallingRoutes.webSocket(hub: hub),
+            addRoutes: {
+                SignallingRoutes.add(to: $0, hub: hub)
+                CoordinatorRoutes.add(to: $0, api: api)
+            },
+            services: [hub, coordinator, PartyResults(summaries: finished.stream, runner: runner)],
             onServerRunning: { reportPort.yield($0) })
         try await withThrowingTaskGroup { group in
             group.addTask { try await app.run() }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import RelayServer
 import STUN
+import ServerTLS
 
 extension RelayServerConfiguration {
     /// Listeners on loopback with ports chosen by the kernel: UDP and TCP on 127.0.0.1 and ::1, TLS too when

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A UDP socket for tests: sends arbitrary bytes and collects whatever comes back.
 public final class TestUDPSocket: Sendable {
@@ -65,16 +66,48 @@ public final class TestTCPConnection: Sendable {
     private let channel: any Channel
     private let received: NIOLockedValueBox<ByteBuffer>
 
-    public static func connect(to address: SocketAddress) async throws -> TestTCPConnection {
+    /// Connects to `address`, through TLS when `tls` is given (the handshake completes before it returns).
+    public static func connect(to address: SocketAddress, tls: NIOSSLContext? = nil) async throws
+        -> TestTCPConnection
+    {
         let received = NIOLockedValueBox(ByteBuffer())
+        let handshake = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(received: received))
+                    let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                        try sync.addHandler(HandshakeWatcher(done: handshake))
+                    }
+                    try sync.addHandler(Collector(received: received))
                 }
             }
             .connect(to: address).get()
+        if tls == nil { handshake.succeed() }
+        channel.closeFuture.whenComplete { _ in handshake.fail(ChannelError.ioOnClosedChannel) }
+        do {
+            try await handshake.futureResult.get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
         return TestTCPConnection(channel: channel, received: received)
+    }
+
+    /// Succeeds when the TLS handshake completes; fails with the handshake's error.
+    private final class HandshakeWatcher: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let done: EventLoopPromise<Void>
+        init(done: EventLoopPromise<Void>) { self.done = done }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case TLSUserEvent.handshakeCompleted = event { done.succeed() }
+            context.fireUserInboundEventTriggered(event)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            done.fail(error)
+            context.fireErrorCaught(error)
+        }
     }
 
     private init(channel: any Channel, received: NIOLockedValueBox<ByteBuffer>) {

@@ -1,3 +1,4 @@
+import HTTPHost
 import SignallingServer
 import Testing
 

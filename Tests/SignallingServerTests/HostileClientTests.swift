@@ -1,4 +1,5 @@
 import Foundation
+import HTTPHost
 import NIOCore
 import PartyLineTesting
 import Signalling

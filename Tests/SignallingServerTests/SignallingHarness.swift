@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPHost
 import Hummingbird
 import Logging
 import NIOCore
@@ -38,8 +39,9 @@ struct SignallingHarness: Sendable {
         logger.logLevel = .critical
         let hub = SignallingHub(configuration: configuration, logger: logger, revoke: revoke, journal: journal)
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
-        let app = HTTPApplication.make(
-            hub: hub, host: "127.0.0.1", port: 0, logger: logger, limits: limits,
+        let app = HTTPHost.make(
+            host: "127.0.0.1", port: 0, logger: logger, limits: limits, webSocket: SignallingRoutes.webSocket(hub: hub),
+            addRoutes: { SignallingRoutes.add(to: $0, hub: hub) }, services: [hub],
             onServerRunning: { reportPort.yield($0) })
         try await withThrowingTaskGroup { group in
             group.addTask { try await app.run() }

@@ -43,7 +43,18 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
         self.idleTimeout = TimeAmount(limits.idleTimeout)
     }
 
+    /// A connection another listener handed over is active already: it starts here, not in channelActive.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard fiveTuple == nil else { return }
         if let client = context.channel.remoteAddress.flatMap(TransportAddress.init),
             let server = context.channel.localAddress.flatMap(TransportAddress.init)
         {
@@ -53,7 +64,6 @@ final class StreamListenerHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         counters.recordConnection()
         schedule(context, after: firstMessageTimeout)
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

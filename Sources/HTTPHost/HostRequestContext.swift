@@ -4,7 +4,7 @@ import NIOCore
 /// The request context of PartyLine's HTTP server: Hummingbird's, plus the client's address for
 /// per-address rate limits. It holds no channel: a context outlives its request in some of Hummingbird's
 /// paths, and must not keep a closed connection alive with it.
-public struct SignallingRequestContext: RequestContext {
+public struct HostRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The client's address.
     public let remoteAddress: SocketAddress?
