@@ -375,6 +375,9 @@ public final class RelayServer: Service, Sendable {
             try options.setOption(.maxMessagesPerRead, value: 1)
             try options.setOption(.recvAllocator, value: Self.streamReadAllocator)
             try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+            // HTTP servers keep a half-closed connection open; a TURN client that closes is gone, and its
+            // allocation with it.
+            try options.setOption(.allowRemoteHalfClosure, value: false)
         }
         try Self.addStreamHandlers(
             to: channel, responder: responder, counters: counters, turn: turn?.driver(for: channel.eventLoop),

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// A UDP socket for tests: sends arbitrary bytes and collects whatever comes back.
 public final class TestUDPSocket: Sendable {

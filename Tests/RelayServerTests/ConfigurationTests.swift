@@ -126,6 +126,25 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("one port: http.tls needs a certificate; http.stun, the reload interval and the wss:// public URL")
+    func onePortKeys() async throws {
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PartyLineConfiguration.load(configFile: nil, flags: ["--http-tls"], environment: [:])
+        }
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil,
+            flags: [
+                "--http-tls", "--http-stun", "--http-listen", "127.0.0.1:8443", "--tls-certificate", "/c.pem",
+                "--tls-private-key", "/k.pem", "--tls-reload-interval", "0",
+            ], environment: [:])
+        #expect(configuration.httpTLS && configuration.httpSTUN)
+        #expect(configuration.tlsReloadInterval == .zero)
+        #expect(configuration.signalling.publicURL == "wss://127.0.0.1:8443/v1/signal")
+        let defaults = try await PartyLineConfiguration.load(configFile: nil, flags: [], environment: [:])
+        #expect(!defaults.httpTLS && !defaults.httpSTUN && defaults.tlsReloadInterval == .seconds(10))
+        #expect(defaults.signalling.publicURL == "ws://127.0.0.1:8080/v1/signal")
+    }
+
     @Test(
         "listen addresses",
         arguments: [
