@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
             traits: [.defaults, "YAML", "CommandLineArguments"]),
@@ -113,6 +114,7 @@ let package = Package(
             name: "SignallingServer",
             dependencies: [
                 "HTTPHost",
+                .product(name: "Atomics", package: "swift-atomics"),
                 "Signalling",
                 "TURN",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -159,6 +161,7 @@ let package = Package(
                 "TURN",
                 "Coordinator",
                 "CoordinatorStore",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "Signalling",
                 "SignallingServer",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -205,7 +208,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -281,6 +283,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

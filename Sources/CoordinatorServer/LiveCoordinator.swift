@@ -33,14 +33,15 @@ public final class LiveCoordinator: Service, Sendable {
     static let reloadAttempts = 6
 
     private let shared: Mutex<Shared>
-    private let store: SQLCoordinatorStore
+    private let store: any CoordinatorStorage
+    private let metrics = CommitMetrics()
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private let logger: Logger
     private let committed: Mutex<(@Sendable ([CoordinatorChange]) -> Void)?> = Mutex(nil)
 
     /// A coordinator over the state stored in `store`.
-    public init(store: SQLCoordinatorStore, logger: Logger) async throws {
+    public init(store: any CoordinatorStorage, logger: Logger) async throws {
         shared = Mutex(Shared(state: try await store.load()))
         self.store = store
         self.logger = logger
@@ -135,14 +136,29 @@ public final class LiveCoordinator: Service, Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
+        let started = ContinuousClock.now
         do {
             let changes = batch.flatMap(\.changes)
             try await store.apply(changes)
+            metrics.committed(operations: batch.count, changes: changes.count, in: ContinuousClock.now - started)
             for operation in batch { operation.complete(nil) }
             committed.withLock { $0 }?(changes)
         } catch {
+            metrics.failed(operations: batch.count)
             logger.error("storage write failed; reloading the state", metadata: ["error": "\(error)"])
             await recover(failing: batch, error)
+        }
+    }
+
+    /// Whether storage answers and no failed commit left the coordinator refusing operations: what
+    /// readiness reports.
+    public func isAvailable() async -> Bool {
+        guard shared.withLock({ $0.failed == nil }) else { return false }
+        do {
+            try await store.ping()
+            return true
+        } catch {
+            return false
         }
     }
 

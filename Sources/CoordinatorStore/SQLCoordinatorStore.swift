@@ -12,7 +12,7 @@ import Synchronization
 /// The coordinator's rows in SQL, written once with SQLKit for SQLite (the embedded default: WAL, durable
 /// commits) and PostgreSQL. One connection: the coordinator is the single writer, and each batch of
 /// changes is one transaction.
-public final class SQLCoordinatorStore: Sendable {
+public final class SQLCoordinatorStore: CoordinatorStorage {
     /// Which database a store talks to.
     public enum Backend: Sendable, Hashable {
         case sqlite(path: String)
@@ -130,6 +130,11 @@ public final class SQLCoordinatorStore: Sendable {
     public func close() async throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         try await link.withLock { $0 }.close()
+    }
+
+    /// Runs `SELECT 1`: throws unless the database answers.
+    public func ping() async throws {
+        try await database.raw("SELECT 1 AS one").run()
     }
 
     /// The schema version this build migrates to.

@@ -31,20 +31,36 @@ public enum HTTPHost {
         }
     }
 
+    /// The `/readyz` body: 200 when ready, 503 with the reasons otherwise.
+    struct Readiness: Encodable {
+        let ready: Bool
+        let reasons: [String]
+    }
+
     /// An application listening on `host:port` (port 0 picks a free one, reported to `onServerRunning`) with
     /// the routes `addRoutes` adds and `webSocket`'s upgrades; `services` run beside it. With `tls` every
     /// connection is TLS (HTTPS, WSS). With `adoptStream`, a connection whose first byte is not HTTP's (a STUN
     /// message starts with two zero bits) is handed to it instead: one port serves TURN and HTTP. Idle HTTP/1
-    /// keep-alive connections are closed after 75 s.
+    /// keep-alive connections are closed after 75 s. `/healthz` answers while the process serves; `/readyz`
+    /// answers 200 when `readiness` finds nothing wrong, else 503 with its reasons.
     public static func make(
         host: String, port: Int, logger: Logger, limits: HTTPConnectionLimits = .init(),
         tls: ReloadingTLSContext? = nil, adoptStream: StreamAdopter? = nil,
-        webSocket: WebSocketEndpoint? = nil,
+        webSocket: WebSocketEndpoint? = nil, readiness: @escaping @Sendable () async -> [String] = { [] },
         addRoutes: (Router<HostRequestContext>) -> Void = { _ in }, services: [any Service] = [],
         onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: HostRequestContext.self)
+        // Requests by route, method and status, and their latency, in swift-metrics (the process's
+        // Prometheus registry when one is bootstrapped).
+        router.add(middleware: MetricsMiddleware())
         router.get("/healthz") { _, _ in "ok" }
+        router.get("/readyz") { _, _ -> Response in
+            let reasons = await readiness()
+            return JSONResponse.make(
+                status: reasons.isEmpty ? .ok : .serviceUnavailable, Readiness(ready: reasons.isEmpty, reasons: reasons)
+            )
+        }
         addRoutes(router)
         let limiter = ConnectionLimiter(
             name: "http",

@@ -25,12 +25,19 @@ import WebPage
 /// SIGINT or SIGTERM.
 public struct PartyLineApp: Sendable {
     public let configuration: PartyLineConfiguration
+    /// Told the HTTP listener's port once it listens (tests ask for port 0).
+    private let onHTTPRunning: @Sendable (_ port: Int) async -> Void
 
-    public init(configuration: PartyLineConfiguration) {
+    public init(
+        configuration: PartyLineConfiguration, onHTTPRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.onHTTPRunning = onHTTPRunning
     }
 
     public func run() async throws {
+        // swift-metrics goes to the Prometheus registry before anything makes its metrics.
+        _ = MetricsExporter.registry
         let logger = makeLogger("partyline")
         let tls = try configuration.relay.certificate.map { try ReloadingTLSContext(files: $0) }
         let relay = RelayServer(configuration: configuration.relay, tls: tls, logger: makeLogger("partyline.relay"))
@@ -62,6 +69,7 @@ public struct PartyLineApp: Sendable {
             coordinator: coordinator, configuration: configuration.coordinator,
             attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
         let site = loadSite(logger: logger)
+        let exporter = MetricsExporter(relay: relay, hub: hub)
         let adoptStream: StreamAdopter? =
             configuration.httpSTUN ? { @Sendable channel, tls in try relay.adoptStream(channel, tls: tls) } : nil
         let http = HTTPHost.make(
@@ -69,7 +77,9 @@ public struct PartyLineApp: Sendable {
             limits: configuration.httpLimits, tls: configuration.httpTLS ? tls : nil,
             adoptStream: adoptStream,
             webSocket: SignallingRoutes.webSocket(hub: hub),
+            readiness: { await readiness(relay: relay, coordinator: coordinator) },
             addRoutes: { router in
+                MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
                 CoordinatorRoutes.add(to: router, api: api)
                 if let site {
@@ -78,7 +88,8 @@ public struct PartyLineApp: Sendable {
                     )
                 }
             },
-            services: [hub, coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)])
+            services: [hub, coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)],
+            onServerRunning: onHTTPRunning)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: relay), .init(service: http), .init(service: MemoryTrimmer()),
         ]
@@ -99,6 +110,14 @@ public struct PartyLineApp: Sendable {
             // The relay names its own listeners (ListenError); a bare bind error is the HTTP server's.
             throw ListenError(address: configuration.http, transport: "http", reason: "\(error)")
         }
+    }
+
+    /// What keeps the node from taking new work: listeners not bound, storage not answering.
+    private func readiness(relay: RelayServer, coordinator: LiveCoordinator) async -> [String] {
+        var reasons: [String] = []
+        if relay.listeners.isEmpty && !configuration.relay.udp.isEmpty { reasons.append("relay-not-listening") }
+        if await !coordinator.isAvailable() { reasons.append("storage-unavailable") }
+        return reasons
     }
 
     /// The party web page: `http.webRoot` if set, else the bundled one; without either the API runs alone.

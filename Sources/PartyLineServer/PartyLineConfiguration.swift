@@ -8,6 +8,7 @@ import STUN
 import ServerTLS
 import SignallingServer
 import SystemPackage
+import TURN
 
 /// The server's one configuration model. Sources, highest priority first: command-line flags
 /// (`--stun-listen-udp 127.0.0.1:3478`), environment variables (`PARTYLINE_STUN_LISTEN_UDP=...`), the YAML
@@ -26,6 +27,13 @@ public struct PartyLineConfiguration: Sendable {
     /// Whether the HTTP listener also answers STUN and TURN, told apart from HTTP by the first byte
     /// (`http.stun`): with `http.tls` one port 443 serves `turns:`, `https:` and `wss:`.
     public var httpSTUN = false
+    /// Client networks `/metrics` answers (`metrics.allowed`); others get 404. Loopback and private networks
+    /// by default, where a Prometheus server scrapes from.
+    public var metricsAllowed: [IPNetwork] = PartyLineConfiguration.privateNetworks
+    /// Loopback, RFC 1918, IPv6 unique-local and link-local networks.
+    public static let privateNetworks = [
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10",
+    ].map { IPNetwork(parsing: $0)! }
     /// How often the certificate files are checked for a change (`tls.reloadInterval`, 0 never); SIGHUP
     /// reloads them at once.
     public var tlsReloadInterval: Duration = .seconds(10)
@@ -162,5 +170,13 @@ public struct PartyLineConfiguration: Sendable {
         let reload = reader.int(forKey: "tls.reloadInterval", default: 10)
         guard reload >= 0 else { throw ConfigurationError("tls.reloadInterval must be 0 or more seconds") }
         tlsReloadInterval = .seconds(reload)
+        if let allowed = reader.stringArray(forKey: "metrics.allowed") {
+            metricsAllowed = try allowed.flatMap { $0.split(separator: ",") }.map {
+                let text = $0.trimmingCharacters(in: .whitespaces)
+                guard let network = IPNetwork(parsing: text) ?? IPAddress(parsing: text).map(IPNetwork.init(host:))
+                else { throw ConfigurationError("metrics.allowed: '\(text)' is not an address or network") }
+                return network
+            }
+        }
     }
 }

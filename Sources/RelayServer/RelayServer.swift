@@ -1,6 +1,5 @@
 import ConnectionLimits
 import Logging
-import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -120,18 +119,10 @@ public final class RelayServer: Service, Sendable {
         return listeners
     }
 
-    /// Serves until graceful shutdown (or cancellation), publishing counters to swift-metrics meanwhile.
+    /// Serves until graceful shutdown (or cancellation).
     public func run() async throws {
         if !state.withLockedValue({ $0.started }) { try await start() }
-        let publisher = MetricsPublisher()
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                publisher.publish(statistics())
-                try? await Task.sleep(for: .seconds(1))
-            }
-        } onGracefulShutdown: {
-        }
-        publisher.publish(statistics())
+        try? await gracefulShutdown()
         await stop()
     }
 
@@ -199,6 +190,31 @@ public final class RelayServer: Service, Sendable {
         var statistics = await turn.onEveryLoop { $0.counters.snapshot }.reduce(RelayStatistics(), +)
         statistics.allocations = turn.ledger.total
         return statistics
+    }
+
+    /// Everything the metrics endpoint reports about STUN and TURN, gathered on every event loop.
+    public func metrics() async -> RelayMetrics {
+        var metrics = RelayMetrics(listeners: statistics())
+        guard let turn = state.withLockedValue({ $0.turn }) else { return metrics }
+        let now = ContinuousClock.now
+        let perLoop = await turn.onEveryLoop { loop in
+            var permissions = 0
+            var channels = 0
+            for allocation in loop.table.allocations.values {
+                let counts = allocation.bindings.counts(now: now)
+                permissions += counts.permissions
+                channels += counts.channels
+            }
+            return (loop.counters.snapshot, loop.table.statistics, permissions, channels)
+        }
+        for (relay, requests, permissions, channels) in perLoop {
+            metrics.relay = metrics.relay + relay
+            metrics.requests = metrics.requests + requests
+            metrics.permissions += permissions
+            metrics.channels += channels
+        }
+        metrics.relay.allocations = turn.ledger.total
+        return metrics
     }
 
     /// Builds the per-loop TURN drivers and their once-a-second expiry sweeps, when TURN is configured.
@@ -403,29 +419,4 @@ public final class RelayServer: Service, Sendable {
 
     /// IPv6 listeners serve IPv6 only, so `[::]` and `0.0.0.0` can share a port.
     static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
-}
-
-/// Pushes counter deltas into swift-metrics, so whatever metrics backend the app bootstraps sees them.
-private final class MetricsPublisher {
-    private var last = TrafficStatistics()
-    private var counters: [String: Counter] = [:]
-
-    func publish(_ statistics: TrafficStatistics) {
-        for (transport, now) in statistics.byTransport {
-            let before = last[transport]
-            for (name, value, previous) in [
-                ("received", now.received, before.received), ("answered", now.answered, before.answered),
-                ("error_responses", now.errorResponses, before.errorResponses),
-                ("malformed", now.malformed, before.malformed), ("ignored", now.ignored, before.ignored),
-            ] where value > previous {
-                let key = "\(name)/\(transport)"
-                let counter =
-                    counters[key]
-                    ?? Counter(label: "partyline_stun_\(name)_total", dimensions: [("transport", transport.rawValue)])
-                counters[key] = counter
-                counter.increment(by: value - previous)
-            }
-        }
-        last = statistics
-    }
 }

@@ -12,11 +12,11 @@ public struct GroupSession: Sendable {
         case reconnecting(until: Instant)
     }
 
-    public enum Vote: String, Sendable, Hashable, Codable {
+    public enum Vote: String, Sendable, Hashable, Codable, CaseIterable {
         case approve, deny
     }
 
-    public enum Outcome: String, Sendable, Hashable, Codable {
+    public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
         case approved, denied, noShow, incomplete
     }
 

@@ -34,13 +34,17 @@ public struct SessionSummary: Sendable, Hashable, Codable {
     public let evidenceHead: String
     public let signedHead: EvidenceLog.SignedHead?
 
+    /// `waiting`, `running`, `finished` or `undersized`.
+    public static func state(of group: GroupSession) -> String {
+        group.undersized != nil
+            ? "undersized"
+            : group.finished ? "finished" : group.turn == nil && group.results.isEmpty ? "waiting" : "running"
+    }
+
     public init(_ room: SessionRoom) {
         let group = room.group
         session = room.id
-        state =
-            group.undersized != nil
-            ? "undersized"
-            : group.finished ? "finished" : group.turn == nil && group.results.isEmpty ? "waiting" : "running"
+        state = Self.state(of: group)
         present = group.undersized
         turn = group.turn?.index
         prover = group.turn?.prover

@@ -122,6 +122,9 @@ final class LiveSession: Sendable {
     /// State and results for the session API.
     func summary() -> SessionSummary { state.withLock { SessionSummary($0.room) } }
 
+    /// The session's state as its summary names it, without building the summary.
+    func stateName() -> String { state.withLock { SessionSummary.state(of: $0.room.group) } }
+
     /// The running turn (see ``GroupSession/runningTurn``) with its prover's pseudonym.
     func runningTurn() -> (turn: GroupSession.Turn, proverPseudonym: String)? {
         state.withLock { state in

@@ -39,6 +39,8 @@ enum SignallingEndpoint {
             return
         }
         let connection = hub.newConnectionID()
+        hub.counters.webSocketOpened()
+        defer { hub.counters.webSocketClosed() }
         // A client that stops reading fills its queue; the session then closes it (see `LiveSession`).
         let (queue, outlet) = AsyncStream<LiveSession.Outbound>.makeStream(
             bufferingPolicy: .bufferingOldest(hub.configuration.outboundQueueLimit))

@@ -24,6 +24,7 @@ public final class SignallingHub: Service, Sendable {
     /// When each finished session finished; it is dropped `retention` later.
     private let finished = Mutex<[String: ContinuousClock.Instant]>([:])
     private let connections = Atomic<UInt64>(0)
+    let counters = SignallingCounters()
 
     /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`);
     /// `journal` makes each vote and decision durable before the session announces it (an in-process
@@ -100,8 +101,19 @@ public final class SignallingHub: Service, Sendable {
             id: id, group: group, limits: configuration.limits, signingKey: evidenceKey,
             iceServers: { issuer.servers(subject: $0, lifetime: lifetime) })
         let callback = try callback(for: request.callbackURL)
+        let (revoke, journal, counters) = (revoke, journal, counters)
         let live = LiveSession(
-            room: room, members: tokens, startAt: startAt, revoke: revoke, journal: journal, callback: callback,
+            room: room, members: tokens, startAt: startAt,
+            revoke: { prefix in
+                counters.streamStopped()
+                await revoke(prefix)
+            },
+            journal: { session, record in
+                let durable = await journal(session, record)
+                if durable { counters.recorded(record) }
+                return durable
+            },
+            callback: callback,
             onFinished: { [weak self] summary in
                 self?.finished.withLock { $0[summary.session] = .now }
                 self?.sessionFinished(summary)
@@ -116,6 +128,7 @@ public final class SignallingHub: Service, Sendable {
             return true
         }
         guard admitted else { throw APIError(.serviceUnavailable, "too-many-sessions", "the node is full") }
+        counters.sessionCreated()
         live.start()
         return CreateSessionResponse(
             session: id, signallingURL: configuration.publicURL, expires: expires,
@@ -132,6 +145,17 @@ public final class SignallingHub: Service, Sendable {
     /// The turn of `session` whose prover is on now, with the prover's pseudonym; nil while none is.
     public func runningTurn(of session: String) -> (turn: GroupSession.Turn, proverPseudonym: String)? {
         self.session(session)?.runningTurn()
+    }
+
+    /// Counters and the live sessions by state, for metrics.
+    public func statistics() -> SignallingStatistics {
+        var statistics = counters.statistics()
+        for session in sessions.withLock({ Array($0.values) }) {
+            let state = session.stateName()
+            statistics.sessions[state, default: 0] += 1
+            if state == "running" && session.runningTurn() != nil { statistics.runningTurns += 1 }
+        }
+        return statistics
     }
 
     func newConnectionID() -> UInt64 { connections.add(1, ordering: .relaxed).newValue }

@@ -7,6 +7,17 @@ extension AllocationTable {
     public mutating func handle(
         _ view: STUNMessageView, from fiveTuple: FiveTuple, now: Instant, unixTime: UInt64
     ) -> [Action] {
+        let actions = decide(view, from: fiveTuple, now: now, unixTime: unixTime)
+        // An Allocate waiting for its relay socket is answered, and counted, in relayOpened.
+        if view.type.messageClass == .request, !actions.contains(where: \.opensRelay) {
+            statistics.record(view.type.method, actions)
+        }
+        return actions
+    }
+
+    private mutating func decide(
+        _ view: STUNMessageView, from fiveTuple: FiveTuple, now: Instant, unixTime: UInt64
+    ) -> [Action] {
         if view.type == STUNMessageType(method: .send, messageClass: .indication) {
             return (try? view.decode()).flatMap { send($0, from: fiveTuple, now: now) }.map { [$0] } ?? []
         }
@@ -17,11 +28,16 @@ extension AllocationTable {
         guard let message = try? view.decode() else { return [reply.error(.badRequest)] }
         let identity: TURNAuthenticator.Identity
         switch authenticator.authenticate(view, message, client: fiveTuple.client, now: unixTime) {
-        case .badRequest: return [reply.error(.badRequest)]
-        case .challenge(let error, let attributes): return [reply.error(error, attributes)]
+        case .badRequest:
+            statistics.refused(.malformed)
+            return [reply.error(.badRequest)]
+        case .challenge(let error, let attributes, let reason):
+            statistics.refused(reason)
+            return [reply.error(error, attributes)]
         case .authenticated(let authenticated): identity = authenticated
         }
         if isRevoked(identity) {
+            statistics.refused(.revoked)
             return [reply.error(.unauthorized, authenticator.challengeAttributes(for: fiveTuple.client, now: unixTime))]
         }
         let signed = reply.signed(with: identity, message: message)
@@ -31,6 +47,7 @@ extension AllocationTable {
             ]
         }
         if let existing = live(fiveTuple, now: now), existing.identity.username != identity.username {
+            statistics.refused(.wrongCredentials)
             return [signed.error(.wrongCredentials)]
         }
         switch view.type.method {
@@ -128,6 +145,14 @@ extension AllocationTable {
     /// or replaced meanwhile, the new sockets are closed again.
     public mutating func relayOpened(
         _ request: PendingAllocation, relayed: [TransportAddress], reservationToken: UInt64? = nil, now: Instant
+    ) -> [Action] {
+        let actions = answerAllocate(request, relayed: relayed, reservationToken: reservationToken, now: now)
+        statistics.record(.allocate, actions)
+        return actions
+    }
+
+    private mutating func answerAllocate(
+        _ request: PendingAllocation, relayed: [TransportAddress], reservationToken: UInt64?, now: Instant
     ) -> [Action] {
         guard pending[request.fiveTuple]?.transaction == request.request else {
             return relayed.map { .closeRelay($0) }

@@ -54,6 +54,9 @@ public struct AllocationTable: Sendable {
         /// A request of `client` named a peer the policy refuses (answered 403 by the action before): for
         /// the operator's log.
         case peerRefused(client: FiveTuple, peer: String, PeerAddressPolicy.Refusal)
+
+        /// Whether the action opens a relay socket (the Allocate is answered once it is open).
+        var opensRelay: Bool { if case .openRelay = self { true } else { false } }
     }
 
     /// What an allocation relays: UDP datagrams (RFC 8656) or TCP connections (RFC 6062).
@@ -128,6 +131,8 @@ public struct AllocationTable: Sendable {
     public var relayFamilies: Set<AddressFamily>
     public var software: String
     public internal(set) var allocations: [FiveTuple: Allocation] = [:]
+    /// How requests were answered and why some were not authenticated.
+    public internal(set) var statistics = TURNRequestStatistics()
     var byRelay: [TransportAddress: FiveTuple] = [:]
     /// Allocates waiting for their relay sockets, by 5-tuple: the Allocate's transaction ID and owner.
     var pending: [FiveTuple: (transaction: TransactionID, identity: TURNAuthenticator.Identity)] = [:]

@@ -46,9 +46,26 @@ public struct TURNAuthenticator: Sendable {
     public enum Decision: Hashable, Sendable {
         case authenticated(Identity)
         /// Answer with this error code and these attributes (REALM, a fresh NONCE, PASSWORD-ALGORITHMS).
-        case challenge(STUNErrorCode, [STUNAttribute])
+        case challenge(STUNErrorCode, [STUNAttribute], Refusal)
         /// A malformed authentication attempt: 400 (RFC 8489 §9.2.4).
         case badRequest
+    }
+
+    /// Why a request was not authenticated, as metrics count it.
+    public enum Refusal: String, Hashable, Sendable, CaseIterable {
+        /// No MESSAGE-INTEGRITY: the first request of every client, answered with the challenge.
+        case challenge = "challenge"
+        case unknownUser = "unknown-user"
+        /// A REST username whose expiry has passed.
+        case expiredCredential = "expired-credential"
+        case wrongPassword = "wrong-password"
+        case staleNonce = "stale-nonce"
+        /// 400: a realm, nonce, username or password algorithm missing or not as offered.
+        case malformed = "malformed"
+        /// A REST credential whose subject was revoked (the stream stop).
+        case revoked = "revoked"
+        /// 441: another username than the allocation's on its 5-tuple.
+        case wrongCredentials = "wrong-credentials"
     }
 
     /// Decides `message` (validated as `view`) from `client` at `now` (Unix seconds).
@@ -57,11 +74,12 @@ public struct TURNAuthenticator: Sendable {
     ) -> Decision {
         let challengeAttributes = challengeAttributes(for: client, now: now)
         guard view.messageIntegrityOffset != nil || view.messageIntegritySHA256Offset != nil else {
-            return .challenge(.unauthorized, challengeAttributes)
+            return .challenge(.unauthorized, challengeAttributes, .challenge)
         }
         guard let nonce = message.nonce, message.realm != nil else { return .badRequest }
         guard let username = username(of: message) else {
-            return message.attribute(.userhash) != nil ? .challenge(.unauthorized, challengeAttributes) : .badRequest
+            return message.attribute(.userhash) != nil
+                ? .challenge(.unauthorized, challengeAttributes, .unknownUser) : .badRequest
         }
         guard let algorithm = passwordAlgorithm(of: message) else { return .badRequest }
         var subject: String?
@@ -69,13 +87,17 @@ public struct TURNAuthenticator: Sendable {
         let passwords: [String]
         if let password = staticUsers[username] {
             passwords = [password]
-        } else if let restSecrets,
-            case .current(let until, let restSubject, let candidates) = restSecrets.verdict(
-                username: username, now: now)
-        {
-            (subject, expires, passwords) = (restSubject, until, candidates)
+        } else if let restSecrets {
+            switch restSecrets.verdict(username: username, now: now) {
+            case .current(let until, let restSubject, let candidates):
+                (subject, expires, passwords) = (restSubject, until, candidates)
+            case .expired:
+                return .challenge(.unauthorized, challengeAttributes, .expiredCredential)
+            case .malformed:
+                return .challenge(.unauthorized, challengeAttributes, .unknownUser)
+            }
         } else {
-            return .challenge(.unauthorized, challengeAttributes)
+            return .challenge(.unauthorized, challengeAttributes, .unknownUser)
         }
         for password in passwords {
             guard
@@ -85,14 +107,14 @@ public struct TURNAuthenticator: Sendable {
             if case .valid = view.checkIntegrity(key: key) {
                 // RFC 8489 §9.2.4: the nonce is judged last, once the credentials are known to be right.
                 guard nonces.check(nonce, client: client, now: now) == .fresh else {
-                    return .challenge(.staleNonce, challengeAttributes)
+                    return .challenge(.staleNonce, challengeAttributes, .staleNonce)
                 }
                 return .authenticated(
                     Identity(
                         username: username, key: key, passwordAlgorithm: algorithm, subject: subject, expires: expires))
             }
         }
-        return .challenge(.unauthorized, challengeAttributes)
+        return .challenge(.unauthorized, challengeAttributes, .wrongPassword)
     }
 
     /// REALM, a fresh NONCE and PASSWORD-ALGORITHMS: what every 401 and 438 carries.

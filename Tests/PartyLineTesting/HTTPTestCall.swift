@@ -9,6 +9,8 @@ public enum HTTPTestCall {
         public let status: Int
         /// The decoded JSON body (an object, an array, or nil when the body is not JSON).
         public let body: Any?
+        /// The body as text.
+        public let text: String
         /// The body as a JSON object, or empty.
         public var json: [String: Any] { body as? [String: Any] ?? [:] }
     }
@@ -29,6 +31,6 @@ public enum HTTPTestCall {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 1 << 22)
         let value = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView), options: [.fragmentsAllowed])
-        return Reply(status: Int(response.status.code), body: value)
+        return Reply(status: Int(response.status.code), body: value, text: String(buffer: bytes))
     }
 }

@@ -37,7 +37,7 @@ struct TURNAuthenticatorTests {
 
     @Test("a request without integrity is challenged: 401 with REALM, NONCE and PASSWORD-ALGORITHMS")
     func challenge() throws {
-        guard case .challenge(let error, let attributes) = try decide([], key: nil) else {
+        guard case .challenge(let error, let attributes, .challenge) = try decide([], key: nil) else {
             Issue.record("not challenged")
             return
         }
@@ -102,7 +102,7 @@ struct TURNAuthenticatorTests {
         let expired = try decide(
             [.username(credential.username), .realm("partyline"), .nonce(freshNonce)],
             key: key(credential.username, credential.password), at: late)
-        guard case .challenge(let error, _) = expired else {
+        guard case .challenge(let error, _, .expiredCredential) = expired else {
             Issue.record("\(expired)")
             return
         }
@@ -113,12 +113,24 @@ struct TURNAuthenticatorTests {
     func refusals() throws {
         func code(_ decision: TURNAuthenticator.Decision) -> Int? {
             switch decision {
-            case .challenge(let error, _): error.code
+            case .challenge(let error, _, _): error.code
             case .badRequest: 400
             case .authenticated: nil
             }
         }
+        func reason(_ decision: TURNAuthenticator.Decision) -> TURNAuthenticator.Refusal? {
+            if case .challenge(_, _, let reason) = decision { reason } else { nil }
+        }
         let good = try key("alice", "wonderland")
+        #expect(
+            reason(try decide([.username("alice"), .realm("partyline"), .nonce(nonce)], key: key("alice", "rabbit")))
+                == .wrongPassword)
+        #expect(
+            reason(try decide([.username("bob"), .realm("partyline"), .nonce(nonce)], key: key("bob", "x")))
+                == .unknownUser)
+        #expect(
+            reason(try decide([.username("alice"), .realm("partyline"), .nonce(nonce)], key: good, at: now + 601))
+                == .staleNonce)
         #expect(
             code(try decide([.username("alice"), .realm("partyline"), .nonce(nonce)], key: key("alice", "rabbit")))
                 == 401)

@@ -149,7 +149,7 @@ final class TURNLoop {
             counters.dropped.wrappingIncrement(ordering: .relaxed)
             return
         }
-        counters.toClients.wrappingIncrement(ordering: .relaxed)
+        counters.relayed(.toClient, relay.clientTransport, bytes: data.readableBytes)
         burstWrites.append((relay, start, burst.writerIndex - start))
     }
 
@@ -312,7 +312,7 @@ final class TURNLoop {
                 counters.dropped.wrappingIncrement(ordering: .relaxed)
                 return
             }
-            counters.toPeers.wrappingIncrement(ordering: .relaxed)
+            counters.relayed(.toPeer, socket.clientTransport, bytes: data.readableBytes)
             guard segmentation else {
                 write(
                     NIOAny(AddressedEnvelope(remoteAddress: socket.socketAddress(of: peer), data: data)),
@@ -418,7 +418,10 @@ final class TURNLoop {
             let token = sockets.lazy.compactMap(\.token).first
             let turn = bound.value
             let client = turn.client(of: request.fiveTuple)
-            for socket in sockets { turn.relays[socket.address]?.client = client }
+            for socket in sockets {
+                turn.relays[socket.address]?.client = client
+                turn.relays[socket.address]?.clientTransport = request.fiveTuple.transport
+            }
             turn.perform(
                 turn.table.relayOpened(request, relayed: sockets.map(\.address), reservationToken: token, now: .now))
             turn.flush()
@@ -502,6 +505,8 @@ final class RelaySocket {
     let address: TransportAddress
     let outlet: Outlet
     var client: Client?
+    /// How the client reaches the server, for the relayed-traffic counters.
+    var clientTransport = ClientTransport.udp
     private var lastPeer: (TransportAddress, SocketAddress)?
     /// Datagrams for `heldPeer` from the current read burst, written when it ends (with segmentation).
     var held: [ByteBuffer] = []
