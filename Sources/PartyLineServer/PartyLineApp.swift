@@ -27,13 +27,18 @@ public struct PartyLineApp: Sendable {
     public let configuration: PartyLineConfiguration
     /// Told the HTTP listener's port once it listens (tests ask for port 0).
     private let onHTTPRunning: @Sendable (_ port: Int) async -> Void
+    private let stopRequests: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
 
     public init(
         configuration: PartyLineConfiguration, onHTTPRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.onHTTPRunning = onHTTPRunning
+        stopRequests = AsyncStream<Void>.makeStream()
     }
+
+    /// Does what SIGTERM does: the first call drains, a second stops at once.
+    public func stop() { stopRequests.continuation.yield() }
 
     public func run() async throws {
         // swift-metrics goes to the Prometheus registry before anything makes its metrics.
@@ -70,6 +75,7 @@ public struct PartyLineApp: Sendable {
             attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
+        let drain = DrainState()
         let adoptStream: StreamAdopter? =
             configuration.httpSTUN ? { @Sendable channel, tls in try relay.adoptStream(channel, tls: tls) } : nil
         let http = HTTPHost.make(
@@ -77,7 +83,7 @@ public struct PartyLineApp: Sendable {
             limits: configuration.httpLimits, tls: configuration.httpTLS ? tls : nil,
             adoptStream: adoptStream,
             webSocket: SignallingRoutes.webSocket(hub: hub),
-            readiness: { await readiness(relay: relay, coordinator: coordinator) },
+            readiness: { await readiness(relay: relay, coordinator: coordinator, drain: drain) },
             addRoutes: { router in
                 MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
@@ -90,7 +96,15 @@ public struct PartyLineApp: Sendable {
             },
             services: [hub, coordinator, runner, PartyResults(summaries: finished.stream, runner: runner)],
             onServerRunning: onHTTPRunning)
+        // SIGTERM and SIGINT go to the drain, which shuts the group down gracefully when it is done (or
+        // cancels it on a second signal).
+        let drainService = DrainService(
+            state: drain, hub: hub, relay: relay, timeout: configuration.drainTimeout, requests: stopRequests.stream,
+            logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: drainService, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .cancelGroup),
             .init(service: relay), .init(service: http), .init(service: MemoryTrimmer()),
         ]
         if let tls {
@@ -99,13 +113,11 @@ public struct PartyLineApp: Sendable {
                     service: CertificateReloader(
                         context: tls, interval: configuration.tlsReloadInterval, logger: makeLogger("partyline.tls"))))
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         do {
             try await group.run()
+        } catch is DrainService.Interrupted {
+            logger.notice("stopped at once: a second signal during the drain")
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             // The relay names its own listeners (ListenError); a bare bind error is the HTTP server's.
             throw ListenError(address: configuration.http, transport: "http", reason: "\(error)")
@@ -113,8 +125,8 @@ public struct PartyLineApp: Sendable {
     }
 
     /// What keeps the node from taking new work: listeners not bound, storage not answering.
-    private func readiness(relay: RelayServer, coordinator: LiveCoordinator) async -> [String] {
-        var reasons: [String] = []
+    private func readiness(relay: RelayServer, coordinator: LiveCoordinator, drain: DrainState) async -> [String] {
+        var reasons: [String] = drain.isDraining ? ["draining"] : []
         if relay.listeners.isEmpty && !configuration.relay.udp.isEmpty { reasons.append("relay-not-listening") }
         if await !coordinator.isAvailable() { reasons.append("storage-unavailable") }
         return reasons

@@ -27,6 +27,9 @@ public struct PartyLineConfiguration: Sendable {
     /// Whether the HTTP listener also answers STUN and TURN, told apart from HTTP by the first byte
     /// (`http.stun`): with `http.tls` one port 443 serves `turns:`, `https:` and `wss:`.
     public var httpSTUN = false
+    /// How long a drain (SIGTERM) lets running turns finish before the process stops anyway
+    /// (`shutdown.drainTimeout`): a turn's no-show grace and deadline, with room to spare.
+    public var drainTimeout: Duration = .seconds(150)
     /// Client networks `/metrics` answers (`metrics.allowed`); others get 404. Loopback and private networks
     /// by default, where a Prometheus server scrapes from.
     public var metricsAllowed: [IPNetwork] = PartyLineConfiguration.privateNetworks
@@ -170,6 +173,9 @@ public struct PartyLineConfiguration: Sendable {
         let reload = reader.int(forKey: "tls.reloadInterval", default: 10)
         guard reload >= 0 else { throw ConfigurationError("tls.reloadInterval must be 0 or more seconds") }
         tlsReloadInterval = .seconds(reload)
+        let drainSeconds = reader.double(forKey: "shutdown.drainTimeout", default: 150)
+        guard drainSeconds >= 0 else { throw ConfigurationError("shutdown.drainTimeout must be 0 or more seconds") }
+        drainTimeout = .milliseconds(Int64(drainSeconds * 1000))
         if let allowed = reader.stringArray(forKey: "metrics.allowed") {
             metricsAllowed = try allowed.flatMap { $0.split(separator: ",") }.map {
                 let text = $0.trimmingCharacters(in: .whitespaces)

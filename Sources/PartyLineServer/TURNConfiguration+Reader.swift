@@ -81,6 +81,15 @@ extension TURNConfiguration {
             deniedPeers: defaults.deniedPeers + (try networks("turn.peers.denied")),
             nonceLifetime: UInt64(reader.int(forKey: "turn.nonceLifetime", default: Int(defaults.nonceLifetime))))
         udpSegmentation = reader.bool(forKey: "turn.udpSegmentation", default: defaults.udpSegmentation)
+        if let text = reader.string(forKey: "turn.alternateServer"), !text.isEmpty {
+            guard let hostPort = HostPort(parsing: text.trimmingWhitespace, defaultPort: 3478),
+                let ip = IPAddress(parsing: hostPort.host), !ip.isUnspecified
+            else {
+                throw ConfigurationError(
+                    "turn.alternateServer: '\(text)' is not IP:PORT (ALTERNATE-SERVER carries an address)")
+            }
+            alternateServer = TransportAddress(ip: ip, port: UInt16(hostPort.port))
+        }
     }
 
     /// `49152-65535`: at least one port, none below 1024.

@@ -184,6 +184,13 @@ public final class RelayServer: Service, Sendable {
         return await turn.onEveryLoop { $0.revoke(subjectPrefix: subjectPrefix) }.reduce(0, +)
     }
 
+    /// Starts draining: new allocations are sent to `turn.alternateServer` (300) or refused (508) on every
+    /// event loop; allocations that exist go on relaying.
+    public func drain() async {
+        guard let turn = state.withLockedValue({ $0.turn }) else { return }
+        _ = await turn.onEveryLoop { $0.table.draining = true }
+    }
+
     /// What the TURN relay has done, summed over event loops; zero when TURN is off.
     public func relayStatistics() async -> RelayStatistics {
         guard let turn = state.withLockedValue({ $0.turn }) else { return RelayStatistics() }

@@ -103,6 +103,8 @@ public struct GroupSession: Sendable {
     public private(set) var finished = false
     /// The members present when the session ended as undersized (nil otherwise), in member order.
     public private(set) var undersized: [MemberID]?
+    /// Set when the node drains: the running turn may finish, but no turn starts after it.
+    public private(set) var holding = false
     private var nextIndex = 0
     private var retried: Set<MemberID> = []
     private var random: SessionRandom
@@ -256,9 +258,21 @@ public struct GroupSession: Sendable {
         return events
     }
 
+    /// Stops starting turns (the node is draining): a running turn goes on to its decision; a turn still
+    /// waiting for its prover, and every later one, is left for the session created again elsewhere or
+    /// after a restart. Nothing to announce.
+    public mutating func hold() {
+        holding = true
+        if let current = turn, !current.started { turn = nil }
+    }
+
     // MARK: Turns
 
     private mutating func advance(now: Instant) -> [Event] {
+        guard !holding else {
+            turn = nil
+            return []
+        }
         guard nextIndex < order.count else {
             turn = nil
             finished = true

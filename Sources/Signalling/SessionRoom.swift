@@ -159,6 +159,9 @@ public struct SessionRoom: Sendable {
         apply((try? group.begin(now: time.instant)) ?? [], at: time)
     }
 
+    /// The node drains: no turn starts after the running one (see ``GroupSession/hold()``).
+    public mutating func hold() { group.hold() }
+
     /// Time passes: deadlines and graces.
     public mutating func tick(at time: Time) -> [Action] {
         apply(group.tick(now: time.instant), at: time)

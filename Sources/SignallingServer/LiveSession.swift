@@ -119,6 +119,14 @@ final class LiveSession: Sendable {
     /// Arms the first timer; called once the session is registered.
     func start() { apply { _, _ in [] } }
 
+    /// Starts no more turns: the node is draining.
+    func hold() {
+        apply { state, _ in
+            state.room.hold()
+            return []
+        }
+    }
+
     /// State and results for the session API.
     func summary() -> SessionSummary { state.withLock { SessionSummary($0.room) } }
 

@@ -25,6 +25,7 @@ public final class SignallingHub: Service, Sendable {
     private let finished = Mutex<[String: ContinuousClock.Instant]>([:])
     private let connections = Atomic<UInt64>(0)
     let counters = SignallingCounters()
+    private let draining = Atomic<Bool>(false)
 
     /// `revoke` tears down relay allocations by subject prefix (the relay's `revoke(subjectPrefix:)`);
     /// `journal` makes each vote and decision durable before the session announces it (an in-process
@@ -51,6 +52,9 @@ public final class SignallingHub: Service, Sendable {
 
     /// Creates a group session and one join token per member.
     public func createSession(_ request: CreateSessionRequest) throws(APIError) -> CreateSessionResponse {
+        guard !isDraining else {
+            throw APIError(.serviceUnavailable, "draining", "the node is shutting down: create the session elsewhere")
+        }
         let members = request.members
         guard GroupSessionConfiguration.memberRange.contains(members.count) else {
             throw APIError(.badRequest, "invalid-members", "a session has 3 to 12 members")
@@ -130,6 +134,7 @@ public final class SignallingHub: Service, Sendable {
         guard admitted else { throw APIError(.serviceUnavailable, "too-many-sessions", "the node is full") }
         counters.sessionCreated()
         live.start()
+        if isDraining { live.hold() }
         return CreateSessionResponse(
             session: id, signallingURL: configuration.publicURL, expires: expires,
             members: members.map {
@@ -145,6 +150,21 @@ public final class SignallingHub: Service, Sendable {
     /// The turn of `session` whose prover is on now, with the prover's pseudonym; nil while none is.
     public func runningTurn(of session: String) -> (turn: GroupSession.Turn, proverPseudonym: String)? {
         self.session(session)?.runningTurn()
+    }
+
+    /// Whether the node is draining: no new sessions, no new turns.
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Starts draining: new sessions are refused (503 `draining`) and no session starts another turn;
+    /// running turns go on to their decisions.
+    public func drain() {
+        draining.store(true, ordering: .relaxed)
+        for session in sessions.withLock({ Array($0.values) }) { session.hold() }
+    }
+
+    /// Turns in progress on this node.
+    public func runningTurnCount() -> Int {
+        sessions.withLock { Array($0.values) }.count { $0.runningTurn() != nil }
     }
 
     /// Counters and the live sessions by state, for metrics.

@@ -77,6 +77,12 @@ extension AllocationTable {
             // A retransmission is answered when the relay opens; another transaction is a mismatch.
             return waiting.transaction == message.transactionID ? [] : [reply.error(.allocationMismatch)]
         }
+        // A draining server sends new allocations elsewhere (RFC 8489 §10: only once authenticated), or
+        // turns them away as over capacity.
+        if draining {
+            if let alternateServer { return [reply.error(.tryAlternate, [.alternateServer(alternateServer)])] }
+            return [reply.error(.insufficientCapacity)]
+        }
         guard case .requestedTransport(let proto) = message.attribute(.requestedTransport) else {
             return [reply.error(.badRequest)]
         }

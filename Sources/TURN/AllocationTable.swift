@@ -131,6 +131,11 @@ public struct AllocationTable: Sendable {
     public var relayFamilies: Set<AddressFamily>
     public var software: String
     public internal(set) var allocations: [FiveTuple: Allocation] = [:]
+    /// Set while the server drains: a new Allocate gets 300 Try Alternate with ``alternateServer``, or 508
+    /// without one; allocations that exist go on (refreshes, permissions, channels, data).
+    public var draining = false
+    /// Where a draining server sends new allocations (`turn.alternateServer`).
+    public var alternateServer: TransportAddress?
     /// How requests were answered and why some were not authenticated.
     public internal(set) var statistics = TURNRequestStatistics()
     var byRelay: [TransportAddress: FiveTuple] = [:]

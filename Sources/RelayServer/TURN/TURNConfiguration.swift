@@ -31,6 +31,9 @@ public struct TURNConfiguration: Sendable {
     /// write the kernel refuses (a path MTU below 1,228 bytes, an egress device without checksum offload)
     /// is an error SwiftNIO treats as fatal, closing the socket. Turn it on where neither can happen.
     public var udpSegmentation = false
+    /// Where new allocations go while this server drains (300 Try Alternate with ALTERNATE-SERVER, RFC 8489
+    /// §10); without one they get 508.
+    public var alternateServer: TransportAddress?
 
     public init(
         realm: String = "partyline", staticUsers: [String: String] = [:], restSecrets: [String] = [],

@@ -34,9 +34,10 @@ struct TURNLoops: Sendable {
             denied: configuration.deniedPeers, allowed: configuration.allowedPeers,
             serverAddresses: Set(relayIPs + hosts.values.map(\.advertised)).filter { !$0.isUnspecified },
             relayPorts: configuration.relayPorts)
-        let table = AllocationTable(
+        var table = AllocationTable(
             authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
             relayFamilies: Set(hosts.keys), software: software)
+        table.alternateServer = configuration.alternateServer
         let segmentation = configuration.udpSegmentation && System.supportsUDPSegmentationOffload
         var loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>] = [:]
         var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
