@@ -53,6 +53,11 @@ public final class LiveCoordinator: Service, Sendable {
         try await store.secret(named: name, candidate: candidate)
     }
 
+    /// Replaces the stored secret named `name`.
+    public func replaceSecret(named name: String, value: String) async throws {
+        try await store.replaceSecret(named: name, value: value)
+    }
+
     /// Every committed vote of `party`'s sessions.
     public func votes(party: String) async throws -> [CastVote] { try await store.votes(party: party) }
 
@@ -118,6 +123,11 @@ public final class LiveCoordinator: Service, Sendable {
             if !stranded.isEmpty { await self.commit(stranded) }
             try await self.store.close()
         }.value
+    }
+
+    /// Closes storage when the coordinator never ran (the process failed to start after opening it).
+    public func closeUnstarted() async {
+        try? await store.close()
     }
 
     /// Stops the writer without a service group (tests, tools): pending changes are still committed.

@@ -210,6 +210,14 @@ extension SQLCoordinatorStore {
         return try row.unwrap("secret \(name)").decode(column: "secret", as: String.self)
     }
 
+    /// Stores `value` as the secret named `name`, replacing any before.
+    public func replaceSecret(named name: String, value: String) async throws {
+        try await transaction { database in
+            try await database.delete(from: "server_keys").where("name", .equal, name).run()
+            try await database.insert(into: "server_keys").columns("name", "secret").values(name, value).run()
+        }
+    }
+
     /// Every vote recorded in `party`'s sessions (votes are read from storage, not held in memory).
     public func votes(party: String) async throws -> [CastVote] {
         try await StoredRows.votes(party: party, try database)

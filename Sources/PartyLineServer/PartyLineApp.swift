@@ -47,6 +47,25 @@ public struct PartyLineApp: Sendable {
         let tls = try configuration.relay.certificate.map { try ReloadingTLSContext(files: $0) }
         let relay = RelayServer(configuration: configuration.relay, tls: tls, logger: makeLogger("partyline.relay"))
         let coordinator = try await openCoordinator()
+        let keys: SigningKeys
+        let attestationKey: Curve25519.Signing.PrivateKey
+        do {
+            keys = try await SigningKeys.load(
+                folder: configuration.dataDirectory, configuredTokenSecret: configuration.signalling.tokenSecret,
+                configuredLoginSecret: configuration.coordinator.loginSecret, replace: configuration.replaceKeys,
+                fingerprints: .init(
+                    recorded: { try await coordinator.secret(named: $0, candidate: $1) },
+                    replace: { try await coordinator.replaceSecret(named: $0, value: $1) }),
+                logger: logger)
+            attestationKey = try await self.attestationKey(coordinator)
+        } catch {
+            await coordinator.closeUnstarted()
+            throw error
+        }
+        var signalling = configuration.signalling
+        signalling.tokenSecret = keys.joinTokenSecret
+        var coordinatorConfiguration = configuration.coordinator
+        coordinatorConfiguration.loginSecret = keys.loginSecret
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
         // Party results flow from finished sessions to the runner, which is created once the hub exists.
         let finished = AsyncStream<SessionSummary>.makeStream()
@@ -56,7 +75,7 @@ public struct PartyLineApp: Sendable {
             coordinator: coordinator, validity: configuration.coordinator.validity,
             logger: makeLogger("partyline.parties"), now: now)
         let hub = SignallingHub(
-            configuration: configuration.signalling, logger: makeLogger("partyline.signalling"),
+            configuration: signalling, evidenceKey: keys.evidenceKey, logger: makeLogger("partyline.signalling"),
             revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
             journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
@@ -71,8 +90,8 @@ public struct PartyLineApp: Sendable {
             ).attach()
         }
         let api = CoordinatorAPI(
-            coordinator: coordinator, configuration: configuration.coordinator,
-            attestationKey: try await attestationKey(coordinator), hub: hub, now: now)
+            coordinator: coordinator, configuration: coordinatorConfiguration,
+            attestationKey: attestationKey, hub: hub, now: now)
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
         let drain = DrainState()

@@ -27,6 +27,11 @@ public struct PartyLineConfiguration: Sendable {
     /// Whether the HTTP listener also answers STUN and TURN, told apart from HTTP by the first byte
     /// (`http.stun`): with `http.tls` one port 443 serves `turns:`, `https:` and `wss:`.
     public var httpSTUN = false
+    /// The folder of the process's own files: signing keys under `keys/` (`data.directory`).
+    public var dataDirectory = "data"
+    /// Records the key files present (making missing ones) as the keys from now on, instead of refusing to
+    /// start when they differ from what the database recorded (`keys.replace`).
+    public var replaceKeys = false
     /// How long a drain (SIGTERM) lets running turns finish before the process stops anyway
     /// (`shutdown.drainTimeout`): a turn's no-show grace and deadline, with room to spare.
     public var drainTimeout: Duration = .seconds(150)
@@ -173,6 +178,8 @@ public struct PartyLineConfiguration: Sendable {
         let reload = reader.int(forKey: "tls.reloadInterval", default: 10)
         guard reload >= 0 else { throw ConfigurationError("tls.reloadInterval must be 0 or more seconds") }
         tlsReloadInterval = .seconds(reload)
+        dataDirectory = reader.string(forKey: "data.directory", default: "data")
+        replaceKeys = reader.bool(forKey: "keys.replace", default: false)
         let drainSeconds = reader.double(forKey: "shutdown.drainTimeout", default: 150)
         guard drainSeconds >= 0 else { throw ConfigurationError("shutdown.drainTimeout must be 0 or more seconds") }
         drainTimeout = .milliseconds(Int64(drainSeconds * 1000))

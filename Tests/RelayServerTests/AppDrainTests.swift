@@ -32,7 +32,7 @@ struct AppDrainTests {
             flags: [
                 "--stun-listen-udp", "127.0.0.1:0", "--stun-listen-tcp", "", "--http-listen", "127.0.0.1:0",
                 "--http-stun", "--turn-users", "alice:wonderland", "--turn-relay-addresses", "127.0.0.1",
-                "--signalling-api-keys", "drain", "--coordinator-database-sqlite-path",
+                "--signalling-api-keys", "drain", "--data-directory", folder.path, "--coordinator-database-sqlite-path",
                 folder.appendingPathComponent("partyline.sqlite").path, "--log-level", "critical",
             ], environment: [:])
         let (ports, reportPort) = AsyncStream<Int>.makeStream()

@@ -33,7 +33,7 @@ struct MetricsEndpointTests {
                 "--stun-listen-udp", "127.0.0.1:0", "--stun-listen-tcp", "", "--http-listen", "127.0.0.1:0",
                 "--http-stun", "--turn-users", "alice:wonderland", "--turn-peers-allowed", "127.0.0.0/8",
                 "--turn-relay-addresses", "127.0.0.1", "--coordinator-admin-keys", adminKey,
-                "--signalling-api-keys", apiKey, "--coordinator-database-sqlite-path",
+                "--signalling-api-keys", apiKey, "--data-directory", folder.path, "--coordinator-database-sqlite-path",
                 folder.appendingPathComponent("partyline.sqlite").path, "--log-level", "critical",
             ], environment: [:])
         configuration.metricsAllowed = metricsAllowed

@@ -8,6 +8,8 @@ public protocol CoordinatorStorage: Sendable {
     func apply(_ changes: [CoordinatorChange]) async throws
     /// The stored secret named `name`, storing `candidate` first if there is none.
     func secret(named name: String, candidate: String) async throws -> String
+    /// Stores `value` as the secret named `name`, replacing any before.
+    func replaceSecret(named name: String, value: String) async throws
     /// Every vote recorded in `party`'s sessions.
     func votes(party: String) async throws -> [CastVote]
     /// Throws unless storage answers now (readiness checks).

@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import Logging
+import RelayServer
+import Signalling
+
+/// The keys the process signs with, when the configuration does not give them: the join-token secret,
+/// the login-session secret and the evidence key. Each is made on first start into a file of the data
+/// folder (`data.directory`, `keys/…`, mode 0600) and read again at every start, so tokens and signed
+/// evidence stay valid across restarts. The database records each key's fingerprint: a key file that is
+/// missing or different while the database knows another key is an error naming the file, not a silent new
+/// key (`keys.replace` makes new keys on purpose).
+struct SigningKeys {
+    var joinTokenSecret: String
+    var loginSecret: String
+    var evidenceKey: Curve25519.Signing.PrivateKey
+
+    /// Where fingerprints are kept and read: the coordinator's `server_keys`.
+    struct Fingerprints {
+        let recorded: (_ name: String, _ candidate: String) async throws -> String
+        let replace: (_ name: String, _ value: String) async throws -> Void
+    }
+
+    /// A key that does not match what the database recorded.
+    struct MismatchError: Error, CustomStringConvertible {
+        let file: String
+        let missing: Bool
+        var description: String {
+            (missing
+                ? "the key file \(file) is missing, but the database recorded a key made before"
+                : "the key file \(file) holds another key than the one the database recorded")
+                + ": tokens, sessions or evidence signed with the old key would no longer verify. Restore the "
+                + "file from a backup, or start once with --keys-replace to record the keys on disk (making "
+                + "missing ones) as the keys from now on."
+        }
+    }
+
+    static func load(
+        folder: String, configuredTokenSecret: String?, configuredLoginSecret: String?, replace: Bool,
+        fingerprints: Fingerprints, logger: Logger
+    ) async throws -> SigningKeys {
+        let keys = URL(fileURLWithPath: folder).appendingPathComponent("keys")
+        func key(_ name: String) async throws -> [UInt8] {
+            let file = keys.appendingPathComponent("\(name).key")
+            var bytes = try read(file, logger: logger)
+            var made = false
+            if bytes == nil {
+                // Another process starting on the same folder may make it first: whichever file is there wins.
+                made = try makeExclusively(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }, at: file)
+                bytes = try read(file, logger: logger)
+            }
+            guard let bytes else { throw ConfigurationError("cannot read the key file \(file.path)") }
+            let fingerprint = Hex.encode(SHA256.hash(data: bytes).prefix(16))
+            if replace {
+                try await fingerprints.replace("fingerprint/\(name)", fingerprint)
+            } else if try await fingerprints.recorded("fingerprint/\(name)", fingerprint) != fingerprint {
+                // A key made just now stands in for a lost one: take it away again, so the old one can be
+                // restored.
+                if made { try? FileManager.default.removeItem(at: file) }
+                throw MismatchError(file: file.path, missing: made)
+            }
+            if made {
+                logger.notice("signing key made", metadata: ["file": "\(file.path)", "fingerprint": "\(fingerprint)"])
+            }
+            return bytes
+        }
+        var token = configuredTokenSecret
+        if token == nil { token = Base64URL.encode(try await key("join-token")) }
+        var login = configuredLoginSecret
+        if login == nil { login = Base64URL.encode(try await key("login-session")) }
+        let evidence = try Curve25519.Signing.PrivateKey(rawRepresentation: try await key("evidence-ed25519"))
+        return SigningKeys(joinTokenSecret: token!, loginSecret: login!, evidenceKey: evidence)
+    }
+
+    /// The key's bytes, or nil when the file does not exist. A file others can read is made private.
+    private static func read(_ file: URL, logger: Logger) throws -> [UInt8]? {
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: file.path) else { return nil }
+        let text = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let data = Data(base64Encoded: text), data.count == 32 else {
+            throw ConfigurationError("the key file \(file.path) is not 32 bytes in base64")
+        }
+        if let mode = (try? manager.attributesOfItem(atPath: file.path))?[.posixPermissions] as? Int, mode & 0o077 != 0
+        {
+            logger.warning("key file readable by others; made private (0600)", metadata: ["file": "\(file.path)"])
+            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        }
+        return Array(data)
+    }
+
+    /// Writes the key with mode 0600 from the start (made private, then linked into place); false when the
+    /// file appeared meanwhile.
+    private static func makeExclusively(_ bytes: [UInt8], at file: URL) throws -> Bool {
+        let manager = FileManager.default
+        try manager.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
+        let temporary = file.appendingPathExtension("\(getpid()).new")
+        guard
+            manager.createFile(
+                atPath: temporary.path, contents: Data((Data(bytes).base64EncodedString() + "\n").utf8),
+                attributes: [.posixPermissions: 0o600])
+        else { throw ConfigurationError("cannot write the key file \(file.path)") }
+        defer { try? manager.removeItem(at: temporary) }
+        guard link(temporary.path, file.path) == 0 else {
+            if errno == EEXIST { return false }
+            throw ConfigurationError("cannot write the key file \(file.path): errno \(errno)")
+        }
+        return true
+    }
+}
