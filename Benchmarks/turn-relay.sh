@@ -7,6 +7,8 @@
 # Rounds alternate between the servers; medians are compared (a shared 2-core machine varies by ±15 %).
 # The server's CPU time per echo (user + system, from /proc) is reported too: it is the figure the load
 # tool's own share of the cores does not blur. PIN=1 runs the servers on CPU 0 and the tool on CPU 1.
+# BEFORE=/path/to/an/older/partyline adds that build as a third server in the same rounds (a change's cost,
+# e.g. of metrics: build the commit before it in a git worktree with `swift build -c release`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -33,7 +35,18 @@ pl=$!
   --lt-cred-mech --user alice:wonderland --realm partyline --allow-loopback-peers --no-tls --no-dtls --no-tcp \
   --no-cli --no-stdout-log --log-file /dev/null --simple-log >/dev/null 2>&1 &
 co=$!
-trap 'kill $pl $co 2>/dev/null; wait 2>/dev/null' EXIT
+servers="PartyLine coturn"
+bf=""
+if [ -n "${BEFORE:-}" ]; then
+  "${server_cpu[@]}" "$BEFORE" serve --log-level warning --stun-listen-udp "127.0.0.1:$((pl_port + 4))" --stun-listen-tcp "" \
+    --http-listen 127.0.0.1:0 --coordinator-database-sqlite-path "$(mktemp -d)/before.sqlite" ${PL_FLAGS:-} \
+    --turn-users alice:wonderland --turn-realm partyline --turn-relay-addresses 127.0.0.1 \
+    --turn-relay-ports 30000-34999 --turn-peers-allowed 127.0.0.0/8 --turn-quota-per-user 100000 \
+    --turn-rate-limit-requests-per-second 0 >/dev/null 2>&1 &
+  bf=$!
+  servers="before PartyLine coturn"
+fi
+trap 'kill $pl $co $bf 2>/dev/null; wait 2>/dev/null' EXIT
 sleep 2
 coturn_version=$(turnserver --version 2>/dev/null | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -41,15 +54,17 @@ field() { echo "$1" | grep "^  $2 " | sed "s|^  $2 *||"; }
 results=$(mktemp)
 for size in $sizes; do
   for round in $(seq "$rounds"); do
-    for server in PartyLine coturn; do
+    for server in $servers; do
       port=$pl_port
       pid=$pl
       [ "$server" = coturn ] && port=$co_port && pid=$co
+      [ "$server" = before ] && port=$((pl_port + 4)) && pid=$bf
       before=$(ticks "$pid")
       out=$("${tool_cpu[@]}" "$partyline" load turn --target "127.0.0.1:$port" --username alice --password wonderland \
         --allocations "$allocations" --window "$window" --size "$size" --duration "$seconds")
       label=$server
       [ "$server" = coturn ] && label="coturn ($coturn_version)"
+      [ "$server" = before ] && label="PartyLine before ($BEFORE)"
       echo "--- $label, $size B, round $round"
       echo "$out" | sed -n '/^result/,$p'
       rate=$(field "$out" "echoes/s")
@@ -77,5 +92,12 @@ for size in sorted({int(r[1]) for r in rows}):
     (pr, pl, pc, pp), (cr, cl, cc, cp) = stats["PartyLine"], stats["coturn"]
     print(f"{size:>5} B  echoes/s median: PartyLine {pr:.0f} (lost {pl}, p99 {pp:.0f} µs, {pc:.2f} µs CPU/echo), "
           f"coturn {cr:.0f} (lost {cl}, p99 {cp:.0f} µs, {cc:.2f} µs CPU/echo), ratio {pr / cr:.2f}x")
+    before = [r for r in rows if r[0] == "before" and int(r[1]) == size]
+    if before:
+        br = statistics.median(int(r[2]) for r in before)
+        bc = statistics.median(float(r[4]) for r in before)
+        bl = sum(int(r[3]) for r in before)
+        print(f"{size:>5} B  before: {br:.0f} echoes/s (lost {bl}, {bc:.2f} µs CPU/echo); now vs before: "
+              f"{pr / br:.3f}x echoes/s, CPU per echo {100 * (pc - bc) / bc:+.1f} %")
 PY
 rm -f "$results"

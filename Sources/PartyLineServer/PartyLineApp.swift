@@ -28,11 +28,15 @@ public struct PartyLineApp: Sendable {
     /// Told the HTTP listener's port once it listens (tests ask for port 0).
     private let onHTTPRunning: @Sendable (_ port: Int) async -> Void
     private let stopRequests: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+    private let logSink: LogSink
 
+    /// `logSink` receives every log line (standard error by default).
     public init(
-        configuration: PartyLineConfiguration, onHTTPRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+        configuration: PartyLineConfiguration, logSink: LogSink = .standardError,
+        onHTTPRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) {
         self.configuration = configuration
+        self.logSink = logSink
         self.onHTTPRunning = onHTTPRunning
         stopRequests = AsyncStream<Void>.makeStream()
     }
@@ -132,6 +136,14 @@ public struct PartyLineApp: Sendable {
                     service: CertificateReloader(
                         context: tls, interval: configuration.tlsReloadInterval, logger: makeLogger("partyline.tls"))))
         }
+        // The relay's listeners and TURN loops are up before the HTTP port (which hands STUN connections to
+        // the relay) accepts anything.
+        do {
+            try await relay.start()
+        } catch {
+            await coordinator.closeUnstarted()
+            throw error
+        }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         do {
             try await group.run()
@@ -183,9 +195,12 @@ public struct PartyLineApp: Sendable {
         return try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
     }
 
+    /// A logger for one subsystem (`partyline.relay`), at its `log.levels` level or `log.level`.
     private func makeLogger(_ label: String) -> Logger {
-        var logger = Logger(label: label)
-        logger.logLevel = configuration.logLevel
-        return logger
+        let level = configuration.subsystemLevels[StructuredLogHandler.subsystem(of: label)] ?? configuration.logLevel
+        let (format, sink) = (configuration.logFormat, logSink)
+        return Logger(label: label) { label in
+            StructuredLogHandler(label: label, format: format, sink: sink, logLevel: level)
+        }
     }
 }

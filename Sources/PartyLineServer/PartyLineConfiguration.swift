@@ -27,6 +27,11 @@ public struct PartyLineConfiguration: Sendable {
     /// Whether the HTTP listener also answers STUN and TURN, told apart from HTTP by the first byte
     /// (`http.stun`): with `http.tls` one port 443 serves `turns:`, `https:` and `wss:`.
     public var httpSTUN = false
+    /// How log lines are written (`log.format`: logfmt or json).
+    public var logFormat = LogFormat.logfmt
+    /// Levels of single subsystems over `log.level` (`log.levels`: `relay=debug,signalling=warning`): relay,
+    /// signalling, http, coordinator, parties, tls, webhooks, server.
+    public var subsystemLevels: [String: Logger.Level] = [:]
     /// The folder of the process's own files: signing keys under `keys/` (`data.directory`).
     public var dataDirectory = "data"
     /// Records the key files present (making missing ones) as the keys from now on, instead of refusing to
@@ -178,6 +183,18 @@ public struct PartyLineConfiguration: Sendable {
         let reload = reader.int(forKey: "tls.reloadInterval", default: 10)
         guard reload >= 0 else { throw ConfigurationError("tls.reloadInterval must be 0 or more seconds") }
         tlsReloadInterval = .seconds(reload)
+        let format = reader.string(forKey: "log.format", default: LogFormat.logfmt.rawValue)
+        guard let logFormat = LogFormat(rawValue: format) else {
+            throw ConfigurationError("unknown log.format '\(format)': logfmt or json")
+        }
+        self.logFormat = logFormat
+        for entry in (reader.stringArray(forKey: "log.levels") ?? []).flatMap({ $0.split(separator: ",") }) {
+            let parts = entry.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let level = Logger.Level(rawValue: parts[1]) else {
+                throw ConfigurationError("log.levels: '\(entry)' is not SUBSYSTEM=LEVEL (e.g. relay=debug)")
+            }
+            subsystemLevels[parts[0]] = level
+        }
         dataDirectory = reader.string(forKey: "data.directory", default: "data")
         replaceKeys = reader.bool(forKey: "keys.replace", default: false)
         let drainSeconds = reader.double(forKey: "shutdown.drainTimeout", default: 150)

@@ -7,7 +7,7 @@ struct PartyLineCommand: AsyncParsableCommand {
         abstract: "People parties: STUN/TURN relay, signalling and personhood registry.",
         subcommands: [
             ServeCommand.self, ConfigCommand.self, ProbeCommand.self, LoadCommand.self, CredentialCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, HealthcheckCommand.self,
             VerifyAssignmentCommand.self, VerifyAttestationCommand.self, VerifyEvidenceCommand.self,
         ]
     )

@@ -88,6 +88,7 @@ struct MetricsEndpointTests {
             var messages = member.messages.makeAsyncIterator()
             guard case .welcome = await messages.next() else { throw TURNTestClientError.noResponse(.binding) }
 
+            #expect(try await HTTPTestCall.call(port: port, "GET", "/no-such-page").status == 404)
             let scraped = try await HTTPTestCall.call(port: port, "GET", "/metrics")
             #expect(scraped.status == 200)
             let samples = Self.samples(scraped.text)
@@ -113,6 +114,15 @@ struct MetricsEndpointTests {
                 ] ?? 0 >= 1)
             #expect((samples["process_open_fds"] ?? 0) > 0)
 
+            // Every series docs/operations.md lists and the Grafana dashboard queries is in the scrape.
+            let exposed = Set(
+                scraped.text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map {
+                    String($0.split(separator: " ")[2])
+                })
+            for name in try Self.documentedSeries() {
+                #expect(exposed.contains(name), "\(name) is documented but not exposed")
+            }
+
             // A second scrape adds nothing that did not happen.
             let again = Self.samples(try await HTTPTestCall.call(port: port, "GET", "/metrics").text)
             #expect(again[#"partyline_relay_bytes_total{direction="to-peer",transport="tcp"}"#] == 5)
@@ -120,6 +130,25 @@ struct MetricsEndpointTests {
             await connection.close()
             await peer.close()
         }
+    }
+
+    /// Metric names in docs/operations.md's table and docs/grafana-dashboard.json's queries.
+    static func documentedSeries() throws -> Set<String> {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs")
+        let text =
+            try String(contentsOf: docs.appendingPathComponent("operations.md"), encoding: .utf8)
+            + String(contentsOf: docs.appendingPathComponent("grafana-dashboard.json"), encoding: .utf8)
+        let pattern = try Regex(#"\b(partyline_[a-z_]+|hb_[a-z_]+|http_server_[a-z_]+|process_[a-z_]+)\b"#)
+        var names: Set<String> = []
+        for match in text.matches(of: pattern) {
+            var name = String(text[match.range])
+            for suffix in ["_bucket", "_count", "_sum"] where name.hasSuffix(suffix) {
+                name = String(name.dropLast(suffix.count))
+            }
+            names.insert(name)
+        }
+        return names
     }
 
     @Test("/metrics is not found from a network that is not allowed")

@@ -103,7 +103,7 @@ final class TURNLoop {
             "TURN request",
             metadata: [
                 "method": "\(view.type.method)", "client": "\(fiveTuple)",
-                "request": "\((try? view.decode())?.attributes ?? [])",
+                "attributes": "\(Self.attributeTypes(view))",
             ])
         for case .toClient(_, let bytes) in actions {
             guard let response = try? STUNMessage(datagram: bytes), let error = response.errorCode else { continue }
@@ -111,10 +111,16 @@ final class TURNLoop {
                 "TURN request refused",
                 metadata: [
                     "method": "\(view.type.method)", "error": "\(error.code)", "client": "\(fiveTuple)",
-                    "request": "\((try? view.decode())?.attributes ?? [])",
+                    "attributes": "\(Self.attributeTypes(view))",
                 ])
         }
         if actions.isEmpty { logger.debug("TURN message without answer", metadata: ["client": "\(fiveTuple)"]) }
+    }
+
+    /// The attribute types of a request, never their values: USERNAME, NONCE and MESSAGE-INTEGRITY belong to
+    /// the client's credentials, XOR-PEER-ADDRESS to where its media goes.
+    private static func attributeTypes(_ view: STUNMessageView) -> String {
+        "[" + ((try? view.decode())?.attributes ?? []).map { "\($0.type)" }.joined(separator: ", ") + "]"
     }
 
     /// Frames a data connection had already sent when its ConnectionBind came are dropped: RFC 6062 has

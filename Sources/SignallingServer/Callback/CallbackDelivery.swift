@@ -32,7 +32,8 @@ package struct CallbackDelivery: Sendable {
             guard attempt < attempts else { break }
             try? await Task.sleep(for: backoff(afterAttempt: attempt))
         }
-        logger.warning("callback not delivered", metadata: ["url": "\(url)", "attempts": "\(attempts)"])
+        logger.warning(
+            "callback not delivered", metadata: ["url": "\(Self.withoutQuery(url))", "attempts": "\(attempts)"])
         return false
     }
 
@@ -50,8 +51,14 @@ package struct CallbackDelivery: Sendable {
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return (200..<300).contains(response.status.code)
         } catch {
-            logger.debug("callback attempt failed", metadata: ["url": "\(url)", "error": "\(error)"])
+            logger.debug(
+                "callback attempt failed", metadata: ["url": "\(Self.withoutQuery(url))", "error": "\(error)"])
             return false
         }
+    }
+
+    /// A callback URL as logs show it: a query or fragment may carry the coordinator's token.
+    static func withoutQuery(_ url: String) -> String {
+        String(url.prefix { $0 != "?" && $0 != "#" })
     }
 }
