@@ -43,20 +43,10 @@ failed=0
 run() {
   local name=$1 port=$2
   shift 2
-  local out sent received lost
+  local out
   out=$(timeout 60 turnutils_uclient "$@" -u alice -w wonderland -r "$peer_port" -n 50 -m 2 -l 170 -z 5 \
     -p "$port" -e 127.0.0.1 127.0.0.1 2>&1)
-  sent=$(echo "$out" | grep -o 'tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' | tail -1 | grep -o 'tot_send_msgs=[0-9]*' | grep -o '[0-9]*')
-  received=$(echo "$out" | grep -o 'tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' | tail -1 | grep -o 'tot_recv_msgs=[0-9]*' | grep -o '[0-9]*')
-  lost=$(echo "$out" | grep -o 'Total lost packets [0-9]*' | grep -o '[0-9]*$')
-  if [ -n "$sent" ] && [ "$sent" -gt 0 ] && [ "$sent" = "$received" ] && [ "$lost" = "0" ]; then
-    passed=$((passed + 1))
-    echo "PASS $name: sent $sent, received $received, lost $lost"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: sent ${sent:-?}, received ${received:-?}, lost ${lost:-?}"
-    echo "$out" | grep -iE 'error|cannot|fail' | head -5 | sed 's/^/    /'
-  fi
+  if uclient_verdict "$name" "$out"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 check() {
   if python3 scripts/hostile/one_port.py "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
