@@ -6,7 +6,11 @@ import Testing
 struct SignallingLoadTests {
     @Test("every member connects and reaches a turn; every timestamped message is relayed and measured")
     func loadRun() async throws {
-        try await SignallingHarness.withRunning { harness in
+        // Each session starts once its five members joined; the join window only matters when they are late,
+        // as on a loaded machine, where a short window would start a session before its batch connects.
+        var configuration = SignallingHarness.configuration()
+        configuration.joinWindow = .seconds(60)
+        try await SignallingHarness.withRunning(configuration) { harness in
             let generator = SignallingLoadGenerator(
                 baseURL: "http://127.0.0.1:\(harness.port)", apiKey: SignallingHarness.apiKey, members: 20,
                 rate: 20, duration: .seconds(1), connectBatch: 8, signallingURL: harness.signallingURL)
