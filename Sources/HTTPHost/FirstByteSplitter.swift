@@ -41,6 +41,16 @@ final class FirstByteSplitter: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A server shutting down closes a connection that has not said yet what it is: no HTTP handler is there
+    /// to hear the quiesce event, and Hummingbird waits for every connection to end.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, decide != nil {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         if waiting { readCompleteHeld = true } else { context.fireChannelReadComplete() }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RelayServer
 import ServiceLifecycle
@@ -10,6 +11,13 @@ final class DrainState: Sendable {
     private let flag = Atomic<Bool>(false)
     var isDraining: Bool { flag.load(ordering: .relaxed) }
     func begin() { flag.store(true, ordering: .relaxed) }
+}
+
+/// The service group, once made: the drain shuts it down when it is done.
+final class GroupSlot: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+    func set(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
+    var value: ServiceGroup? { group.withLock { $0 } }
 }
 
 /// Shutdown in two steps. The first SIGTERM or SIGINT (or ``requests``, which tests use) starts a drain:
@@ -27,61 +35,77 @@ struct DrainService: Service {
     let timeout: Duration
     let requests: AsyncStream<Void>
     let logger: Logger
+    /// The group this service belongs to, set once it exists: the drain's end shuts it down.
+    let group: GroupSlot
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let stops = Stops(signals: signals, requests: requests)
-        guard let first = await cancelWhenGracefulShutdown({ await stops.next() }) else { return }
+        // Until the first stop, or until the group shuts down for another reason.
+        guard (try? await stops.wait(for: 1)) != nil, let first = stops.firstCause else { return }
         let started = ContinuousClock.now
         logger.notice(
             "draining: no new sessions, turns or allocations; running turns may finish",
             metadata: ["cause": "\(first)", "runningTurns": "\(hub.runningTurnCount())", "timeout": "\(timeout)"])
         state.begin()
         hub.drain()
-        await relay.drain()
-        let drained = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                while hub.runningTurnCount() > 0, ContinuousClock.now - started < timeout {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                return hub.runningTurnCount() == 0
-            }
-            group.addTask {
-                _ = await stops.next()
-                throw Interrupted()
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
+        await relay.drain(exempt: hub.runningTurnSubjects())
+        while hub.runningTurnCount() > 0, ContinuousClock.now - started < timeout {
+            guard stops.count < 2 else { throw Interrupted() }
+            try await Task.sleep(for: Stops.poll)
         }
+        guard stops.count < 2 else { throw Interrupted() }
         logger.notice(
-            drained ? "drained: every turn finished; stopping" : "drain timed out with turns running; stopping",
+            hub.runningTurnCount() == 0
+                ? "drained: every turn finished; stopping" : "drain timed out with turns running; stopping",
             metadata: ["after": "\(ContinuousClock.now - started)"])
+        // The others stop first (this service is the group's first, so it is told last); the signals stay
+        // trapped meanwhile, and one more stops the process at once.
+        await group.value?.triggerGracefulShutdown()
+        if (try? await stops.wait(for: 2)) != nil {
+            logger.notice("stopped at once: a second signal while shutting down")
+            exit(0)
+        }
     }
 
-    /// The next stop request: a signal, or one sent on `requests`.
+    /// Stop requests counted as they come: signals, and those sent on `requests`. Waiting polls the count, so
+    /// no waiter's cancellation can end the stream for the next one.
     private final class Stops: Sendable {
-        private let merged: AsyncStream<String>
-        private let feeders: [Task<Void, Never>]
+        static let poll = Duration.milliseconds(100)
+        private let received = Mutex<(count: Int, first: String?)>((0, nil))
+        private let feeders: Mutex<[Task<Void, Never>]> = Mutex([])
 
         init(signals: UnixSignalsSequence, requests: AsyncStream<Void>) {
-            let (merged, continuation) = AsyncStream<String>.makeStream()
-            self.merged = merged
-            feeders = [
-                Task {
-                    for await signal in signals { continuation.yield("\(signal)") }
-                },
-                Task {
-                    for await _ in requests { continuation.yield("request") }
-                },
-            ]
+            feeders.withLock {
+                $0 = [
+                    Task { [weak self] in
+                        for await signal in signals { self?.record("\(signal)") }
+                    },
+                    Task { [weak self] in
+                        for await _ in requests { self?.record("request") }
+                    },
+                ]
+            }
         }
 
-        deinit { for feeder in feeders { feeder.cancel() } }
+        deinit { for feeder in feeders.withLock({ $0 }) { feeder.cancel() } }
 
-        /// One caller at a time (the drain waits for the first stop, then for a second).
-        func next() async -> String? {
-            var iterator = merged.makeAsyncIterator()
-            return await iterator.next()
+        private func record(_ cause: String) {
+            received.withLock {
+                $0.count += 1
+                if $0.first == nil { $0.first = cause }
+            }
+        }
+
+        var count: Int { received.withLock { $0.count } }
+        var firstCause: String? { received.withLock { $0.first } }
+
+        /// Returns once `count` stops arrived; throws when the service is told to shut down, or cancelled.
+        func wait(for count: Int) async throws {
+            while self.count < count {
+                guard !Task.isShuttingDownGracefully else { throw CancellationError() }
+                try await Task.sleep(for: Self.poll)
+            }
         }
     }
 }

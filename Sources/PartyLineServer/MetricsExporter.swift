@@ -76,9 +76,12 @@ final class MetricsExporter: Sendable {
         mutating func counter(_ name: String, _ labels: [(String, String)], _ total: Int, _ help: String) {
             let counter = registry.makeCounter(name: name, labels: labels, help: help)
             let key = ([name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
-            let delta = total - last[key, default: 0]
-            if delta > 0 { counter.increment(by: Int64(delta)) }
-            last[key] = total
+            // Scrapes may overlap: an older snapshot applied after a newer one must not move the mark back.
+            let previous = last[key, default: 0]
+            if total > previous {
+                counter.increment(by: Int64(total - previous))
+                last[key] = total
+            }
         }
 
         func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {

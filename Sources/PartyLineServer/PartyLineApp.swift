@@ -121,9 +121,10 @@ public struct PartyLineApp: Sendable {
             onServerRunning: onHTTPRunning)
         // SIGTERM and SIGINT go to the drain, which shuts the group down gracefully when it is done (or
         // cancels it on a second signal).
+        let groupSlot = GroupSlot()
         let drainService = DrainService(
             state: drain, hub: hub, relay: relay, timeout: configuration.drainTimeout, requests: stopRequests.stream,
-            logger: logger)
+            logger: logger, group: groupSlot)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
                 service: drainService, successTerminationBehavior: .gracefullyShutdownGroup,
@@ -145,6 +146,7 @@ public struct PartyLineApp: Sendable {
             throw error
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
+        groupSlot.set(group)
         do {
             try await group.run()
         } catch is DrainService.Interrupted {

@@ -51,13 +51,17 @@ struct SigningKeys {
             }
             guard let bytes else { throw ConfigurationError("cannot read the key file \(file.path)") }
             let fingerprint = Hex.encode(SHA256.hash(data: bytes).prefix(16))
-            if replace {
-                try await fingerprints.replace("fingerprint/\(name)", fingerprint)
-            } else if try await fingerprints.recorded("fingerprint/\(name)", fingerprint) != fingerprint {
-                // A key made just now stands in for a lost one: take it away again, so the old one can be
-                // restored.
+            do {
+                if replace {
+                    try await fingerprints.replace("fingerprint/\(name)", fingerprint)
+                } else if try await fingerprints.recorded("fingerprint/\(name)", fingerprint) != fingerprint {
+                    throw MismatchError(file: file.path, missing: made)
+                }
+            } catch {
+                // A key made just now must not stand in for a lost one, nor outlive a check that failed: take
+                // it away again, so the old one can be restored.
                 if made { try? FileManager.default.removeItem(at: file) }
-                throw MismatchError(file: file.path, missing: made)
+                throw error
             }
             if made {
                 logger.notice("signing key made", metadata: ["file": "\(file.path)", "fingerprint": "\(fingerprint)"])
@@ -80,10 +84,16 @@ struct SigningKeys {
         guard let data = Data(base64Encoded: text), data.count == 32 else {
             throw ConfigurationError("the key file \(file.path) is not 32 bytes in base64")
         }
-        if let mode = (try? manager.attributesOfItem(atPath: file.path))?[.posixPermissions] as? Int, mode & 0o077 != 0
-        {
-            logger.warning("key file readable by others; made private (0600)", metadata: ["file": "\(file.path)"])
-            try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        // The file itself, not a symlink to it (a mounted secret is one): its mode is the target's.
+        let target = file.resolvingSymlinksInPath().path
+        if let mode = (try? manager.attributesOfItem(atPath: target))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            do {
+                try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: target)
+                logger.warning("key file readable by others; made private (0600)", metadata: ["file": "\(target)"])
+            } catch {
+                logger.warning(
+                    "key file readable by others (read-only here: fix its mode)", metadata: ["file": "\(target)"])
+            }
         }
         return Array(data)
     }
@@ -95,7 +105,7 @@ struct SigningKeys {
         try manager.createDirectory(
             at: file.deletingLastPathComponent(), withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
-        let temporary = file.appendingPathExtension("\(getpid()).new")
+        let temporary = file.appendingPathExtension("\(UUID().uuidString).new")
         guard
             manager.createFile(
                 atPath: temporary.path, contents: Data((Data(bytes).base64EncodedString() + "\n").utf8),

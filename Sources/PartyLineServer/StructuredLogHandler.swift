@@ -10,7 +10,8 @@ public struct LogSink: Sendable {
 
     /// Standard error, one line per write, lines of concurrent writers never interleaved.
     public static let standardError = LogSink { line in
-        lock.withLock { _ in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        // A broken stderr (the log shipper gone) must not stop the server: write errors are ignored.
+        lock.withLock { _ in try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8)) }
     }
     private static let lock = Mutex(())
 }
@@ -37,6 +38,9 @@ struct StructuredLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// UTC with milliseconds and the `Z`: `2026-12-03T18:31:43.788Z`.
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// `partyline.relay` → `relay`; the root logger `partyline` is `server`.
     static func subsystem(of label: String) -> String {
         label == "partyline" ? "server" : label.hasPrefix("partyline.") ? String(label.dropFirst(10)) : label
@@ -47,7 +51,7 @@ struct StructuredLogHandler: LogHandler {
         file: String, function: String, line: UInt
     ) {
         var fields: [(String, String)] = [
-            ("time", Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))),
+            ("time", Date().formatted(Self.timeFormat)),
             ("level", level.rawValue), ("subsystem", Self.subsystem(of: label)), ("msg", message.description),
         ]
         let merged = explicit.map { metadata.merging($0) { $1 } } ?? metadata
@@ -58,7 +62,10 @@ struct StructuredLogHandler: LogHandler {
     static func logfmt(_ fields: [(String, String)]) -> String {
         fields.map { key, value in
             let needsQuotes =
-                value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline || $0 == "\\" }
+                value.isEmpty
+                || value.unicodeScalars.contains {
+                    $0.value <= 0x20 || $0.value == 0x7F || "=\"\\".unicodeScalars.contains($0)
+                }
             return needsQuotes ? "\(key)=\"\(escaped(value))\"" : "\(key)=\(value)"
         }.joined(separator: " ")
     }

@@ -185,10 +185,14 @@ public final class RelayServer: Service, Sendable {
     }
 
     /// Starts draining: new allocations are sent to `turn.alternateServer` (300) or refused (508) on every
-    /// event loop; allocations that exist go on relaying.
-    public func drain() async {
+    /// event loop, except those of REST subjects under `exempt` (the running turns); allocations that exist
+    /// go on relaying.
+    public func drain(exempt: [String] = []) async {
         guard let turn = state.withLockedValue({ $0.turn }) else { return }
-        _ = await turn.onEveryLoop { $0.table.draining = true }
+        _ = await turn.onEveryLoop {
+            $0.table.draining = true
+            $0.table.drainExempt = exempt
+        }
     }
 
     /// What the TURN relay has done, summed over event loops; zero when TURN is off.

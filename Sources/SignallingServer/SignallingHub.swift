@@ -162,6 +162,11 @@ public final class SignallingHub: Service, Sendable {
         for session in sessions.withLock({ Array($0.values) }) { session.hold() }
     }
 
+    /// The TURN subject prefixes (`session/turn`) of the turns in progress: their members' credentials.
+    public func runningTurnSubjects() -> [String] {
+        sessions.withLock { $0 }.compactMap { id, session in session.runningTurn().map { "\(id)/\($0.turn.index)" } }
+    }
+
     /// Turns in progress on this node.
     public func runningTurnCount() -> Int {
         sessions.withLock { Array($0.values) }.count { $0.runningTurn() != nil }

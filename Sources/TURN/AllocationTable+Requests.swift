@@ -8,8 +8,9 @@ extension AllocationTable {
         _ view: STUNMessageView, from fiveTuple: FiveTuple, now: Instant, unixTime: UInt64
     ) -> [Action] {
         let actions = decide(view, from: fiveTuple, now: now, unixTime: unixTime)
-        // An Allocate waiting for its relay socket is answered, and counted, in relayOpened.
-        if view.type.messageClass == .request, !actions.contains(where: \.opensRelay) {
+        // An Allocate waiting for its relay socket is answered, and counted, in relayOpened; a request left
+        // unanswered (a retransmission while the socket opens, or over the rate) is counted where it is dropped.
+        if view.type.messageClass == .request, !actions.isEmpty, !actions.contains(where: \.opensRelay) {
             statistics.record(view.type.method, actions)
         }
         return actions
@@ -23,7 +24,10 @@ extension AllocationTable {
         }
         guard view.type.messageClass == .request else { return [] }
         // Over its limit, a client IP gets no answer: nothing to amplify, no HMAC spent.
-        if let allowed = rateLimiter?.allow(fiveTuple.client.ip, now: now), !allowed { return [] }
+        if let allowed = rateLimiter?.allow(fiveTuple.client.ip, now: now), !allowed {
+            statistics.record(view.type.method, [])
+            return []
+        }
         let reply = Reply(view: view, fiveTuple: fiveTuple, software: software)
         guard let message = try? view.decode() else { return [reply.error(.badRequest)] }
         let identity: TURNAuthenticator.Identity
@@ -79,7 +83,7 @@ extension AllocationTable {
         }
         // A draining server sends new allocations elsewhere (RFC 8489 §10: only once authenticated), or
         // turns them away as over capacity.
-        if draining {
+        if draining, !drainExempt.contains(where: { identity.isSubject(under: $0) }) {
             if let alternateServer { return [reply.error(.tryAlternate, [.alternateServer(alternateServer)])] }
             return [reply.error(.insufficientCapacity)]
         }
@@ -153,7 +157,10 @@ extension AllocationTable {
         _ request: PendingAllocation, relayed: [TransportAddress], reservationToken: UInt64? = nil, now: Instant
     ) -> [Action] {
         let actions = answerAllocate(request, relayed: relayed, reservationToken: reservationToken, now: now)
-        statistics.record(.allocate, actions)
+        // A socket for an Allocate already answered (or abandoned) closes without a response: nothing to count.
+        if actions.contains(where: { if case .toClient = $0 { true } else { false } }) {
+            statistics.record(.allocate, actions)
+        }
         return actions
     }
 

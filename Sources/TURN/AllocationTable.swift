@@ -134,6 +134,9 @@ public struct AllocationTable: Sendable {
     /// Set while the server drains: a new Allocate gets 300 Try Alternate with ``alternateServer``, or 508
     /// without one; allocations that exist go on (refreshes, permissions, channels, data).
     public var draining = false
+    /// Subject prefixes (`session/turn`) of the turns running when the drain began: their members may still
+    /// allocate (a turn's clients allocate as it starts, and again after a reconnect).
+    public var drainExempt: [String] = []
     /// Where a draining server sends new allocations (`turn.alternateServer`).
     public var alternateServer: TransportAddress?
     /// How requests were answered and why some were not authenticated.

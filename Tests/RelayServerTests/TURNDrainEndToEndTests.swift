@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import PartyLineTesting
 import RelayServer
@@ -50,6 +51,27 @@ struct TURNDrainEndToEndTests {
             await before.close()
             await after.close()
             await peer.close()
+        }
+    }
+
+    @Test("the members of a turn running when the drain began may still allocate; others are refused")
+    func runningTurnsKeepAllocating() async throws {
+        try await TURNRelayEndToEndTests.withRelay { server in
+            let serverAddress = try #require(server.address(.udp))
+            await server.drain(exempt: ["s1/0"])
+            let now = UInt64(Date().timeIntervalSince1970)
+            let secrets = try #require(TURNRESTSecrets(["north"]))
+            let running = secrets.mint(subject: "s1/0/prover", ttl: 600, now: now)
+            let later = secrets.mint(subject: "s1/1/prover", ttl: 600, now: now)
+            let member = try await TURNTestClient(
+                server: serverAddress, username: running.username, password: running.password)
+            #expect(
+                try await member.request(.allocate, [.requestedTransport(17)]).type.messageClass == .successResponse)
+            let other = try await TURNTestClient(
+                server: serverAddress, username: later.username, password: later.password)
+            #expect(try await other.request(.allocate, [.requestedTransport(17)]).errorCode?.code == 508)
+            await member.close()
+            await other.close()
         }
     }
 }
