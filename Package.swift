@@ -64,11 +64,18 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
+        // Small values several targets share: hex and base64url, signed tokens, the ICE server entry.
+        .target(
+            name: "Shared",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // TURN (RFC 8656) logic as plain values: REST credentials, peer policy, ChannelData; allocations next.
         .target(
             name: "TURN",
             dependencies: [
                 "STUN",
+                "Shared",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -77,7 +84,7 @@ let package = Package(
         // Party signalling as plain values: group sessions, turns, votes, the decision rule.
         .target(
             name: "Signalling",
-            dependencies: ["TURN", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Shared", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // The server's TLS certificate and key, reloaded for new connections (SIGHUP, file change).
@@ -113,6 +120,7 @@ let package = Package(
         .target(
             name: "SignallingServer",
             dependencies: [
+                "Shared",
                 "HTTPHost",
                 .product(name: "Atomics", package: "swift-atomics"),
                 "Signalling",
@@ -134,13 +142,14 @@ let package = Package(
         // assignment, deposits.
         .target(
             name: "Coordinator",
-            dependencies: ["Signalling", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Shared", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // The coordinator's tables in SQL: one SQLKit layer over SQLite (default) and PostgreSQL.
         .target(
             name: "CoordinatorStore",
             dependencies: [
+                "Shared",
                 "Coordinator",
                 "Signalling",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -156,6 +165,7 @@ let package = Package(
         .target(
             name: "CoordinatorServer",
             dependencies: [
+                "Shared",
                 "ConnectionLimits",
                 "HTTPHost",
                 "TURN",
@@ -228,6 +238,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
+                "Shared",
                 "STUN",
                 "TURNClient",
                 "TURN",
@@ -261,6 +272,7 @@ let package = Package(
         .target(
             name: "PartyLineServer",
             dependencies: [
+                "Shared",
                 "ConnectionLimits",
                 "HTTPHost",
                 "ServerTLS",
@@ -291,6 +303,7 @@ let package = Package(
         .executableTarget(
             name: "partyline",
             dependencies: [
+                "Shared",
                 "PartyLineServer",
                 "STUN",
                 "TURN",
@@ -347,12 +360,15 @@ let package = Package(
         ),
         .testTarget(
             name: "SignallingTests",
-            dependencies: ["Signalling", "TURN", "TestRandom", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Shared", "Signalling", "TURN", "TestRandom", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "SignallingServerTests",
             dependencies: [
+                "Shared",
                 "Signalling", "SignallingServer", "SignallingClient", "RelayServer", "PartyLineTesting", "TURN",
                 "HTTPHost",
                 "TURNClient", "STUN", "LoadGenerator",
@@ -370,6 +386,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
+                "Shared",
                 "Coordinator", "Signalling", "TestRandom", .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -377,6 +394,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorServerTests",
             dependencies: [
+                "Shared",
                 "Coordinator", "CoordinatorStore", "CoordinatorServer", "Signalling", "SignallingServer", "TestRandom",
                 "PartyLineTesting", "HTTPHost",
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -408,7 +426,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TURNTests",
-            dependencies: ["TURN", "STUN", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "Shared", "TURN", "STUN", .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

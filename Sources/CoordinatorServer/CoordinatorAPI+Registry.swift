@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import HTTPHost
 import HTTPTypes
+import Shared
 import Signalling
 import SignallingServer
 

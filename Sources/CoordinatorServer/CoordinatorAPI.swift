@@ -6,6 +6,7 @@ import HTTPHost
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Shared
 import Signalling
 import SignallingServer
 import Synchronization

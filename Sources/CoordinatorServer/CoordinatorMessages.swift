@@ -1,6 +1,7 @@
 import Coordinator
 import HTTPHost
 import HTTPTypes
+import Shared
 import Signalling
 import SignallingServer
 

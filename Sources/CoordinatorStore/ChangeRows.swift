@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
 import SQLKit
+import Shared
 import Signalling
 
 /// Inserts gathered from a batch of changes, written as multi-row INSERTs (one statement per table and

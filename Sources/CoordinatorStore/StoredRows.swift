@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
 import SQLKit
+import Shared
 import Signalling
 
 /// Reads the stored rows back as the changes that made them, parents before children.

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Shared
 import Signalling
 
 /// The coordinator's HTTP API as the load tools call it: JSON requests, and accounts that log in as real

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import RelayServer
+import Shared
 import Signalling
 
 /// The keys the process signs with, when the configuration does not give them: the join-token secret,

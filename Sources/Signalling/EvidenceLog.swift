@@ -1,4 +1,5 @@
 import Crypto
+import Shared
 
 /// A session's evidence: every join, turn, prompt, vote and decision appended as an entry whose hash
 /// covers the previous entry's hash (SHA-256), and at the end the head signed by the server (Ed25519),

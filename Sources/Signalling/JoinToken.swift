@@ -1,3 +1,5 @@
+import Shared
+
 /// What a join token vouches for: one member of one session, under one pseudonym, until `expires`.
 public struct JoinToken: ExpiringClaims, Hashable {
     public let session: String

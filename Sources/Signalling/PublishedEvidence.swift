@@ -1,4 +1,5 @@
 import Crypto
+import Shared
 
 /// A session's evidence as `GET /v1/sessions/{id}/evidence` publishes it: everything an offline verifier
 /// (`partyline verify-evidence`, or one written from docs/signalling.md) needs.

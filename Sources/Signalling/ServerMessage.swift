@@ -1,5 +1,5 @@
 import Foundation
-import TURN
+import Shared
 
 /// A member's part in a turn.
 public enum Role: String, Sendable, Hashable, Codable {

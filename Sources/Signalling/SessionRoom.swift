@@ -1,5 +1,5 @@
 import Crypto
-import TURN
+import Shared
 
 /// One group session and its members' connections, as a plain value: it turns connections, client
 /// messages and time into messages for connections, closes, and relay revocations. The driver verifies

@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 import TURN
 
 /// Builds `iceServers` lists: STUN for everyone, TURN with REST credentials scoped to one subject

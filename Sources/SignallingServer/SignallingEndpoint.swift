@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWebSocket
 import Logging
 import NIOWebSocket
+import Shared
 import Signalling
 
 /// The WebSocket side of one member's connection: admits it with its join token, hands its messages to

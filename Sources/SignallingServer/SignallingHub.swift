@@ -4,6 +4,7 @@ import HTTPHost
 import HTTPTypes
 import Logging
 import ServiceLifecycle
+import Shared
 import Signalling
 import Synchronization
 

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import Shared
 import Signalling
 
 /// The signalling routes: the WebSocket endpoint and the session-setup API for a coordinator.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Shared
 
 /// A time-limited TURN credential in the "TURN REST API" form coturn's `use-auth-secret` accepts:
 /// username `<unix-expiry>:<subject>`, password `base64(HMAC-SHA1(secret, username))`.
@@ -59,22 +60,9 @@ public struct TURNRESTSecrets: Sendable {
     }
 }
 
-/// The `RTCIceServer` dictionary a browser's `RTCPeerConnection` takes.
-public struct ICEServer: Hashable, Sendable, Codable {
-    public var urls: [String]
-    public var username: String?
-    public var credential: String?
-
+extension ICEServer {
+    /// An entry carrying a TURN REST credential (none for STUN-only URLs).
     public init(urls: [String], credential: TURNRESTCredential?) {
-        self.urls = urls
-        self.username = credential?.username
-        self.credential = credential?.password
-    }
-
-    /// Compact JSON with sorted keys, as `partyline credential` prints it.
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        self.init(urls: urls, username: credential?.username, credential: credential?.password)
     }
 }

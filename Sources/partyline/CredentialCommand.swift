@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Shared
 import TURN
 
 struct CredentialCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import Shared
 import Signalling
 
 /// Reads a JSON document from a file, or from standard input for `-`.

@@ -7,6 +7,7 @@ import HTTPHost
 import Logging
 import PartyLineTesting
 import ServiceLifecycle
+import Shared
 import Signalling
 import SignallingServer
 import Synchronization

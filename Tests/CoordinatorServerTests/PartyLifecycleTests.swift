@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Logging
 import PartyLineTesting
+import Shared
 import Signalling
 import SignallingClient
 import Synchronization

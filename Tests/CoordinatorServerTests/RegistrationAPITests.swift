@@ -3,6 +3,7 @@ import CoordinatorServer
 import Crypto
 import Foundation
 import PartyLineTesting
+import Shared
 import Signalling
 import Testing
 

@@ -1,6 +1,7 @@
 import Coordinator
 import Crypto
 import Foundation
+import Shared
 import Signalling
 import Testing
 

@@ -1,4 +1,5 @@
 import Coordinator
+import Shared
 import Signalling
 import Testing
 

@@ -3,6 +3,7 @@ import NIOCore
 import PartyLineTesting
 import RelayServer
 import STUN
+import Shared
 import Signalling
 import SignallingServer
 import TURN

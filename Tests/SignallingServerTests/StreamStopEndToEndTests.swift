@@ -4,6 +4,7 @@ import NIOCore
 import PartyLineTesting
 import RelayServer
 import STUN
+import Shared
 import Signalling
 import SignallingClient
 import SignallingServer

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Shared
 import Signalling
 import SignallingClient
 import SignallingServer

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Shared
 import Signalling
 import Testing
 

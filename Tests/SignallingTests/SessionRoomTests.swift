@@ -1,4 +1,5 @@
 import Crypto
+import Shared
 import Signalling
 import TURN
 import TestRandom

@@ -1,5 +1,5 @@
 import Foundation
-import Signalling
+import Shared
 
 /// A login challenge: a random nonce bound to one account key, signed by the server so it keeps no
 /// state for challenges it hands out.

@@ -1,4 +1,5 @@
 import Crypto
+import Shared
 
 /// Publicly verifiable assignment of a party's registrants to groups. When registration opens the server
 /// publishes ``commitment(to:)``; at the start it reveals the seed, and anyone holding the registration list

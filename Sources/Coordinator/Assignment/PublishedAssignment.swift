@@ -1,4 +1,4 @@
-import Signalling
+import Shared
 
 /// A started party's assignment as the server publishes it: everything needed to re-derive the groups.
 public struct PublishedAssignment: Sendable, Hashable, Codable {

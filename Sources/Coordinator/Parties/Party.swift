@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// A party as the coordinator publishes it. Times are seconds since the Unix epoch; amounts are integer
 /// base units of the deposit currency.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Signalling
+import Shared
 
 /// What the registry vouches for at `issuedAt`: an account's personhood level and the validation behind it.
 public struct AttestationStatement: Sendable, Hashable, Codable {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Shared
 import Signalling
 
 /// How a result callback proves it came from this server: the header
