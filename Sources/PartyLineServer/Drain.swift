@@ -6,13 +6,6 @@ import SignallingServer
 import Synchronization
 import UnixSignals
 
-/// Whether the process is draining, for readiness.
-final class DrainState: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var isDraining: Bool { flag.load(ordering: .relaxed) }
-    func begin() { flag.store(true, ordering: .relaxed) }
-}
-
 /// The service group, once made: the drain shuts it down when it is done.
 final class GroupSlot: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
@@ -21,15 +14,15 @@ final class GroupSlot: Sendable {
 }
 
 /// Shutdown in two steps. The first SIGTERM or SIGINT (or ``requests``, which tests use) starts a drain:
-/// readiness turns false, the relay sends new allocations elsewhere, signalling refuses new sessions and
-/// starts no new turn; running turns go on to their decisions, their relays with them, for at most
-/// `timeout`. Then the service returns and the group shuts down gracefully (the process exits 0). A second
-/// signal during the drain stops at once.
+/// signalling refuses new sessions and starts no new turn (readiness reads `SignallingHub.isDraining`), the
+/// relay sends new allocations elsewhere but those of the running turns; running turns go on to their
+/// decisions, their relays with them, for at most `timeout`. Then the service triggers the group's graceful
+/// shutdown and is told last (the process exits 0). A second signal, during the drain or after it, stops at
+/// once.
 struct DrainService: Service {
     /// Thrown when a second signal cuts the drain short: the group is cancelled.
     struct Interrupted: Error {}
 
-    let state: DrainState
     let hub: SignallingHub
     let relay: RelayServer
     let timeout: Duration
@@ -47,7 +40,6 @@ struct DrainService: Service {
         logger.notice(
             "draining: no new sessions, turns or allocations; running turns may finish",
             metadata: ["cause": "\(first)", "runningTurns": "\(hub.runningTurnCount())", "timeout": "\(timeout)"])
-        state.begin()
         hub.drain()
         await relay.drain(exempt: hub.runningTurnSubjects())
         while hub.runningTurnCount() > 0, ContinuousClock.now - started < timeout {

@@ -98,7 +98,6 @@ public struct PartyLineApp: Sendable {
             attestationKey: attestationKey, hub: hub, now: now)
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
-        let drain = DrainState()
         let adoptStream: StreamAdopter? =
             configuration.httpSTUN ? { @Sendable channel, tls in try relay.adoptStream(channel, tls: tls) } : nil
         let http = HTTPHost.make(
@@ -106,7 +105,7 @@ public struct PartyLineApp: Sendable {
             limits: configuration.httpLimits, tls: configuration.httpTLS ? tls : nil,
             adoptStream: adoptStream,
             webSocket: SignallingRoutes.webSocket(hub: hub),
-            readiness: { await readiness(relay: relay, coordinator: coordinator, drain: drain) },
+            readiness: { await readiness(relay: relay, coordinator: coordinator, hub: hub) },
             addRoutes: { router in
                 MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
@@ -123,7 +122,7 @@ public struct PartyLineApp: Sendable {
         // cancels it on a second signal).
         let groupSlot = GroupSlot()
         let drainService = DrainService(
-            state: drain, hub: hub, relay: relay, timeout: configuration.drainTimeout, requests: stopRequests.stream,
+            hub: hub, relay: relay, timeout: configuration.drainTimeout, requests: stopRequests.stream,
             logger: logger, group: groupSlot)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
@@ -158,8 +157,8 @@ public struct PartyLineApp: Sendable {
     }
 
     /// What keeps the node from taking new work: listeners not bound, storage not answering.
-    private func readiness(relay: RelayServer, coordinator: LiveCoordinator, drain: DrainState) async -> [String] {
-        var reasons: [String] = drain.isDraining ? ["draining"] : []
+    private func readiness(relay: RelayServer, coordinator: LiveCoordinator, hub: SignallingHub) async -> [String] {
+        var reasons: [String] = hub.isDraining ? ["draining"] : []
         if relay.listeners.isEmpty && !configuration.relay.udp.isEmpty { reasons.append("relay-not-listening") }
         if await !coordinator.isAvailable() { reasons.append("storage-unavailable") }
         return reasons

@@ -200,13 +200,6 @@ public struct PartyLineConfiguration: Sendable {
         let drainSeconds = reader.double(forKey: "shutdown.drainTimeout", default: 150)
         guard drainSeconds >= 0 else { throw ConfigurationError("shutdown.drainTimeout must be 0 or more seconds") }
         drainTimeout = .milliseconds(Int64(drainSeconds * 1000))
-        if let allowed = reader.stringArray(forKey: "metrics.allowed") {
-            metricsAllowed = try allowed.flatMap { $0.split(separator: ",") }.map {
-                let text = $0.trimmingCharacters(in: .whitespaces)
-                guard let network = IPNetwork(parsing: text) ?? IPAddress(parsing: text).map(IPNetwork.init(host:))
-                else { throw ConfigurationError("metrics.allowed: '\(text)' is not an address or network") }
-                return network
-            }
-        }
+        metricsAllowed = try reader.networks("metrics.allowed") ?? metricsAllowed
     }
 }

@@ -39,14 +39,6 @@ extension TURNConfiguration {
             }
             return ip
         }
-        func networks(_ key: ConfigKey) throws -> [IPNetwork] {
-            try list(key).map { text in
-                guard let network = IPNetwork(parsing: text) else {
-                    throw ConfigurationError("\(key): '\(text)' is not an address or prefix")
-                }
-                return network
-            }
-        }
         var limits = AllocationLimits()
         limits.defaultLifetime = UInt32(
             clamping: reader.int(forKey: "turn.lifetime.default", default: Int(limits.defaultLifetime)))
@@ -77,8 +69,8 @@ extension TURNConfiguration {
             relayAddresses: relayAddresses, advertisedRelayAddresses: advertised,
             relayPorts: try Self.portRange(reader.string(forKey: "turn.relay.ports")) ?? defaults.relayPorts,
             limits: limits,
-            allowedPeers: try networks("turn.peers.allowed"),
-            deniedPeers: defaults.deniedPeers + (try networks("turn.peers.denied")),
+            allowedPeers: try reader.networks("turn.peers.allowed") ?? [],
+            deniedPeers: defaults.deniedPeers + (try reader.networks("turn.peers.denied") ?? []),
             nonceLifetime: UInt64(reader.int(forKey: "turn.nonceLifetime", default: Int(defaults.nonceLifetime))))
         udpSegmentation = reader.bool(forKey: "turn.udpSegmentation", default: defaults.udpSegmentation)
         if let text = reader.string(forKey: "turn.alternateServer"), !text.isEmpty {
@@ -104,7 +96,7 @@ extension TURNConfiguration {
 }
 
 extension StringProtocol {
-    fileprivate var trimmingWhitespace: String {
+    var trimmingWhitespace: String {
         String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }
