@@ -223,11 +223,12 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
-        // Client-side STUN transactions with a NIO driver: probe, load tool and tests use it.
+        // The client side of STUN and TURN: plain state machines with NIO drivers; probe, load tool and tests use them.
         .target(
             name: "TURNClient",
             dependencies: [
                 "STUN",
+                "TURN",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -437,7 +438,7 @@ let package = Package(
                 "RelayServer", "ConnectionLimits", "ServerTLS", "HTTPHost",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), "TURNClient", "PartyLineTesting",
                 "PartyLineServer", "LoadGenerator", "STUN", "TURN",
-                "Signalling", "SignallingServer", "SignallingClient",
+                "Signalling", "SignallingServer", "SignallingClient", "CoordinatorServer", "CoordinatorStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,7 +19,7 @@ public struct TURNLoadGenerator: Sendable {
 
     public var target: SocketAddress
     public var transport: Transport
-    public var mode: TURNLoadMode
+    public var dataPath: TURNDataPath
     public var allocations: Int
     /// Application bytes per packet (at least 16: slot, generation, send time).
     public var payloadSize: Int
@@ -35,13 +35,13 @@ public struct TURNLoadGenerator: Sendable {
     public var timeout: Duration
 
     public init(
-        target: SocketAddress, transport: Transport = .udp, mode: TURNLoadMode = .channel, allocations: Int = 16,
+        target: SocketAddress, transport: Transport = .udp, dataPath: TURNDataPath = .channel, allocations: Int = 16,
         payloadSize: Int = 100, rate: Int? = nil, window: Int = 8, duration: Duration = .seconds(10),
         username: String, password: String, trust: TLSTrust = .insecureNoVerification, timeout: Duration = .seconds(1)
     ) {
         self.target = target
         self.transport = transport
-        self.mode = mode
+        self.dataPath = dataPath
         self.allocations = max(1, allocations)
         self.payloadSize = max(payloadSize, TURNLoadSession.minimumPayload)
         self.rate = rate
@@ -95,7 +95,7 @@ public struct TURNLoadGenerator: Sendable {
                 let loop = group.next()
                 let session = TURNLoadSession(
                     auth: TURNClientAuthentication(username: username, password: password), peer: echoAddress,
-                    mode: mode, stream: transport != .udp, payloadSize: payloadSize, slots: slots)
+                    dataPath: dataPath, stream: transport != .udp, payloadSize: payloadSize, slots: slots)
                 let state = TURNLoadClient(session: session, promise: loop.makePromise(), target: target)
                 let channel = try await connect(state, on: loop, sslContext: sslContext, bindHost: loopback)
                 clients.append((channel, state))

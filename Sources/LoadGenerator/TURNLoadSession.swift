@@ -4,17 +4,9 @@ import STUN
 import TURN
 import TURNClient
 
-/// How relayed data travels between the load client and the relay.
-public enum TURNLoadMode: String, Sendable, CaseIterable {
-    /// ChannelBind, then ChannelData both ways.
-    case channel
-    /// CreatePermission, then Send indications out and Data indications back.
-    case indication
-}
-
-/// One load allocation as a plain state machine: Allocate (answering the 401), then ChannelBind or
-/// CreatePermission toward the peer echo, then numbered packets whose echoes come back through the relay.
-/// Bytes in, bytes out; the NIO handlers only move them.
+/// One load allocation as a plain value: the shared TURN client (``TURNAllocationClient``) sets up the
+/// allocation toward the peer echo, and this adds numbered packets whose echoes come back through the
+/// relay, with loss and latency. Bytes in, bytes out; the NIO handlers only move them.
 struct TURNLoadSession {
     enum Phase: Equatable {
         case allocating, binding, ready
@@ -29,69 +21,56 @@ struct TURNLoadSession {
         var waiting = false
     }
 
-    static let channel: UInt16 = 0x4000
     /// Slot, generation and send time.
     static let minimumPayload = 16
 
     private(set) var phase = Phase.allocating
-    private(set) var relayed: TransportAddress?
     var slots: [Slot]
     var report = LoadReport()
-    private var auth: TURNClientAuthentication
+    private var client: TURNAllocationClient
     private let peer: TransportAddress
-    private let mode: TURNLoadMode
     private let padded: Bool
     private let payloadSize: Int
-    private var transaction = TransactionID.random()
-    private var lastRequest: (method: STUNMethod, attributes: [STUNAttribute]) = (.allocate, [])
 
     init(
-        auth: TURNClientAuthentication, peer: TransportAddress, mode: TURNLoadMode, stream: Bool, payloadSize: Int,
-        slots: Int
+        auth: TURNClientAuthentication, peer: TransportAddress, dataPath: TURNDataPath, stream: Bool,
+        payloadSize: Int, slots: Int
     ) {
-        self.auth = auth
+        self.client = TURNAllocationClient(authentication: auth, dataPath: dataPath)
         self.peer = peer
-        self.mode = mode
         self.padded = stream
         self.payloadSize = max(payloadSize, Self.minimumPayload)
         self.slots = Array(repeating: Slot(), count: max(1, slots))
     }
 
+    /// The address the relay allocated.
+    var relayed: TransportAddress? { client.relayedAddress }
+
     /// The first request.
     mutating func start() -> ByteBuffer {
-        request(.allocate, [.requestedTransport(17)])
+        client.allocate()
     }
 
     /// Refresh with LIFETIME 0: the relay deletes the allocation now rather than when it expires.
     mutating func release() -> ByteBuffer {
-        request(.refresh, [.lifetime(0)])
+        client.release()
     }
 
     /// A STUN message from the relay during setup; returns the next request, if any.
     mutating func control(_ bytes: ByteBuffer) -> ByteBuffer? {
-        guard let response = try? STUNMessage(datagram: bytes), response.transactionID == transaction else {
-            return nil
-        }
-        if response.type.messageClass == .errorResponse {
-            if auth.learn(from: response) { return request(lastRequest.method, lastRequest.attributes) }
-            phase = .failed("\(response.type.method) refused: \(response.errorCode.map { "\($0.code)" } ?? "?")")
-            return nil
-        }
-        switch phase {
-        case .allocating:
-            guard case .xorRelayedAddress(let address) = response.attribute(.xorRelayedAddress) else {
-                phase = .failed("Allocate success without XOR-RELAYED-ADDRESS")
-                return nil
-            }
-            relayed = address
+        switch client.handle(response: bytes) {
+        case .retry(let request)?:
+            return request
+        case .allocated?:
             phase = .binding
-            return mode == .channel
-                ? request(.channelBind, [.channelNumber(Self.channel), .xorPeerAddress(peer)])
-                : request(.createPermission, [.xorPeerAddress(peer)])
-        case .binding:
+            return client.bind(to: peer)
+        case .bound?:
             phase = .ready
             return nil
-        case .ready, .failed:
+        case .failed(let reason)?:
+            phase = .failed(reason)
+            return nil
+        case .released?, nil:
             return nil
         }
     }
@@ -109,30 +88,12 @@ struct TURNLoadSession {
         payload.writeInteger(slots[slot].generation)
         payload.writeInteger(now.uptimeNanoseconds)
         payload.writeRepeatingByte(0x50, count: payloadSize - Self.minimumPayload)
-        switch mode {
-        case .channel:
-            ChannelData(channel: Self.channel, data: payload).encode(into: &buffer, padded: padded)
-        case .indication:
-            STUNMessage(
-                type: STUNMessageType(method: .send, messageClass: .indication),
-                attributes: [.xorPeerAddress(peer), .data(payload)]
-            ).encode(into: &buffer)
-        }
+        client.wrap(payload, padded: padded, into: &buffer)
     }
 
     /// An echo from the relay; returns its slot when it answered the packet in flight there.
     mutating func echo(_ bytes: ByteBuffer, now: NIODeadline) -> Int? {
-        let payload: ByteBuffer?
-        switch mode {
-        case .channel:
-            payload = (try? ChannelData(decoding: bytes))?.data
-        case .indication:
-            if case .data(let data)? = (try? STUNMessage(datagram: bytes))?.attribute(.data) {
-                payload = data
-            } else {
-                payload = nil
-            }
-        }
+        let payload = client.unwrap(bytes)
         guard let payload, let slot = payload.getInteger(at: payload.readerIndex, as: UInt32.self).map(Int.init),
             let generation = payload.getInteger(at: payload.readerIndex + 4, as: UInt32.self),
             slot < slots.count, slots[slot].waiting, slots[slot].generation == generation
@@ -162,13 +123,5 @@ struct TURNLoadSession {
         var result = report
         result.lost += slots.filter(\.waiting).count
         return result
-    }
-
-    /// Sends `method` with a fresh transaction, remembering it for a retry after a challenge.
-    private mutating func request(_ method: STUNMethod, _ attributes: [STUNAttribute]) -> ByteBuffer {
-        transaction = .random()
-        lastRequest = (method, attributes)
-        return auth.message(
-            STUNMessageType(method: method, messageClass: .request), attributes, transactionID: transaction)
     }
 }

@@ -4,11 +4,13 @@ import CoordinatorStore
 import RelayServer
 
 extension CoordinatorConfiguration {
-    /// Reads the `coordinator.*` keys. See `config/partyline.example.yaml`.
-    init(reader: ConfigReader) throws {
+    /// Reads the `coordinator.*` keys. See `config/partyline.example.yaml`. The SQLite file defaults to
+    /// `partyline.sqlite` in `dataDirectory`, beside the key files it records.
+    init(reader: ConfigReader, dataDirectory: String) throws {
         let defaults = CoordinatorConfiguration()
         let database: SQLCoordinatorStore.Backend
-        let sqlitePath = reader.string(forKey: "coordinator.database.sqlitePath", default: "data/partyline.sqlite")
+        let sqlitePath = reader.string(
+            forKey: "coordinator.database.sqlitePath", default: dataDirectory + "/partyline.sqlite")
         if let url = try reader.secret("coordinator.database.postgresURL"), !url.isEmpty {
             database = .postgres(url: url)
         } else {

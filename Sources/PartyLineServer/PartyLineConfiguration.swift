@@ -175,7 +175,9 @@ public struct PartyLineConfiguration: Sendable {
             reader: reader, turnSecrets: relay.turn?.restSecrets ?? [],
             defaultPublicURL: "\(httpTLS ? "wss" : "ws")://127.0.0.1:\(http.port)/v1/signal")
         self.init(
-            relay: relay, http: http, signalling: signalling, coordinator: try CoordinatorConfiguration(reader: reader),
+            relay: relay, http: http, signalling: signalling,
+            coordinator: try CoordinatorConfiguration(
+                reader: reader, dataDirectory: reader.string(forKey: "data.directory", default: "data")),
             logLevel: logLevel, webRoot: reader.string(forKey: "http.webRoot"))
         httpLimits = try HTTPConnectionLimits(reader: reader)
         self.httpTLS = httpTLS

@@ -4,6 +4,7 @@ import LoadGenerator
 import NIOCore
 import STUN
 import TURN
+import TURNClient
 
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,14 +96,17 @@ struct TURNLoadCommand: AsyncParsableCommand {
         guard let transport = TURNLoadGenerator.Transport(rawValue: transport) else {
             throw ValidationError("--transport is udp, tcp or tls")
         }
-        guard let mode = TURNLoadMode(rawValue: mode) else { throw ValidationError("--mode is channel or indication") }
+        guard let dataPath = TURNDataPath(rawValue: mode) else {
+            throw ValidationError("--mode is channel or indication")
+        }
         let (username, password) = try credentials()
         let generator = TURNLoadGenerator(
-            target: address, transport: transport, mode: mode, allocations: allocations, payloadSize: size, rate: rate,
+            target: address, transport: transport, dataPath: dataPath, allocations: allocations, payloadSize: size,
+            rate: rate,
             window: window, duration: .milliseconds(Int(duration * 1000)), username: username, password: password)
         let pace = rate.map { "\($0) packets/s each" } ?? "flat out, \(window) in flight each"
         print(
-            "load turn → \(address) over \(transport), \(mode), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
+            "load turn → \(address) over \(transport), \(dataPath), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
         )
         let report = try await generator.run { setup in
             print("  \(generator.allocations) allocations ready in \(setup)")

@@ -1,3 +1,5 @@
+import CoordinatorServer
+import CoordinatorStore
 import Foundation
 import Logging
 import PartyLineServer
@@ -19,6 +21,15 @@ struct ConfigurationTests {
         #expect(configuration.relay.tls.map(\.description) == ["0.0.0.0:5349", "[::]:5349"])
         #expect(configuration.relay.certificate == nil)
         #expect(configuration.logLevel == .info)
+        #expect(configuration.coordinator.database == .sqlite(path: "data/partyline.sqlite"))
+        let moved = try await PartyLineConfiguration.load(
+            configFile: nil, flags: ["--data-directory", "/var/lib/partyline"], environment: [:])
+        #expect(moved.coordinator.database == .sqlite(path: "/var/lib/partyline/partyline.sqlite"))
+        let pinned = try await PartyLineConfiguration.load(
+            configFile: nil,
+            flags: ["--data-directory", "/srv/p", "--coordinator-database-sqlite-path", "/db/p.sqlite"],
+            environment: [:])
+        #expect(pinned.coordinator.database == .sqlite(path: "/db/p.sqlite"))
     }
 
     @Test("the example file loads; signalling keys come from it and the environment")

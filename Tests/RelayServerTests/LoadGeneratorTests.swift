@@ -2,6 +2,7 @@ import LoadGenerator
 import PartyLineTesting
 import RelayServer
 import TURN
+import TURNClient
 import Testing
 
 @Suite("Load generator against a loopback server")
@@ -29,17 +30,17 @@ extension LoadGeneratorTests {
     @Test(
         "a short TURN run over UDP, TCP or TLS relays every packet through the relay and back, and the relay counts them",
         arguments: [
-            (TURNLoadGenerator.Transport.udp, TURNLoadMode.channel, nil as Int?),
+            (TURNLoadGenerator.Transport.udp, TURNDataPath.channel, nil as Int?),
             (.tcp, .indication, nil), (.udp, .indication, 100), (.tls, .channel, nil),
         ])
-    func turnRun(transport: TURNLoadGenerator.Transport, mode: TURNLoadMode, rate: Int?) async throws {
+    func turnRun(transport: TURNLoadGenerator.Transport, mode: TURNDataPath, rate: Int?) async throws {
         var configuration = RelayServerConfiguration.loopback(certificate: STUNServerEndToEndTests.certificate)
         configuration.turn = .loopback()
         let server = RelayServer(configuration: configuration)
         try await server.start()
         let listener = try #require(RelayTransport(rawValue: transport.rawValue))
         let generator = TURNLoadGenerator(
-            target: try #require(server.address(listener)), transport: transport, mode: mode,
+            target: try #require(server.address(listener)), transport: transport, dataPath: mode,
             allocations: 4, payloadSize: 200, rate: rate, window: 4, duration: .milliseconds(500), username: "alice",
             password: "wonderland", timeout: .milliseconds(500))
         let report = try await generator.run()
