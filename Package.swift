@@ -116,11 +116,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Signed result callbacks (webhooks): the signature header and the retrying delivery.
+        .target(
+            name: "Callbacks",
+            dependencies: [
+                "Shared",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Party signalling over the network: the WebSocket endpoint and the session-setup API (Hummingbird).
         .target(
             name: "SignallingServer",
             dependencies: [
                 "Shared",
+                "Callbacks",
                 "HTTPHost",
                 .product(name: "Atomics", package: "swift-atomics"),
                 "Signalling",
@@ -166,6 +180,7 @@ let package = Package(
             name: "CoordinatorServer",
             dependencies: [
                 "Shared",
+                "Callbacks",
                 "ConnectionLimits",
                 "HTTPHost",
                 "TURN",
@@ -173,7 +188,6 @@ let package = Package(
                 "CoordinatorStore",
                 .product(name: "Metrics", package: "swift-metrics"),
                 "Signalling",
-                "SignallingServer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -371,7 +385,7 @@ let package = Package(
             dependencies: [
                 "Shared",
                 "Signalling", "SignallingServer", "SignallingClient", "RelayServer", "PartyLineTesting", "TURN",
-                "HTTPHost",
+                "HTTPHost", "Callbacks",
                 "TURNClient", "STUN", "LoadGenerator",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -397,7 +411,7 @@ let package = Package(
             dependencies: [
                 "Shared",
                 "Coordinator", "CoordinatorStore", "CoordinatorServer", "Signalling", "SignallingServer", "TestRandom",
-                "PartyLineTesting", "HTTPHost",
+                "PartyLineTesting", "HTTPHost", "Callbacks",
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -5,7 +5,6 @@ import HTTPHost
 import HTTPTypes
 import Shared
 import Signalling
-import SignallingServer
 
 extension CoordinatorAPI {
     // MARK: Registry
@@ -157,16 +156,16 @@ extension CoordinatorAPI {
         let open = !waiting && !group.undersized
         return MembershipResponse(
             party: party, group: group.index, session: open ? group.session : nil,
-            token: open ? group.tokens[account] : nil, signallingURL: hub?.configuration.publicURL,
+            token: open ? group.tokens[account] : nil, signallingURL: sessionHost?.signallingURL,
             outcome: outcome, waitingForGroup: waiting)
     }
 
     /// The location commitment of the prover of the running turn (turn `turn`, when given), for that turn's
     /// verifiers only: not before the turn has started (an absent prover's no-show grace shows nothing), not
     /// after it is decided, never to the prover or to a verifier who left.
-    func turnLocation(party: String, account: String, turn: Int?) throws(APIError) -> TurnLocationResponse {
+    func turnLocation(party: String, account: String, turn: Int?) async throws(APIError) -> TurnLocationResponse {
         let membership = try membership(party: party, account: account)
-        guard let session = membership.session, let (running, pseudonym) = hub?.runningTurn(of: session),
+        guard let session = membership.session, let (running, pseudonym) = await sessionHost?.runningTurn(of: session),
             running.verifiers.contains(account), turn == nil || turn == running.index,
             let registration = coordinator.read({ $0.parties[party]?.registrations[running.prover] })
         else { throw APIError(.forbidden, "location-hidden", "no turn you verify is running in your group") }

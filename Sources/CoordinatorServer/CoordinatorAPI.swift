@@ -8,7 +8,6 @@ import Hummingbird
 import NIOCore
 import Shared
 import Signalling
-import SignallingServer
 import Synchronization
 import TURN
 
@@ -24,18 +23,19 @@ public final class CoordinatorAPI: Sendable {
     /// when the limit is off.
     private let loginLimiter: RequestRateLimiter<ConnectionSource>?
     let attestations: AttestationSigner
-    /// The signalling hub the party's sessions run on (for a member's join token and the turn's location).
-    let hub: SignallingHub?
+    /// Where the party's sessions run (for a member's signalling URL and the turn's location).
+    let sessionHost: (any SessionHost)?
     /// Seconds since the Unix epoch (injected by tests).
     let now: @Sendable () -> Int64
 
     public init(
         coordinator: LiveCoordinator, configuration: CoordinatorConfiguration,
         attestationKey: Curve25519.Signing.PrivateKey,
-        hub: SignallingHub? = nil, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        sessionHost: (any SessionHost)? = nil,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         attestations = AttestationSigner(key: attestationKey)
-        self.hub = hub
+        self.sessionHost = sessionHost
         self.coordinator = coordinator
         self.configuration = configuration
         let secret = configuration.loginSecret ?? Base64URL.encode(SecureRandom.bytes(32))

@@ -3,7 +3,6 @@ import HTTPHost
 import HTTPTypes
 import Shared
 import Signalling
-import SignallingServer
 
 /// An account's public key as clients send it: the algorithm and the base64url key bytes.
 struct PublicKeyBody: Codable, Sendable {

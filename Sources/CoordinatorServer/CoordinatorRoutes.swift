@@ -1,7 +1,6 @@
 import Coordinator
 import HTTPHost
 import Hummingbird
-import SignallingServer
 
 /// The coordinator's HTTP API (docs/api.md): login, parties, registration, funds.
 public enum CoordinatorRoutes {
@@ -77,7 +76,7 @@ public enum CoordinatorRoutes {
                 throw APIError(.badRequest, "invalid-turn", "turn must be an integer")
             }
             return JSONResponse.make(
-                try api.turnLocation(party: try context.parameters.require("id"), account: account, turn: turn))
+                try await api.turnLocation(party: try context.parameters.require("id"), account: account, turn: turn))
         }
         router.get("/v1/parties/:id/assignment") { _, context -> Response in
             JSONResponse.make(try api.assignment(try context.parameters.require("id")))

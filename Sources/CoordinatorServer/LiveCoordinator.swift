@@ -1,5 +1,4 @@
 import Coordinator
-import CoordinatorStore
 import Logging
 import ServiceLifecycle
 import Synchronization

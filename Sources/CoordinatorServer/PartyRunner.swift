@@ -2,11 +2,10 @@ import Coordinator
 import Logging
 import ServiceLifecycle
 import Signalling
-import SignallingServer
 import Synchronization
 
 /// Runs parties: at a party's start it assigns the groups, creates one signalling session per group through
-/// the hub's session-setup API, and records each member's outcome when the group's session finishes. A group
+/// a session host's setup API (``SessionHost``: this node's hub), and records each member's outcome when the group's session finishes. A group
 /// with fewer than `minimumPresent` members there at its start is closed: its absent members are no-shows and
 /// its present ones are placed, once every group of the party has begun, in new groups with the others
 /// waiting (unplaced, deposit back, when too few wait). Every step is re-derived from the stored state on each
@@ -14,7 +13,7 @@ import Synchronization
 /// in which members with an outcome only verify).
 public final class PartyRunner: Service, Sendable {
     let coordinator: LiveCoordinator
-    let hub: SignallingHub
+    let sessionHost: any SessionHost
     /// Seconds a validation lasts.
     let validity: Int64
     /// Fewest members present at a group's start for its turns to run.
@@ -25,11 +24,12 @@ public final class PartyRunner: Service, Sendable {
     private let expirySweep = Mutex<Int64>(0)
 
     public init(
-        coordinator: LiveCoordinator, hub: SignallingHub, validity: Int64, minimumPresent: Int = 4, logger: Logger,
+        coordinator: LiveCoordinator, sessionHost: any SessionHost, validity: Int64, minimumPresent: Int = 4,
+        logger: Logger,
         now: @escaping @Sendable () -> Int64
     ) {
         self.coordinator = coordinator
-        self.hub = hub
+        self.sessionHost = sessionHost
         self.validity = validity
         self.minimumPresent = minimumPresent
         self.logger = logger
@@ -72,7 +72,7 @@ public final class PartyRunner: Service, Sendable {
             logger.error("party sweep failed", metadata: ["error": "\(error)"])
         }
         await regroupWaitingMembers(now: now)
-        for group in groupsNeedingSessions(now: now) {
+        for group in await groupsNeedingSessions(now: now) {
             await createSession(group)
         }
     }
@@ -102,9 +102,14 @@ public final class PartyRunner: Service, Sendable {
         }
     }
 
-    /// Open groups whose session is not live on the hub (asked outside the coordinator's lock).
-    private func groupsNeedingSessions(now: Int64) -> [OpenGroup] {
-        openGroups(now: now).filter { $0.session.map { hub.summary(of: $0) == nil } ?? true }
+    /// Open groups whose session is not live on the session host (asked outside the coordinator's lock).
+    private func groupsNeedingSessions(now: Int64) async -> [OpenGroup] {
+        var needing: [OpenGroup] = []
+        for group in openGroups(now: now) {
+            if let session = group.session, await sessionHost.summary(of: session) != nil { continue }
+            needing.append(group)
+        }
+        return needing
     }
 
     /// Once no group of a party is still gathering its members, places the members waiting for a new group;
@@ -117,11 +122,12 @@ public final class PartyRunner: Service, Sendable {
         }
         guard !waiting.isEmpty else { return }
         // Gathering: no live session yet, not begun, or ended undersized with its result not yet recorded.
-        let gathering = Set(
-            openGroups(now: now).filter { group in
-                let state = group.session.flatMap { hub.summary(of: $0)?.state }
-                return state == nil || state == "waiting" || state == "undersized"
-            }.map(\.party))
+        var gathering = Set<String>()
+        for group in openGroups(now: now) where !gathering.contains(group.party) {
+            var state: String?
+            if let session = group.session { state = await sessionHost.summary(of: session)?.state }
+            if state == nil || state == "waiting" || state == "undersized" { gathering.insert(group.party) }
+        }
         for party in waiting where !gathering.contains(party.party) {
             let minimum = min(minimumPresent, party.groupSize)
             let timeLeft = party.end - now >= regroupingTime(groupSize: party.groupSize)
@@ -138,20 +144,20 @@ public final class PartyRunner: Service, Sendable {
 
     /// Seconds a new group needs at most: the join window, then each member's turn with its no-show grace.
     private func regroupingTime(groupSize: Int) -> Int64 {
-        let rules = hub.configuration.session
+        let rules = sessionHost.sessionRules
         let perTurn = rules.noShowGrace + rules.turnDeadline
-        return (hub.configuration.joinWindow + perTurn * (groupSize + 1)).components.seconds
+        return (sessionHost.joinWindow + perTurn * (groupSize + 1)).components.seconds
     }
 
     private func createSession(_ group: OpenGroup) async {
         let party = group.party
         let index = group.index
         do {
-            // The first turn starts once everyone has joined, or after the hub's join window with whoever has.
+            // The first turn starts once everyone has joined, or after the host's join window with whoever has.
             let request = CreateSessionRequest(
                 members: group.members, provers: group.provers.count == group.members.count ? nil : group.provers,
                 options: .init(minimumPresent: min(minimumPresent, group.members.count)))
-            let created = try hub.createSession(request)
+            let created = try await sessionHost.createSession(request)
             let tokens = Dictionary(uniqueKeysWithValues: created.members.map { ($0.member, $0.token) })
             try await coordinator.perform { state in
                 (try state.attachSession(party: party, group: index, session: created.session, tokens: tokens), ())
@@ -162,7 +168,7 @@ public final class PartyRunner: Service, Sendable {
         }
     }
 
-    /// Records the outcomes of a finished group session (the hub's `sessionFinished`), or closes its group
+    /// Records the outcomes of a finished group session (the host's `sessionFinished`), or closes its group
     /// when too few were present.
     public func sessionFinished(_ summary: SessionSummary) async {
         let now = now()

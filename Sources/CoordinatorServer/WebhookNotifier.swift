@@ -1,7 +1,7 @@
+import Callbacks
 import Coordinator
 import Foundation
 import Logging
-import SignallingServer
 import Synchronization
 
 /// Signed webhooks from committed changes: `party-completed` when the last outcome of a party is recorded,

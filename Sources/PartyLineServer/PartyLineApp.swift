@@ -84,7 +84,7 @@ public struct PartyLineApp: Sendable {
             journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
         let runner = PartyRunner(
-            coordinator: coordinator, hub: hub, validity: configuration.coordinator.validity,
+            coordinator: coordinator, sessionHost: hub, validity: configuration.coordinator.validity,
             minimumPresent: configuration.coordinator.minimumPresent, logger: makeLogger("partyline.parties"),
             now: now)
         if let secret = configuration.coordinator.webhookSecret, !configuration.coordinator.webhookURLs.isEmpty {
@@ -95,7 +95,7 @@ public struct PartyLineApp: Sendable {
         }
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: coordinatorConfiguration,
-            attestationKey: attestationKey, hub: hub, now: now)
+            attestationKey: attestationKey, sessionHost: hub, now: now)
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
         let adoptStream: StreamAdopter? =

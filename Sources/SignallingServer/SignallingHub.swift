@@ -1,3 +1,4 @@
+import Callbacks
 import Crypto
 import Foundation
 import HTTPHost

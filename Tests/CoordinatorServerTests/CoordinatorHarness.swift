@@ -58,10 +58,11 @@ struct CoordinatorHarness: Sendable {
             database: backend, adminKeys: [adminKey], loginSecret: "login", sessionLifetime: 86_400)
         (configuration.loginsPerSecond, configuration.loginBurst) = loginLimit
         let api = CoordinatorAPI(
-            coordinator: coordinator, configuration: configuration, attestationKey: attestationKey, hub: hub,
+            coordinator: coordinator, configuration: configuration, attestationKey: attestationKey, sessionHost: hub,
             now: { clock.now })
         let runner = PartyRunner(
-            coordinator: coordinator, hub: hub, validity: configuration.validity, logger: logger, now: { clock.now })
+            coordinator: coordinator, sessionHost: hub, validity: configuration.validity, logger: logger,
+            now: { clock.now })
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
         let app = HTTPHost.make(
             host: "127.0.0.1", port: 0, logger: logger, webSocket: SignallingRoutes.webSocket(hub: hub),

@@ -1,8 +1,8 @@
+import Callbacks
 import Foundation
 import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
-import SignallingServer
 import Testing
 
 /// An HTTP endpoint on 127.0.0.1 that collects webhooks whose signature verifies.

@@ -6,13 +6,13 @@ import NIOHTTP1
 
 /// Delivers a session's result to the coordinator's callback URL: a signed JSON POST, retried with
 /// exponential backoff until a 2xx answer or the attempts run out.
-package struct CallbackDelivery: Sendable {
+public struct CallbackDelivery: Sendable {
     let secret: String
     let attempts: Int
     let initialBackoff: Duration
     let logger: Logger
 
-    package init(secret: String, attempts: Int, initialBackoff: Duration, logger: Logger) {
+    public init(secret: String, attempts: Int, initialBackoff: Duration, logger: Logger) {
         self.secret = secret
         self.attempts = attempts
         self.initialBackoff = initialBackoff
@@ -26,7 +26,7 @@ package struct CallbackDelivery: Sendable {
 
     /// Posts `body` to `url`; returns whether it was accepted.
     @discardableResult
-    package func deliver(_ body: Data, to url: String) async -> Bool {
+    public func deliver(_ body: Data, to url: String) async -> Bool {
         for attempt in 1...max(1, attempts) {
             if await post(body, to: url) { return true }
             guard attempt < attempts else { break }

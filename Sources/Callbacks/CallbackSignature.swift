@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Shared
-import Signalling
 
 /// How a result callback proves it came from this server: the header
 /// `X-PartyLine-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The receiver
