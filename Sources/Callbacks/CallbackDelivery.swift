@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// Delivers a session's result to the coordinator's callback URL: a signed JSON POST, retried with
-/// exponential backoff until a 2xx answer or the attempts run out.
+/// Delivers a signed JSON POST (a session's result to its callback URL, or a coordinator webhook), retried
+/// with exponential backoff until a 2xx answer or the attempts run out.
 public struct CallbackDelivery: Sendable {
     let secret: String
     let attempts: Int

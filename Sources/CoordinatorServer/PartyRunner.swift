@@ -5,10 +5,10 @@ import Signalling
 import Synchronization
 
 /// Runs parties: at a party's start it assigns the groups, creates one signalling session per group through
-/// a session host's setup API (``SessionHost``: this node's hub), and records each member's outcome when the group's session finishes. A group
-/// with fewer than `minimumPresent` members there at its start is closed: its absent members are no-shows and
-/// its present ones are placed, once every group of the party has begun, in new groups with the others
-/// waiting (unplaced, deposit back, when too few wait). Every step is re-derived from the stored state on each
+/// a session host's setup API (``SessionHost``: this node's hub), and records each member's outcome when
+/// the group's session finishes. A group with fewer than `minimumPresent` members there at its start is
+/// closed: its absent members are no-shows and its present ones are placed, once every group of the party
+/// has begun, in new groups with the others waiting (unplaced, deposit back, when too few wait). Every step is re-derived from the stored state on each
 /// tick, so a restart picks up where the last process stopped (a group whose session was lost gets a new one,
 /// in which members with an outcome only verify).
 public final class PartyRunner: Service, Sendable {
@@ -106,8 +106,15 @@ public final class PartyRunner: Service, Sendable {
     private func groupsNeedingSessions(now: Int64) async -> [OpenGroup] {
         var needing: [OpenGroup] = []
         for group in openGroups(now: now) {
-            if let session = group.session, await sessionHost.summary(of: session) != nil { continue }
-            needing.append(group)
+            guard let session = group.session else {
+                needing.append(group)
+                continue
+            }
+            do {
+                if try await sessionHost.summary(of: session) == nil { needing.append(group) }
+            } catch {
+                logger.warning("session host unreachable", metadata: ["session": "\(session)", "error": "\(error)"])
+            }
         }
         return needing
     }
@@ -124,8 +131,9 @@ public final class PartyRunner: Service, Sendable {
         // Gathering: no live session yet, not begun, or ended undersized with its result not yet recorded.
         var gathering = Set<String>()
         for group in openGroups(now: now) where !gathering.contains(group.party) {
+            // A session the host cannot report on counts as gathering: regrouping waits for it.
             var state: String?
-            if let session = group.session { state = await sessionHost.summary(of: session)?.state }
+            if let session = group.session { state = try? await sessionHost.summary(of: session)?.state }
             if state == nil || state == "waiting" || state == "undersized" { gathering.insert(group.party) }
         }
         for party in waiting where !gathering.contains(party.party) {

@@ -1,6 +1,7 @@
 /// Where group sessions are set up and run, as the party coordinator sees it: the session-setup API
-/// (`POST /v1/sessions`) and what the coordinator reads back. The node's own `SignallingHub` is one; a
-/// cluster places sessions on other nodes through the same requirements.
+/// (`POST /v1/sessions`) and what the coordinator reads back. The node's own `SignallingHub` is one. A
+/// session's votes and decisions (its journal) and its final summary come back separately, through the
+/// closures the hub is made with.
 public protocol SessionHost: Sendable {
     /// The rules sessions run by (turn deadline, no-show grace), for the coordinator's time budgets.
     var sessionRules: GroupSessionConfiguration { get }
@@ -11,8 +12,9 @@ public protocol SessionHost: Sendable {
     /// Creates a group session and one join token per member; throws when the host refuses (for instance
     /// while it drains).
     func createSession(_ request: CreateSessionRequest) async throws -> CreateSessionResponse
-    /// A live or recently finished session's summary; nil when the host does not know the session.
-    func summary(of session: String) async -> SessionSummary?
+    /// A live or recently finished session's summary; nil when the host does not know the session. Throws
+    /// when the host cannot tell (unreachable): the caller must not take that for an unknown session.
+    func summary(of session: String) async throws -> SessionSummary?
     /// The turn running in a session, with its prover's pseudonym; nil between turns and for unknown sessions.
     func runningTurn(of session: String) async -> (turn: GroupSession.Turn, proverPseudonym: String)?
 }

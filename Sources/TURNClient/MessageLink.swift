@@ -93,12 +93,17 @@ final class Inbox {
     func next(within timeout: TimeAmount) -> EventLoopFuture<ByteBuffer?> {
         if let first = queue.popFirst() { return eventLoop.makeSucceededFuture(first) }
         if closed { return eventLoop.makeFailedFuture(STUNClientError.connectionClosed) }
+        if let earlier = waiter {
+            waiter = nil
+            earlier.timer.cancel()
+            earlier.promise.succeed(nil)
+        }
         let promise = eventLoop.makePromise(of: ByteBuffer?.self)
-        let timer = eventLoop.scheduleTask(in: timeout) { [self] in
+        let timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard let current = waiter, current.promise.futureResult === promise.futureResult else { return }
             waiter = nil
             promise.succeed(nil)
         }
-        waiter?.promise.succeed(nil)
         waiter = (promise, timer)
         return promise.futureResult
     }

@@ -65,7 +65,7 @@ public enum STUNClient {
                 .bind(host: server.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
         case .tcp, .tls:
             let sslContext = url.transport == .tls ? try makeClientTLSContext(trust) : nil
-            let serverName = url.host.first?.isNumber == true || url.host.contains(":") ? nil : url.host
+            let serverName = url.tlsServerName
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(Int64(timeout.components.seconds) + 1))
                 .channelInitializer { channel in

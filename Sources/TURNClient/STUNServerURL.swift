@@ -47,6 +47,11 @@ public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
         self.init(scheme: scheme, host: hostPort.host, port: hostPort.port, transport: transport)
     }
 
+    /// The name to send in TLS SNI and check the certificate against: the host, unless it is an IP literal.
+    public var tlsServerName: String? {
+        IPAddress(parsing: host) == nil ? host : nil
+    }
+
     public var description: String {
         "\(scheme.rawValue):\(HostPort(host: host, port: port))?transport=\(transport == .tls ? "tcp" : transport.rawValue)"
     }

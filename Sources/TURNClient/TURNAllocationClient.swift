@@ -50,6 +50,10 @@ public struct TURNAllocationClient: Sendable {
     private var auth: TURNClientAuthentication
     private var transaction = TransactionID.random()
     private var lastRequest: (method: STUNMethod, attributes: [STUNAttribute]) = (.allocate, [])
+    /// Challenges answered for the current request (the first 401 included): a server that keeps answering
+    /// 438 cannot hold the client in a loop.
+    private var retries = 0
+    static let maximumRetries = 3
 
     public init(authentication: TURNClientAuthentication, dataPath: TURNDataPath) {
         self.auth = authentication
@@ -78,14 +82,30 @@ public struct TURNAllocationClient: Sendable {
     }
 
     /// Interprets a STUN message from the server; nil when it does not answer the outstanding request.
+    /// Once requests are signed, a success must carry this client's MESSAGE-INTEGRITY and a response with a
+    /// wrong one is ignored as if never received (RFC 8489 §9.2.5); an unsigned error still ends the request
+    /// (401 and 438 are unsigned by rule, and a forged refusal costs no more than a dropped answer would).
     public mutating func handle(response bytes: ByteBuffer) -> Step? {
-        guard let response = try? STUNMessage(datagram: bytes), response.transactionID == transaction,
-            response.type.messageClass == .successResponse || response.type.messageClass == .errorResponse,
-            response.type.method == lastRequest.method
+        guard let view = try? STUNMessageView(datagram: bytes), view.transactionID == transaction,
+            view.type.messageClass == .successResponse || view.type.messageClass == .errorResponse,
+            view.type.method == lastRequest.method, let response = try? view.decode()
         else { return nil }
+        switch auth.integrity(of: view) {
+        case .invalid?: return nil
+        case .absent? where view.type.messageClass == .successResponse: return nil
+        default: break
+        }
         outstandingRequest = nil
         if response.type.messageClass == .errorResponse {
-            if auth.learn(from: response) { return .retry(request(lastRequest.method, lastRequest.attributes)) }
+            if retries < Self.maximumRetries, auth.learn(from: response) {
+                retries += 1
+                return .retry(request(lastRequest.method, lastRequest.attributes, retry: true))
+            }
+            if phase == .releasing, response.errorCode?.code == 437 {
+                // RFC 8656 §7.3: the allocation is already gone (an earlier Refresh 0 whose answer was lost).
+                phase = .released
+                return .released
+            }
             return fail("\(response.type.method) refused: \(response.errorCode.map { "\($0)" } ?? "no ERROR-CODE")")
         }
         switch phase {
@@ -146,7 +166,10 @@ public struct TURNAllocationClient: Sendable {
     }
 
     /// Encodes `method` with a fresh transaction, remembering it for a retry after a challenge.
-    private mutating func request(_ method: STUNMethod, _ attributes: [STUNAttribute]) -> ByteBuffer {
+    private mutating func request(_ method: STUNMethod, _ attributes: [STUNAttribute], retry: Bool = false)
+        -> ByteBuffer
+    {
+        if !retry { retries = 0 }
         transaction = .random()
         lastRequest = (method, attributes)
         let bytes = auth.message(

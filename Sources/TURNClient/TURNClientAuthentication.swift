@@ -60,4 +60,10 @@ public struct TURNClientAuthentication: Sendable {
         guard let key, case .valid = view.checkIntegrity(key: key) else { return false }
         return true
     }
+
+    /// The integrity of a response checked against this client's key; nil while no key is known (the
+    /// requests went unsigned, so their answers cannot be checked).
+    public func integrity(of view: STUNMessageView) -> STUNIntegrityCheck? {
+        key.map(view.checkIntegrity(key:))
+    }
 }

@@ -50,56 +50,70 @@ public enum TURNRelayCheck {
         } catch {
             throw TURNRelayCheckError.resolutionFailed(url.host)
         }
-        let serverName = url.host.first?.isNumber == true || url.host.contains(":") ? nil : url.host
-        let links = [
-            try await MessageLink.open(
-                to: server, transport: url.transport, serverName: serverName, trust: trust, group: group),
-            try await MessageLink.open(
-                to: server, transport: url.transport, serverName: serverName, trust: trust, group: group),
-        ]
-        let authentication = TURNClientAuthentication(username: username, password: password)
-        var clients = [
-            TURNAllocationClient(authentication: authentication, dataPath: dataPath),
-            TURNAllocationClient(authentication: authentication, dataPath: dataPath),
-        ]
-        let deadline = ContinuousClock.now + timeout
+        let serverName = url.tlsServerName
+        var links: [MessageLink] = []
+        var clients: [TURNAllocationClient] = []
         do {
-            var relayed: [TransportAddress] = []
-            for index in 0..<2 {
-                let request = clients[index].allocate()
-                guard
-                    case .allocated(let address) = try await transact(links[index], &clients[index], request, deadline)
-                else { throw TURNRelayCheckError.refused(failure(clients[index])) }
-                relayed.append(address)
+            for _ in 0..<2 {
+                links.append(
+                    try await MessageLink.open(
+                        to: server, transport: url.transport, serverName: serverName, trust: trust, group: group))
+                clients.append(
+                    TURNAllocationClient(
+                        authentication: TURNClientAuthentication(username: username, password: password),
+                        dataPath: dataPath))
             }
-            for index in 0..<2 {
-                let request = clients[index].bind(to: relayed[1 - index])
-                guard case .bound = try await transact(links[index], &clients[index], request, deadline) else {
-                    throw TURNRelayCheckError.refused(failure(clients[index]))
-                }
-            }
-            let padded = url.transport != .udp
-            var roundTrips: [Duration] = []
-            for number in 0..<packets {
-                var payload = ByteBuffer(string: "PartyLine relay check \(number) ")
-                payload.writeInteger(UInt64.random(in: 0...UInt64.max))
-                let started = ContinuousClock.now
-                guard try await pass(payload, from: (links[0], clients[0]), to: (links[1], clients[1]), padded),
-                    try await pass(payload, from: (links[1], clients[1]), to: (links[0], clients[0]), padded)
-                else { continue }
-                roundTrips.append(ContinuousClock.now - started)
-            }
-            for index in 0..<2 {
-                let request = clients[index].release()
-                _ = try? await transact(links[index], &clients[index], request, ContinuousClock.now + .seconds(1))
-            }
-            for link in links { await link.close() }
-            guard !roundTrips.isEmpty else { throw TURNRelayCheckError.nothingRelayed(sent: packets) }
-            return Result(relayed: relayed, mapped: clients[0].mappedAddress, sent: packets, roundTrips: roundTrips)
+            let result = try await exchange(
+                links, &clients, deadline: ContinuousClock.now + timeout, packets: packets,
+                padded: url.transport != .udp)
+            await release(links, &clients)
+            return result
         } catch {
-            for link in links { await link.close() }
+            await release(links, &clients)
             throw error
         }
+    }
+
+    /// Allocates twice, binds each allocation to the other's relayed address, and passes the packets.
+    private static func exchange(
+        _ links: [MessageLink], _ clients: inout [TURNAllocationClient], deadline: ContinuousClock.Instant,
+        packets: Int, padded: Bool
+    ) async throws -> Result {
+        var relayed: [TransportAddress] = []
+        for index in 0..<2 {
+            let request = clients[index].allocate()
+            guard case .allocated(let address) = try await transact(links[index], &clients[index], request, deadline)
+            else { throw TURNRelayCheckError.refused(failure(clients[index])) }
+            relayed.append(address)
+        }
+        for index in 0..<2 {
+            let request = clients[index].bind(to: relayed[1 - index])
+            guard case .bound = try await transact(links[index], &clients[index], request, deadline) else {
+                throw TURNRelayCheckError.refused(failure(clients[index]))
+            }
+        }
+        var roundTrips: [Duration] = []
+        for number in 0..<packets {
+            var payload = ByteBuffer(string: "PartyLine relay check \(number) ")
+            payload.writeInteger(UInt64.random(in: 0...UInt64.max))
+            let started = ContinuousClock.now
+            guard try await pass(payload, from: (links[0], clients[0]), to: (links[1], clients[1]), padded),
+                try await pass(payload, from: (links[1], clients[1]), to: (links[0], clients[0]), padded)
+            else { continue }
+            roundTrips.append(ContinuousClock.now - started)
+        }
+        guard !roundTrips.isEmpty else { throw TURNRelayCheckError.nothingRelayed(sent: packets) }
+        return Result(relayed: relayed, mapped: clients[0].mappedAddress, sent: packets, roundTrips: roundTrips)
+    }
+
+    /// Deletes every allocation made (Refresh LIFETIME 0, a second at most each), then closes the links:
+    /// a failed check leaves nothing behind on the server to count against the user's quota.
+    private static func release(_ links: [MessageLink], _ clients: inout [TURNAllocationClient]) async {
+        for index in clients.indices where clients[index].relayedAddress != nil {
+            let request = clients[index].release()
+            _ = try? await transact(links[index], &clients[index], request, ContinuousClock.now + .seconds(1))
+        }
+        for link in links { await link.close() }
     }
 
     /// Sends `payload` through `from`'s relay and waits up to a second for it to arrive at `to`.
@@ -124,19 +138,24 @@ public enum TURNRelayCheck {
         _ link: MessageLink, _ client: inout TURNAllocationClient, _ request: ByteBuffer,
         _ deadline: ContinuousClock.Instant
     ) async throws -> TURNAllocationClient.Step {
-        var wait = TimeAmount.milliseconds(500)
+        let reliable = link.transport != .udp
+        var rto = Duration.milliseconds(500)
+        var resend = ContinuousClock.now + rto
         try await link.send(request)
         while ContinuousClock.now < deadline {
-            let left = TimeAmount(deadline - ContinuousClock.now)
-            let reliable = link.transport != .udp
-            guard let message = try await link.next(within: reliable ? left : min(wait, left)) else {
-                if let again = client.outstandingRequest, !reliable { try await link.send(again) }
-                wait = .nanoseconds(wait.nanoseconds * 2)
+            let until = reliable ? deadline : min(resend, deadline)
+            guard let message = try await link.next(within: TimeAmount(until - ContinuousClock.now)) else {
+                if !reliable, ContinuousClock.now >= resend, let again = client.outstandingRequest {
+                    try await link.send(again)
+                    rto *= 2
+                    resend = ContinuousClock.now + rto
+                }
                 continue
             }
             switch client.handle(response: message) {
             case .retry(let signed)?:
-                wait = .milliseconds(500)
+                rto = .milliseconds(500)
+                resend = ContinuousClock.now + rto
                 try await link.send(signed)
             case let step?:
                 return step

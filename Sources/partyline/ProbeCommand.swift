@@ -11,7 +11,8 @@ struct ProbeCommand: AsyncParsableCommand {
             A stun: URL sends a Binding request and prints the mapped address and round-trip time. A turn: URL \
             makes two allocations, binds each to the other's relayed address and sends packets out through one \
             relay and back through the other, as two browsers with relay candidates would; it needs credentials \
-            (--username and --password, or --secret for a REST credential). Exits non-zero when the check fails.
+            (--username and --password, or --secret for a REST credential). Exits non-zero when the check fails: \
+            no answer, a refusal, or no packet back (it prints how many of the packets came back).
             Examples: stun:127.0.0.1:3478, stun:[::1]:3478?transport=tcp, stuns:localhost:5349, \
             turn:127.0.0.1:3478 --secret S, turns:turn.example.org:443?transport=tcp --username U --password P
             """
@@ -35,7 +36,10 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(help: "TURN: packets to send through the relays.")
     var packets: Int = 5
 
-    @Option(help: "Seconds to wait for the answer, retransmitting over UDP meanwhile.")
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for the answer, retransmitting over UDP meanwhile (turn: for the whole setup, "
+                + "all four requests; each packet then waits up to a second)."))
     var timeout: Double = 5
 
     @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed the server's TLS certificate.")

@@ -10,15 +10,33 @@ struct TURNAllocationClientTests {
     static let relayed = TransportAddress(ip: IPAddress(parsing: "192.0.2.7")!, port: 50_000)
     static let peer = TransportAddress(ip: IPAddress(parsing: "198.51.100.9")!, port: 40_000)
 
+    /// alice's long-term key in realm "r", as the server signs with it.
+    static let key = try! STUNKey.longTerm(username: "alice", realm: "r", password: "wonderland")!
+
+    /// The server's answer to `request`, signed with `key` when given.
     static func answer(
-        _ request: ByteBuffer, _ messageClass: STUNMessageClass, _ attributes: [STUNAttribute]
+        _ request: ByteBuffer, _ messageClass: STUNMessageClass, _ attributes: [STUNAttribute],
+        signedWith: STUNKey? = nil
     ) throws -> ByteBuffer {
         let message = try STUNMessage(datagram: request)
         return STUNMessage(
             type: STUNMessageType(method: message.type.method, messageClass: messageClass),
             transactionID: message.transactionID, attributes: attributes
-        ).encoded(fingerprint: true)
+        ).encoded(signing: signedWith.map { STUNSigning(key: $0) }, fingerprint: true)
     }
+
+    /// A client past its first challenge: the next request it sends is signed.
+    static func challenged(_ dataPath: TURNDataPath = .channel) throws -> (TURNAllocationClient, ByteBuffer) {
+        var client = TURNAllocationClient(
+            authentication: TURNClientAuthentication(username: "alice", password: "wonderland"), dataPath: dataPath)
+        let first = client.allocate()
+        let challenge = try answer(
+            first, .errorResponse, [.errorCode(STUNErrorCode(code: 401)), .realm("r"), .nonce("n1")])
+        guard case .retry(let signed)? = client.handle(response: challenge) else { throw TestFailure() }
+        return (client, signed)
+    }
+
+    struct TestFailure: Error {}
 
     @Test("401 then signed retry, allocated, channel bound, data wrapped and unwrapped, released")
     func channelPath() throws {
@@ -35,9 +53,15 @@ struct TURNAllocationClientTests {
         #expect(try STUNMessage(datagram: signed).attribute(.username) == .username("alice"))
         #expect(client.outstandingRequest == signed)
         #expect(client.handle(response: challenge) == nil, "the old transaction's answer is ignored")
-        let success = try Self.answer(
-            signed, .successResponse,
-            [.xorRelayedAddress(Self.relayed), .xorMappedAddress(Self.peer), .lifetime(600)])
+        let attributes: [STUNAttribute] = [
+            .xorRelayedAddress(Self.relayed), .xorMappedAddress(Self.peer), .lifetime(600),
+        ]
+        let unsigned = try Self.answer(signed, .successResponse, attributes)
+        #expect(client.handle(response: unsigned) == nil, "RFC 8489 §9.2.5: an unsigned success is discarded")
+        let forged = try Self.answer(
+            signed, .successResponse, attributes, signedWith: STUNKey(bytes: Array(repeating: 7, count: 16)))
+        #expect(client.handle(response: forged) == nil, "a success signed with another key is discarded")
+        let success = try Self.answer(signed, .successResponse, attributes, signedWith: Self.key)
         #expect(client.handle(response: success) == .allocated(relayed: Self.relayed))
         #expect(client.mappedAddress == Self.peer && client.phase == .allocated)
 
@@ -45,7 +69,7 @@ struct TURNAllocationClientTests {
         let request = try STUNMessage(datagram: bind)
         #expect(request.type.method == STUNMethod.channelBind)
         #expect(request.attribute(.channelNumber) == .channelNumber(TURNAllocationClient.channel))
-        #expect(client.handle(response: try Self.answer(bind, .successResponse, [])) == .bound)
+        #expect(client.handle(response: try Self.answer(bind, .successResponse, [], signedWith: Self.key)) == .bound)
         #expect(client.phase == .ready && client.outstandingRequest == nil)
 
         var wrapped = ByteBuffer()
@@ -58,17 +82,21 @@ struct TURNAllocationClientTests {
 
         let release = client.release()
         #expect(try STUNMessage(datagram: release).attribute(.lifetime) == .lifetime(0))
-        #expect(client.handle(response: try Self.answer(release, .successResponse, [])) == .released)
+        #expect(
+            client.handle(response: try Self.answer(release, .successResponse, [], signedWith: Self.key)) == .released)
     }
 
     @Test("indication path: Send indication out, Data indication only from the peer back")
     func indicationPath() throws {
-        var client = TURNAllocationClient(
-            authentication: TURNClientAuthentication(username: "alice", password: "wonderland"), dataPath: .indication)
-        let allocate = client.allocate()
-        _ = client.handle(response: try Self.answer(allocate, .successResponse, [.xorRelayedAddress(Self.relayed)]))
+        var (client, allocate) = try Self.challenged(.indication)
+        _ = client.handle(
+            response: try Self.answer(
+                allocate, .successResponse, [.xorRelayedAddress(Self.relayed)], signedWith: Self.key))
         let permission = client.bind(to: Self.peer)
         #expect(try STUNMessage(datagram: permission).type.method == .createPermission)
+        #expect(
+            client.handle(response: try Self.answer(permission, .successResponse, [], signedWith: Self.key)) == .bound)
+        #expect(client.phase == .ready)
         var send = ByteBuffer()
         client.wrap(ByteBuffer(string: "hello"), padded: false, into: &send)
         let indication = try STUNMessage(datagram: send)
@@ -102,5 +130,38 @@ struct TURNAllocationClientTests {
             bare.handle(response: try Self.answer(request, .successResponse, []))
                 == .failed("Allocate success without XOR-RELAYED-ADDRESS"))
         #expect(bare.handle(response: ByteBuffer(bytes: [0, 1, 2])) == nil, "garbage is not an answer")
+    }
+
+    @Test("438 brings a retry with the new nonce, three challenges per request at most; 437 to a release is released")
+    func staleNonceAndRelease() throws {
+        var (client, allocate) = try Self.challenged()
+        var request = allocate
+        for nonce in 2...3 {
+            let stale = try Self.answer(
+                request, .errorResponse, [.errorCode(STUNErrorCode(code: 438)), .realm("r"), .nonce("n\(nonce)")])
+            guard case .retry(let again)? = client.handle(response: stale) else {
+                Issue.record("no retry after 438 number \(nonce - 1)")
+                return
+            }
+            #expect(try STUNMessage(datagram: again).attribute(.nonce) == .nonce("n\(nonce)"))
+            request = again
+        }
+        let fourth = try Self.answer(
+            request, .errorResponse, [.errorCode(STUNErrorCode(code: 438)), .realm("r"), .nonce("n4")])
+        guard case .failed(let reason)? = client.handle(response: fourth) else {
+            Issue.record("a server answering 438 forever kept the client retrying")
+            return
+        }
+        #expect(reason.contains("438"))
+
+        var (releasing, first) = try Self.challenged()
+        _ = releasing.handle(
+            response: try Self.answer(first, .successResponse, [.xorRelayedAddress(Self.relayed)], signedWith: Self.key)
+        )
+        let release = releasing.release()
+        let gone = try Self.answer(
+            release, .errorResponse, [.errorCode(STUNErrorCode(code: 437))], signedWith: Self.key)
+        #expect(releasing.handle(response: gone) == .released)
+        #expect(releasing.phase == .released)
     }
 }
