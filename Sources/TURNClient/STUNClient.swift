@@ -44,12 +44,7 @@ public enum STUNClient {
         _ url: STUNServerURL, timeout: Duration = .seconds(5), trust: TLSTrust = .systemDefault,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> BindingResult {
-        let server: SocketAddress
-        do {
-            server = try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
-        } catch {
-            throw STUNClientError.resolutionFailed(url.host)
-        }
+        guard let server = url.resolve() else { throw STUNClientError.resolutionFailed(url.host) }
         let transaction = BindingTransaction(reliable: url.transport != .udp)
         let promise = group.next().makePromise(of: BindingTransaction.Result.self)
         let channel: any Channel

@@ -1,3 +1,4 @@
+import NIOCore
 import STUN
 
 /// A STUN or TURN server address as RFC 7064 / RFC 7065 write it: `stun:host:port`, `stuns:host`,
@@ -45,6 +46,11 @@ public struct STUNServerURL: Hashable, Sendable, CustomStringConvertible {
             return nil
         }
         self.init(scheme: scheme, host: hostPort.host, port: hostPort.port, transport: transport)
+    }
+
+    /// The server's address, resolving the host name when it is one; nil when it does not resolve.
+    public func resolve() -> SocketAddress? {
+        try? SocketAddress.makeAddressResolvingHost(host, port: port)
     }
 
     /// The name to send in TLS SNI and check the certificate against: the host, unless it is an IP literal.

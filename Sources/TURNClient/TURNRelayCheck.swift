@@ -44,12 +44,7 @@ public enum TURNRelayCheck {
         packets: Int = 5, timeout: Duration = .seconds(5), trust: TLSTrust = .systemDefault,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Result {
-        let server: SocketAddress
-        do {
-            server = try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
-        } catch {
-            throw TURNRelayCheckError.resolutionFailed(url.host)
-        }
+        guard let server = url.resolve() else { throw TURNRelayCheckError.resolutionFailed(url.host) }
         let serverName = url.tlsServerName
         var links: [MessageLink] = []
         var clients: [TURNAllocationClient] = []
