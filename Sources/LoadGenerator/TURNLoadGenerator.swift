@@ -17,9 +17,22 @@ public struct TURNLoadGenerator: Sendable {
         case udp, tcp, tls
     }
 
+    /// How the client and the echo peer hand their packets to the kernel. A relay's cost depends on it, so
+    /// comparisons name it.
+    public enum SendMode: String, Sendable, CaseIterable {
+        /// One system call per datagram (one write per frame over TCP and TLS), sent as soon as it is made:
+        /// what browsers and phones (libwebrtc) do.
+        case perDatagram = "per-datagram"
+        /// A read burst's packets in one sendmmsg (one write over TCP and TLS), without segmentation offload.
+        case sendmmsg
+        /// Runs of one size as one UDP GSO write where Linux has it: the tool's cheapest, no real client's.
+        case gso
+    }
+
     public var target: SocketAddress
     public var transport: Transport
     public var dataPath: TURNDataPath
+    public var sendMode: SendMode
     public var allocations: Int
     /// Application bytes per packet (at least 16: slot, generation, send time).
     public var payloadSize: Int
@@ -35,13 +48,15 @@ public struct TURNLoadGenerator: Sendable {
     public var timeout: Duration
 
     public init(
-        target: SocketAddress, transport: Transport = .udp, dataPath: TURNDataPath = .channel, allocations: Int = 16,
+        target: SocketAddress, transport: Transport = .udp, dataPath: TURNDataPath = .channel,
+        sendMode: SendMode = .perDatagram, allocations: Int = 16,
         payloadSize: Int = 100, rate: Int? = nil, window: Int = 8, duration: Duration = .seconds(10),
         username: String, password: String, trust: TLSTrust = .insecureNoVerification, timeout: Duration = .seconds(1)
     ) {
         self.target = target
         self.transport = transport
         self.dataPath = dataPath
+        self.sendMode = sendMode
         self.allocations = max(1, allocations)
         self.payloadSize = max(payloadSize, TURNLoadSession.minimumPayload)
         self.rate = rate
@@ -69,12 +84,15 @@ public struct TURNLoadGenerator: Sendable {
         progress: @Sendable (_ elapsed: Duration, _ echoes: Int) -> Void = { _, _ in }
     ) async throws -> TURNLoadReport {
         let loopback = target.protocol == .inet6 ? "::1" : "127.0.0.1"
+        let sendMode = self.sendMode
         let echo = try await DatagramBootstrap(group: group)
             .channelOption(.datagramVectorReadMessageCount, value: 32)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(sendMode: sendMode))
+                }
             }
             .bind(host: loopback, port: 0).get()
         defer { echo.close(promise: nil) }
@@ -96,7 +114,8 @@ public struct TURNLoadGenerator: Sendable {
                 let session = TURNLoadSession(
                     auth: TURNClientAuthentication(username: username, password: password), peer: echoAddress,
                     dataPath: dataPath, stream: transport != .udp, payloadSize: payloadSize, slots: slots)
-                let state = TURNLoadClient(session: session, promise: loop.makePromise(), target: target)
+                let state = TURNLoadClient(
+                    session: session, promise: loop.makePromise(), target: target, sendMode: sendMode)
                 let channel = try await connect(state, on: loop, sslContext: sslContext, bindHost: loopback)
                 clients.append((channel, state))
                 batch.append(state)
@@ -198,15 +217,20 @@ final class TURNLoadClient: @unchecked Sendable {
     var session: TURNLoadSession
     let ready: EventLoopPromise<Void>
     let target: SocketAddress
+    let sendMode: TURNLoadGenerator.SendMode
     let echoes = ManagedAtomic<Int>(0)
     var running = false
     var nextSlot = 0
     var tasks: [RepeatedTask] = []
 
-    init(session: TURNLoadSession, promise: EventLoopPromise<Void>, target: SocketAddress) {
+    init(
+        session: TURNLoadSession, promise: EventLoopPromise<Void>, target: SocketAddress,
+        sendMode: TURNLoadGenerator.SendMode
+    ) {
         self.session = session
         self.ready = promise
         self.target = target
+        self.sendMode = sendMode
     }
 
     /// Handles a message from the relay; returns bytes to send (setup requests or the next packet).
@@ -263,6 +287,7 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler, TURNLoadTransport {
         let before = out.writerIndex
         client.received(unwrapInboundIn(data).data, now: .now(), out: &out, pacing: pacing)
         if out.writerIndex > before { pendingLengths.append(out.writerIndex - before) }
+        if client.sendMode == .perDatagram { flush(context: context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
@@ -278,14 +303,16 @@ final class TURNLoadDatagramHandler: ChannelInboundHandler, TURNLoadTransport {
         flush(context: context)
     }
 
-    /// Writes the pending datagrams; runs of one size go as one UDP GSO write where Linux has it, so the
-    /// tool spends less of the shared cores per packet than the server it measures.
+    /// Writes the pending datagrams with one flush: one sendmsg for a single datagram, one sendmmsg for
+    /// several, and with `gso` runs of one size as one UDP GSO write where Linux has it.
     private func flush(context: ChannelHandlerContext) {
         guard !pendingLengths.isEmpty else { return }
+        let segmenting = client.sendMode == .gso
         var index = pendingLengths.startIndex
         while index < pendingLengths.endIndex {
             let size = pendingLengths[index]
-            let end = GSORuns.end(from: index, to: pendingLengths.endIndex, size: { pendingLengths[$0] })
+            let end = GSORuns.end(
+                from: index, to: pendingLengths.endIndex, segmenting: segmenting, size: { pendingLengths[$0] })
             let datagram = out.readSlice(length: size * (end - index))!
             context.write(
                 wrapOutboundOut(
@@ -323,6 +350,7 @@ final class TURNLoadStreamHandler: ChannelInboundHandler, TURNLoadTransport {
         case .stun(let bytes), .channelData(let bytes):
             client.received(bytes, now: .now(), out: &out, pacing: pacing)
         }
+        if client.sendMode == .perDatagram { flush(context: context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) { flush(context: context) }
@@ -401,11 +429,12 @@ enum GSORuns {
     static let enabled = System.supportsUDPSegmentationOffload
     private static let rule = DatagramRuns()
 
-    /// The end of the run of equal sizes (and meeting `joins`) from `start`; just past it without GSO.
-    static func end(from start: Int, to limit: Int, size: (Int) -> Int, joins: (Int) -> Bool = { _ in true })
-        -> Int
-    {
-        guard enabled else { return start + 1 }
+    /// The end of the run of equal sizes (and meeting `joins`) from `start`; just past it without GSO or
+    /// when not `segmenting`.
+    static func end(
+        from start: Int, to limit: Int, segmenting: Bool, size: (Int) -> Int, joins: (Int) -> Bool = { _ in true }
+    ) -> Int {
+        guard enabled, segmenting else { return start + 1 }
         return rule.end(from: start, to: limit, size: size) { size($0) == size(start) && joins($0) }
     }
 
@@ -415,26 +444,41 @@ enum GSORuns {
     }
 }
 
-/// The peer: sends every datagram back where it came from (the relayed address). The datagrams of one read
-/// burst from one address with one size go back as one GSO write.
+/// The peer: sends every datagram back where it came from (the relayed address), in the run's send mode:
+/// at once, one sendmsg each; or a read burst's replies in one sendmmsg; or, with `gso`, the datagrams of
+/// one burst from one address with one size as one GSO write.
 final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
+    private let sendMode: TURNLoadGenerator.SendMode
     /// The datagrams of the current read burst, answered when it ends.
     private var received: [AddressedEnvelope<ByteBuffer>] = []
 
+    init(sendMode: TURNLoadGenerator.SendMode) {
+        self.sendMode = sendMode
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received.append(unwrapInboundIn(data))
+        let envelope = unwrapInboundIn(data)
+        if sendMode == .perDatagram {
+            context.writeAndFlush(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: envelope.data)),
+                promise: nil)
+        } else {
+            received.append(envelope)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        guard !received.isEmpty else { return }
         var index = received.startIndex
         while index < received.endIndex {
             let address = received[index].remoteAddress
             let size = received[index].data.readableBytes
             let end = GSORuns.end(
-                from: index, to: received.endIndex, size: { received[$0].data.readableBytes },
+                from: index, to: received.endIndex, segmenting: sendMode == .gso,
+                size: { received[$0].data.readableBytes },
                 joins: { received[$0].remoteAddress == address })
             var data = received[index].data
             if end - index > 1 {

@@ -67,6 +67,12 @@ struct TURNLoadCommand: AsyncParsableCommand {
     @Option(help: "channel (ChannelData) or indication (Send/Data indications).")
     var mode: String = "channel"
 
+    @Option(
+        help: ArgumentHelp(
+            "How the client and its echo peer send: per-datagram (one system call each, as browsers and phones "
+                + "send), sendmmsg (a burst per call, no offload) or gso (UDP segmentation offload)."))
+    var send: String = "per-datagram"
+
     @Option(help: "Concurrent allocations, each with its own socket or connection.")
     var allocations: Int = 16
 
@@ -99,14 +105,18 @@ struct TURNLoadCommand: AsyncParsableCommand {
         guard let dataPath = TURNDataPath(rawValue: mode) else {
             throw ValidationError("--mode is channel or indication")
         }
+        guard let sendMode = TURNLoadGenerator.SendMode(rawValue: send) else {
+            throw ValidationError("--send is per-datagram, sendmmsg or gso")
+        }
         let (username, password) = try credentials()
         let generator = TURNLoadGenerator(
-            target: address, transport: transport, dataPath: dataPath, allocations: allocations, payloadSize: size,
+            target: address, transport: transport, dataPath: dataPath, sendMode: sendMode, allocations: allocations,
+            payloadSize: size,
             rate: rate,
             window: window, duration: .milliseconds(Int(duration * 1000)), username: username, password: password)
         let pace = rate.map { "\($0) packets/s each" } ?? "flat out, \(window) in flight each"
         print(
-            "load turn → \(address) over \(transport), \(dataPath), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
+            "load turn → \(address) over \(transport), \(dataPath), sends \(sendMode.rawValue), \(allocations) allocations, \(generator.payloadSize) B, \(pace), \(duration) s"
         )
         let report = try await generator.run { setup in
             print("  \(generator.allocations) allocations ready in \(setup)")

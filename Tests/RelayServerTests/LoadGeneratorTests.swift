@@ -28,12 +28,18 @@ struct LoadGeneratorTests {
 
 extension LoadGeneratorTests {
     @Test(
-        "a short TURN run over UDP, TCP or TLS relays every packet through the relay and back, and the relay counts them",
+        "a short TURN run over UDP, TCP or TLS, in each send mode, relays every packet through the relay and back",
         arguments: [
-            (TURNLoadGenerator.Transport.udp, TURNDataPath.channel, nil as Int?),
-            (.tcp, .indication, nil), (.udp, .indication, 100), (.tls, .channel, nil),
+            (
+                TURNLoadGenerator.Transport.udp, TURNDataPath.channel, nil as Int?,
+                TURNLoadGenerator.SendMode.perDatagram
+            ),
+            (.udp, .channel, nil, .sendmmsg), (.udp, .channel, nil, .gso), (.tcp, .indication, nil, .perDatagram),
+            (.udp, .indication, 100, .sendmmsg), (.tls, .channel, nil, .sendmmsg),
         ])
-    func turnRun(transport: TURNLoadGenerator.Transport, mode: TURNDataPath, rate: Int?) async throws {
+    func turnRun(
+        transport: TURNLoadGenerator.Transport, mode: TURNDataPath, rate: Int?, sendMode: TURNLoadGenerator.SendMode
+    ) async throws {
         var configuration = RelayServerConfiguration.loopback(certificate: STUNServerEndToEndTests.certificate)
         configuration.turn = .loopback()
         let server = RelayServer(configuration: configuration)
@@ -41,7 +47,8 @@ extension LoadGeneratorTests {
         let listener = try #require(RelayTransport(rawValue: transport.rawValue))
         let generator = TURNLoadGenerator(
             target: try #require(server.address(listener)), transport: transport, dataPath: mode,
-            allocations: 4, payloadSize: 200, rate: rate, window: 4, duration: .milliseconds(500), username: "alice",
+            sendMode: sendMode, allocations: 4, payloadSize: 200, rate: rate, window: 4, duration: .milliseconds(500),
+            username: "alice",
             password: "wonderland", timeout: .milliseconds(500))
         let report = try await generator.run()
         let relay = await server.relayStatistics()
