@@ -2,7 +2,8 @@
 # TURN relay throughput on loopback: PartyLine at its defaults vs coturn (Debian's turnserver) vs the floor (a
 # bare UDP relay hop with no protocol work, Benchmarks/relay-floor.c), same load tool, same run.
 # Usage: Benchmarks/turn-relay.sh [SECONDS=10] [ALLOCATIONS=32] [WINDOW=8] [ROUNDS=3] [SIZES="100 1000"]
-# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), PIN=1 (servers on CPU 0,
+# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (10; 0 skips
+# the latency phase: one allocation, one packet in flight, per-datagram, 100 B), PIN=1 (servers on CPU 0,
 # the tool on CPU 1), BEFORE=/path/to/an/older/partyline (a third server in the same rounds: a change's cost),
 # PL_FLAGS (extra `serve` flags: the figures are then not the defaults, and the table says so).
 #
@@ -102,6 +103,22 @@ for transport in $transports; do
     done
   done
 done
+latency_seconds=${LATENCY_SECONDS:-10}
+latencies="$work/latencies"
+if [ "$latency_seconds" != 0 ]; then
+  for server in PartyLine coturn floor; do
+    case $server in
+      PartyLine) port=$pl_port ;;
+      coturn) port=$co_port ;;
+      floor) port=$fl_port ;;
+    esac
+    out=$("${tool_cpu[@]}" "$partyline" load turn --target "127.0.0.1:$port" --username alice --password wonderland \
+      --send per-datagram --allocations 1 --window 1 --size 100 --duration "$latency_seconds")
+    echo "--- latency, $server"
+    echo "$out" | sed -n '/^result/,$p'
+    echo "$server $(field "$out" "echoes") $(field "$out" "p50 round trip" | tr -d ' ') $(field "$out" "p99 round trip" | tr -d ' ')" >>"$latencies"
+  done
+fi
 python3 - "$results" "$configuration" <<'PY'
 import statistics, sys
 rows = [line.split(maxsplit=7) for line in open(sys.argv[1])]
@@ -136,3 +153,21 @@ for transport, mode, size in keys:
         print(f"|   | before | {size} B | {b[0]:.0f} echoes/s, {b[2]:.2f} µs CPU/echo, lost {b[1]}; now ÷ before "
               f"{p[0] / b[0]:.3f}×, CPU {100 * (p[2] - b[2]) / b[2]:+.1f} % |")
 PY
+if [ -f "$latencies" ]; then
+  python3 - "$latencies" <<'PY'
+import sys
+def micros(text):
+    for unit, scale in (("µs", 1), ("ms", 1000), ("s", 1e6)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+rows = {r[0]: (int(r[1]), micros(r[2]), micros(r[3])) for r in (line.split() for line in open(sys.argv[1]))}
+floor = rows["floor"]
+print("\none allocation, one packet in flight, per-datagram, 100 B: round trip through the relay")
+print("| server | round trips | p50 | p99 | added over the floor p50 | p99 |")
+print("|---|---|---|---|---|---|")
+for server in ("PartyLine", "coturn", "floor"):
+    n, p50, p99 = rows[server]
+    print(f"| {server} | {n} | {p50:.1f} µs | {p99:.1f} µs | {p50 - floor[1]:+.1f} µs | {p99 - floor[2]:+.1f} µs |")
+PY
+fi

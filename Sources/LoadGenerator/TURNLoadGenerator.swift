@@ -147,8 +147,24 @@ public struct TURNLoadGenerator: Sendable {
         for (channel, state) in clients {
             report.data.merge(try await channel.eventLoop.submit { state.session.finish() }.get())
         }
-        // Every allocation is deleted (Refresh with LIFETIME 0) rather than left to expire on the relay.
-        for (channel, _) in clients { channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Release()) }
+        // Every allocation is deleted (Refresh with LIFETIME 0) rather than left to expire on the relay, and
+        // the answer awaited (asked again after a lost one): a later run's socket may get the same port, and
+        // an allocation left on that 5-tuple would refuse its Allocate (437).
+        for _ in 0..<3 {
+            var waiting: [EventLoopFuture<Bool>] = []
+            for (channel, state) in clients {
+                waiting.append(
+                    channel.eventLoop.submit {
+                        guard state.session.phase != .released else { return false }
+                        channel.pipeline.fireUserInboundEventTriggered(TURNLoadClient.Release())
+                        return true
+                    })
+            }
+            guard try await EventLoopFuture.whenAllSucceed(waiting, on: group.next()).get().contains(true) else {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
         report.data.duration = measured
         return report
     }
@@ -248,6 +264,7 @@ final class TURNLoadClient: @unchecked Sendable {
         }
         // Responses now (to the closing Refresh) are not echoes.
         if first >> 6 == 0, let type = bytes.getInteger(at: bytes.readerIndex, as: UInt16.self), type & 0x0100 != 0 {
+            _ = session.control(bytes)
             return
         }
         guard let slot = session.echo(bytes, now: now) else { return }

@@ -9,7 +9,7 @@ import TURNClient
 /// relay, with loss and latency. Bytes in, bytes out; the NIO handlers only move them.
 struct TURNLoadSession {
     enum Phase: Equatable {
-        case allocating, binding, ready
+        case allocating, binding, ready, released
         case failed(String)
     }
 
@@ -70,7 +70,10 @@ struct TURNLoadSession {
         case .failed(let reason)?:
             phase = .failed(reason)
             return nil
-        case .released?, nil:
+        case .released?:
+            phase = .released
+            return nil
+        case nil:
             return nil
         }
     }
