@@ -2,7 +2,7 @@
 # TURN relay throughput on loopback: PartyLine at its defaults vs coturn (Debian's turnserver) vs the floor (a
 # bare UDP relay hop with no protocol work, Benchmarks/relay-floor.c), same load tool, same run.
 # Usage: Benchmarks/turn-relay.sh [SECONDS=10] [ALLOCATIONS=32] [WINDOW=8] [ROUNDS=3] [SIZES="100 1000"]
-# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (10; 0 skips
+# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (30, over 100,000 round trips here; 0 skips
 # the latency phase: one allocation, one packet in flight, per-datagram, 100 B), PIN=1 (servers on CPU 0,
 # the tool on CPU 1), BEFORE=/path/to/an/older/partyline (a third server in the same rounds: a change's cost),
 # PL_FLAGS (extra `serve` flags: the figures are then not the defaults, and the table says so).
@@ -103,7 +103,7 @@ for transport in $transports; do
     done
   done
 done
-latency_seconds=${LATENCY_SECONDS:-10}
+latency_seconds=${LATENCY_SECONDS:-30}
 latencies="$work/latencies"
 if [ "$latency_seconds" != 0 ]; then
   for server in PartyLine coturn floor; do
