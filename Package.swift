@@ -64,6 +64,8 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
+        // recvmmsg, sendmmsg, UDP GSO, epoll and eventfd for the relay's datagram planes (Linux; stubs elsewhere).
+        .target(name: "CDatagramSockets"),
         // Small values several targets share: hex and base64url, signed tokens, the ICE server entry.
         .target(
             name: "Shared",
@@ -224,6 +226,7 @@ let package = Package(
         .target(
             name: "RelayServer",
             dependencies: [
+                "CDatagramSockets",
                 "ServerTLS",
                 "STUN",
                 "TURN",

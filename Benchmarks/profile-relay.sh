@@ -2,6 +2,7 @@
 # Where the relay spends its CPU: PartyLine (release build, its defaults) under `partyline load turn`, sampled
 # by perf on the server process only. Prints the top symbols by self time, user and kernel.
 # Usage: Benchmarks/profile-relay.sh [SECONDS=15] [SEND=per-datagram] [TRANSPORT=udp] [SIZE=100]
+# PARTYLINE=/path/to/partyline profiles that binary instead of building this checkout.
 # Needs perf (Debian's linux-perf) and permission to sample (root, or kernel.perf_event_paranoid <= 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,10 @@ send=${2:-per-datagram}
 transport=${3:-udp}
 size=${4:-100}
 command -v perf >/dev/null || { echo "needs perf: apt-get install linux-perf"; exit 1; }
-swift build -c release --product partyline >/dev/null
-partyline=$(swift build -c release --show-bin-path)/partyline
+if [ -z "${PARTYLINE:-}" ]; then
+  swift build -c release --product partyline >/dev/null
+fi
+partyline=${PARTYLINE:-$(swift build -c release --show-bin-path)/partyline}
 work=$(mktemp -d)
 port=34798
 "$partyline" serve --log-level warning --stun-listen-udp "127.0.0.1:$port" --stun-listen-tcp "127.0.0.1:$port" \
@@ -29,6 +32,9 @@ sleep 2
 perf record -F 1999 -g -o "$work/perf.data" -p "$server" -- sleep "$seconds" 2>/dev/null
 wait $load
 sed -n '/^result/,$p' "$work/load"
-echo "--- top symbols by self time (PartyLine at its defaults, client sends $send over $transport, $size B)"
-perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.7 --stdio 2>/dev/null \
-  | grep -E '^ +[0-9]' | head -40
+echo "--- CPU by binary (PartyLine at its defaults, client sends $send over $transport, $size B)"
+perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' \
+  | sed -E 's/ +$//' | head -12
+echo "--- top symbols by self time"
+perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio 2>/dev/null \
+  | grep -E '^ +[0-9]' | sed -E 's/ +(- +)*$//' | cut -c1-150 | head -50

@@ -147,6 +147,11 @@ public struct PartyLineConfiguration: Sendable {
             udpReceiveBufferBytes: reader.int(
                 forKey: "stun.udp.receiveBufferBytes", default: defaults.udpReceiveBufferBytes)
         )
+        let io = reader.string(forKey: "stun.udp.io", default: defaults.udpIO.rawValue)
+        guard let udpIO = UDPIO(rawValue: io) else {
+            throw ConfigurationError("stun.udp.io must be one of \(UDPIO.allCases.map(\.rawValue)), not \(io)")
+        }
+        relay.udpIO = udpIO
         let certificate = reader.string(forKey: "tls.certificate")
         let privateKey = reader.string(forKey: "tls.privateKey", isSecret: true)
         switch (certificate, privateKey) {

@@ -28,7 +28,7 @@ public final class RelayServer: Service, Sendable {
     public let configuration: RelayServerConfiguration
     private let tls: NIOLockedValueBox<ReloadingTLSContext?>
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -36,6 +36,8 @@ public final class RelayServer: Service, Sendable {
         var listeners: [Listener] = []
         var counters: [TrafficCounters] = []
         var turn: TURNLoops?
+        /// The UDP planes (with `udpIO: batched`), each with one socket per UDP address.
+        var planes: [DatagramPlane] = []
         /// Counters of connections another listener (the HTTP port) handed over, per transport.
         var adopted: [RelayTransport: TrafficCounters] = [:]
         var responder: BindingResponder?
@@ -74,6 +76,7 @@ public final class RelayServer: Service, Sendable {
         let responder = BindingResponder(software: configuration.software)
         do {
             let turn = try await startTURN()
+            try makePlanes(responder: responder, turn: turn)
             for address in configuration.udp {
                 try await Self.naming(address, .udp) { try await bindUDP(address, responder: responder, turn: turn) }
             }
@@ -91,6 +94,7 @@ public final class RelayServer: Service, Sendable {
                     }
                 }
             }
+            for plane in state.withLockedValue({ $0.planes }) { plane.start() }
         } catch {
             await stop()
             throw error
@@ -128,12 +132,13 @@ public final class RelayServer: Service, Sendable {
 
     /// Closes every listener and relay socket; safe to call more than once.
     public func stop() async {
-        let (channels, sweeps, turn) = state.withLockedValue { state in
-            defer { (state.channels, state.sweeps) = ([], []) }
-            return (state.channels, state.sweeps, state.turn)
+        let (channels, sweeps, turn, planes) = state.withLockedValue { state in
+            defer { (state.channels, state.sweeps, state.planes) = ([], [], []) }
+            return (state.channels, state.sweeps, state.turn, state.planes)
         }
         for sweep in sweeps { sweep.cancel() }
         for channel in channels { try? await channel.close() }
+        for plane in planes { await plane.stop() }
         _ = await turn?.onEveryLoop { $0.closeAll() }
     }
 
@@ -141,12 +146,12 @@ public final class RelayServer: Service, Sendable {
     /// server's) unreachable as TURN peers, whatever `turn.peers.allowed` says. A wildcard address protects its port
     /// on every local address, all of loopback included.
     public func protect(_ addresses: [(SocketAddress, PeerAddressPolicy.PeerTransport)]) async {
-        guard let turn = state.withLockedValue({ $0.turn }), !addresses.isEmpty else { return }
+        guard state.withLockedValue({ $0.turn }) != nil, !addresses.isEmpty else { return }
         let targets = addresses.compactMap { address, transport in TransportAddress(address).map { ($0, transport) } }
         let networks =
             Self.localNetworks(of: targets.map(\.0.ip))
             + ["0.0.0.0/8", "::/128"].map { IPNetwork(parsing: $0)! }
-        _ = await turn.onEveryLoop { loop in
+        _ = await onEveryDriver { loop in
             loop.table.peerPolicy.serverNetworks.append(contentsOf: networks)
             for (target, transport) in targets {
                 loop.table.peerPolicy.listenerPorts[transport, default: []].insert(target.port)
@@ -180,16 +185,14 @@ public final class RelayServer: Service, Sendable {
     /// packets stop at once. Returns the number of relay sockets closed.
     @discardableResult
     public func revoke(subjectPrefix: String) async -> Int {
-        guard let turn = state.withLockedValue({ $0.turn }) else { return 0 }
-        return await turn.onEveryLoop { $0.revoke(subjectPrefix: subjectPrefix) }.reduce(0, +)
+        await onEveryDriver { $0.revoke(subjectPrefix: subjectPrefix) }.reduce(0, +)
     }
 
     /// Starts draining: new allocations are sent to `turn.alternateServer` (300) or refused (508) on every
     /// event loop, except those of REST subjects under `exempt` (the running turns); allocations that exist
     /// go on relaying.
     public func drain(exempt: [String] = []) async {
-        guard let turn = state.withLockedValue({ $0.turn }) else { return }
-        _ = await turn.onEveryLoop {
+        _ = await onEveryDriver {
             $0.table.draining = true
             $0.table.drainExempt = exempt
         }
@@ -198,7 +201,7 @@ public final class RelayServer: Service, Sendable {
     /// What the TURN relay has done, summed over event loops; zero when TURN is off.
     public func relayStatistics() async -> RelayStatistics {
         guard let turn = state.withLockedValue({ $0.turn }) else { return RelayStatistics() }
-        var statistics = await turn.onEveryLoop { $0.counters.snapshot }.reduce(RelayStatistics(), +)
+        var statistics = await onEveryDriver { $0.counters.snapshot }.reduce(RelayStatistics(), +)
         statistics.allocations = turn.ledger.total
         return statistics
     }
@@ -208,7 +211,7 @@ public final class RelayServer: Service, Sendable {
         var metrics = RelayMetrics(listeners: statistics())
         guard let turn = state.withLockedValue({ $0.turn }) else { return metrics }
         let now = ContinuousClock.now
-        let perLoop = await turn.onEveryLoop { loop in
+        let perLoop = await onEveryDriver { loop in
             var permissions = 0
             var channels = 0
             for allocation in loop.table.allocations.values {
@@ -228,12 +231,23 @@ public final class RelayServer: Service, Sendable {
         return metrics
     }
 
+    /// Runs `body` with every TURN driver of the process, each on its own thread, and collects the results.
+    func onEveryDriver<T: Sendable>(_ body: @escaping @Sendable (any TURNDriver) -> T) async -> [T] {
+        let (turn, planes) = state.withLockedValue { ($0.turn, $0.planes) }
+        guard let turn else { return [] }
+        var results = await turn.onEveryLoop { body($0) }
+        for plane in planes {
+            if let result = await plane.submit({ plane in plane.turn.map { body($0) } }) { results.append(result) }
+        }
+        return results
+    }
+
     /// Builds the per-loop TURN drivers and their once-a-second expiry sweeps, when TURN is configured.
     private func startTURN() async throws -> TURNLoops? {
         guard let configuration = configuration.turn, configuration.isEnabled else { return nil }
         let turn = try await TURNLoops.make(
             configuration, software: self.configuration.software, listeners: self.configuration.udp, group: group,
-            logger: logger)
+            segmentation: configuration.udpSegmentation && self.configuration.udpIO == .eventLoop, logger: logger)
         var sweeps: [RepeatedTask] = []
         for loop in group.makeIterator() {
             sweeps.append(
@@ -257,6 +271,22 @@ public final class RelayServer: Service, Sendable {
         }
         return statistics
     }
+
+    /// UDP sockets per address: one per event loop or plane.
+    var udpSocketCount: Int {
+        configuration.udpSocketsPerAddress > 0 ? configuration.udpSocketsPerAddress : System.coreCount
+    }
+
+    /// Records a plane's listener socket like a channel's.
+    func register(_ listener: DatagramPlane.Listener) {
+        state.withLockedValue { state in
+            state.counters.append(listener.counters)
+            state.listeners.append(Listener(transport: .udp, address: listener.local.socketAddress))
+        }
+    }
+
+    /// Keeps the planes, so that UDP listeners are bound on them and ``stop()`` stops them.
+    func adopt(_ planes: [DatagramPlane]) { state.withLockedValue { $0.planes = planes } }
 
     private func register(_ channel: any Channel, transport: RelayTransport, counters: TrafficCounters) {
         state.withLockedValue { state in
@@ -297,7 +327,9 @@ public final class RelayServer: Service, Sendable {
     private func bindUDPGroup(_ address: ListenAddress, port: Int, responder: BindingResponder, turn: TURNLoops?)
         async throws
     {
-        let count = configuration.udpSocketsPerAddress > 0 ? configuration.udpSocketsPerAddress : System.coreCount
+        let planes = state.withLockedValue { $0.planes }
+        if !planes.isEmpty { return try bindPlaneSockets(address, port: port, planes: planes) }
+        let count = udpSocketCount
         let vector = max(1, configuration.udpVectorReadCount)
         var port = port
         var loops = group.makeIterator()

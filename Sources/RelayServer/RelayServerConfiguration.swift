@@ -35,6 +35,17 @@ public struct ListenError: Error, CustomStringConvertible, Sendable {
     public var description: String { "cannot listen on \(transport) \(address): \(reason)" }
 }
 
+/// Who reads and writes the UDP listener sockets and the relay sockets of UDP clients.
+public enum UDPIO: String, Sendable, CaseIterable {
+    /// ``DatagramPlane``s: threads of their own calling recvmmsg and sendmmsg with memory allocated once and
+    /// raw socket addresses, and UDP GSO with a fallback when the kernel refuses it (Linux; the default there).
+    case batched
+    /// SwiftNIO's event loops, shared with TCP, TLS and HTTP (the default where `batched` is unsupported).
+    case eventLoop = "event-loop"
+
+    public static var defaultForPlatform: UDPIO { DatagramPlane.isSupported ? .batched : .eventLoop }
+}
+
 /// Everything the STUN/TURN listeners need to start.
 public struct RelayServerConfiguration: Sendable {
     public static let defaultPort = 3478
@@ -54,6 +65,8 @@ public struct RelayServerConfiguration: Sendable {
     /// SO_RCVBUF of each UDP listener socket, in bytes (the kernel caps it at net.core.rmem_max): a burst
     /// from many clients waits here while the loop relays the previous one.
     public var udpReceiveBufferBytes: Int
+    /// Who reads and writes the UDP sockets.
+    public var udpIO: UDPIO = .defaultForPlatform
     /// The TURN relay; nil (or no credentials in it) serves STUN Binding only.
     public var turn: TURNConfiguration?
     /// Caps and timeouts of TCP and TLS client connections.

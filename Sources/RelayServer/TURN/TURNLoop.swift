@@ -17,7 +17,7 @@ import TURN
 /// SO_REUSEPORT keeps a UDP client's 5-tuple on one listener socket and so on one loop; a TCP or TLS
 /// connection stays on the loop that accepted it. Relay sockets are opened on the loop of their
 /// allocation. Only the quotas (``AllocationLedger``) and the relay ports (``RelayPortPool``) are shared.
-final class TURNLoop {
+final class TURNLoop: TURNDriver {
     typealias Instant = ContinuousClock.Instant
 
     /// Where relay sockets of one family bind, the address clients and peers are told (the same, or the
@@ -41,9 +41,7 @@ final class TURNLoop {
     var bindsInFlight: Set<FiveTuple> = []
     /// Every loop's driver by CONNECTION-ID prefix, for ConnectionBinds that land on another loop.
     var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
-    /// When a refused peer was last logged, and how many refusals were not logged since.
-    private var lastPeerRefusalLog: ContinuousClock.Instant?
-    private var unloggedPeerRefusals = 0
+    private var requestLog: TURNRequestLog
     /// Outlets written to since the last ``flush()``.
     private var unflushed: [Outlet] = []
     /// Messages for clients built during one read burst, sent as slices of it by ``flush()``: slicing
@@ -79,6 +77,7 @@ final class TURNLoop {
         self.relayHosts = relayHosts
         self.segmentation = segmentation
         self.logger = logger
+        requestLog = TURNRequestLog(logger: logger)
     }
 
     // MARK: Inputs
@@ -93,34 +92,8 @@ final class TURNLoop {
         }
         counters.requests.wrappingIncrement(ordering: .relaxed)
         let actions = table.handle(view, from: fiveTuple, now: .now, unixTime: Self.unixTime())
-        if logger.logLevel <= .debug { log(view, actions, fiveTuple) }
+        if logger.logLevel <= .debug { requestLog.log(view, actions, fiveTuple) }
         perform(actions)
-    }
-
-    /// Debug log of a request and the error it was answered with, if any; trace logs every request.
-    private func log(_ view: STUNMessageView, _ actions: [AllocationTable.Action], _ fiveTuple: FiveTuple) {
-        logger.trace(
-            "TURN request",
-            metadata: [
-                "method": "\(view.type.method)", "client": "\(fiveTuple)",
-                "attributes": "\(Self.attributeTypes(view))",
-            ])
-        for case .toClient(_, let bytes) in actions {
-            guard let response = try? STUNMessage(datagram: bytes), let error = response.errorCode else { continue }
-            logger.debug(
-                "TURN request refused",
-                metadata: [
-                    "method": "\(view.type.method)", "error": "\(error.code)", "client": "\(fiveTuple)",
-                    "attributes": "\(Self.attributeTypes(view))",
-                ])
-        }
-        if actions.isEmpty { logger.debug("TURN message without answer", metadata: ["client": "\(fiveTuple)"]) }
-    }
-
-    /// The attribute types of a request, never their values: USERNAME, NONCE and MESSAGE-INTEGRITY belong to
-    /// the client's credentials, XOR-PEER-ADDRESS to where its media goes.
-    private static func attributeTypes(_ view: STUNMessageView) -> String {
-        "[" + ((try? view.decode())?.attributes ?? []).map { "\($0.type)" }.joined(separator: ", ") + "]"
     }
 
     /// Frames a data connection had already sent when its ConnectionBind came are dropped: RFC 6062 has
@@ -347,25 +320,8 @@ final class TURNLoop {
         case .closeConnection(let id):
             closeConnection(id: id)
         case .peerRefused(let client, let peer, let refusal):
-            logPeerRefusal(client: client, peer: peer, refusal)
+            requestLog.peerRefused(client: client, peer: peer, refusal)
         }
-    }
-
-    /// Logs a peer the policy refused at info, at most once a second per loop, with how many were not logged.
-    private func logPeerRefusal(client: FiveTuple, peer: String, _ refusal: PeerAddressPolicy.Refusal) {
-        let now = ContinuousClock.now
-        if let last = lastPeerRefusalLog, now - last < .seconds(1) {
-            unloggedPeerRefusals += 1
-            return
-        }
-        lastPeerRefusalLog = now
-        logger.info(
-            "TURN peer refused (403)",
-            metadata: [
-                "client": "\(client)", "peer": "\(peer)", "rule": "\(refusal)",
-                "notLogged": "\(unloggedPeerRefusals)",
-            ])
-        unloggedPeerRefusals = 0
     }
 
     private func write(_ message: NIOAny, to outlet: Outlet) {

@@ -8,12 +8,16 @@ import TURN
 struct TURNLoops: Sendable {
     private let loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>]
     let ledger: AllocationLedger
+    /// The table every driver starts from (each gets its own copy with its own CONNECTION-ID prefix).
+    let template: AllocationTable
+    let relayHosts: [AddressFamily: TURNLoop.RelayHost]
 
     /// Builds a table and driver on every loop of `group` from `configuration`; `listeners` are the
-    /// configured UDP addresses, used to choose relay addresses when none are configured.
+    /// configured UDP addresses, used to choose relay addresses when none are configured. The loops segment
+    /// UDP writes only with `segmentation` (a refused segmented write closes an event loop's socket).
     static func make(
         _ configuration: TURNConfiguration, software: String, listeners: [ListenAddress], group: any EventLoopGroup,
-        logger: Logger
+        segmentation: Bool, logger: Logger
     ) async throws -> TURNLoops {
         let relayIPs =
             try configuration.relayAddresses.isEmpty
@@ -38,7 +42,7 @@ struct TURNLoops: Sendable {
             authenticator: authenticator, peerPolicy: policy, limits: configuration.limits, ledger: ledger,
             relayFamilies: Set(hosts.keys), software: software)
         table.alternateServer = configuration.alternateServer
-        let segmentation = configuration.udpSegmentation && System.supportsUDPSegmentationOffload
+        let segmentation = segmentation && System.supportsUDPSegmentationOffload
         var loops: [ObjectIdentifier: NIOLoopBound<TURNLoop>] = [:]
         var siblings: [Int: NIOLoopBound<TURNLoop>] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
@@ -58,13 +62,15 @@ struct TURNLoops: Sendable {
             let all = siblings
             try await driver.eventLoop.submit { driver.value.siblings = all }.get()
         }
-        return TURNLoops(loops: loops, ledger: ledger)
+        return TURNLoops(loops: loops, ledger: ledger, template: table, relayHosts: hosts)
     }
 
     /// The driver of `eventLoop`; call on that loop.
     func driver(for eventLoop: any EventLoop) -> TURNLoop? {
         loops[ObjectIdentifier(eventLoop)]?.value
     }
+
+    var count: Int { loops.count }
 
     /// Runs `body` on every loop with its driver and collects the results.
     func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (TURNLoop) -> T) async -> [T] {
