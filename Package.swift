@@ -454,7 +454,7 @@ let package = Package(
             dependencies: [
                 "RelayServer", "ConnectionLimits", "ServerTLS", "HTTPHost",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), "TURNClient", "PartyLineTesting",
-                "PartyLineServer", "LoadGenerator", "STUN", "TURN",
+                "PartyLineServer", "LoadGenerator", "STUN", "TURN", "CDatagramSockets",
                 "Signalling", "SignallingServer", "SignallingClient", "CoordinatorServer", "CoordinatorStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -129,6 +129,23 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("stun.udp.io: batched by default on Linux, event-loop on request, anything else refused")
+    func udpIO() async throws {
+        let defaults = try await PartyLineConfiguration.load(
+            configFile: nil, flags: [], environment: ["PARTYLINE_TURN_SECRETS": "s1"])
+        #expect(defaults.relay.udpIO == .defaultForPlatform && defaults.relay.turn?.udpSegmentation == true)
+        #if os(Linux)
+            #expect(UDPIO.defaultForPlatform == .batched)
+        #endif
+        let chosen = try await PartyLineConfiguration.load(
+            configFile: nil, flags: ["--stun-udp-io", "event-loop"], environment: [:])
+        #expect(chosen.relay.udpIO == .eventLoop)
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PartyLineConfiguration.load(
+                configFile: nil, flags: [], environment: ["PARTYLINE_STUN_UDP_IO": "io_uring"])
+        }
+    }
+
     @Test("a certificate without its key is refused")
     func certificateNeedsKey() async throws {
         await #expect(throws: ConfigurationError.self) {

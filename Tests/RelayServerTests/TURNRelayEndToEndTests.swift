@@ -9,10 +9,12 @@ import Testing
 @Suite("TURN relay over real sockets")
 struct TURNRelayEndToEndTests {
     static func withRelay(
-        _ turn: TURNConfiguration = .loopback(), _ body: (RelayServer) async throws -> Void
+        _ turn: TURNConfiguration = .loopback(), io: UDPIO = .defaultForPlatform,
+        _ body: (RelayServer) async throws -> Void
     ) async throws {
         var configuration = RelayServerConfiguration.loopback()
         configuration.turn = turn
+        configuration.udpIO = io
         try await RelayServer.withRunning(configuration, body)
     }
 
@@ -23,9 +25,11 @@ struct TURNRelayEndToEndTests {
         return address
     }
 
-    @Test("Allocate, Send and Data indications, ChannelBind and ChannelData both ways, Refresh 0 ends it")
-    func relayUDP() async throws {
-        try await Self.withRelay { server in
+    @Test(
+        "Allocate, Send and Data indications, ChannelBind and ChannelData both ways, Refresh 0 ends it",
+        arguments: UDPIO.allCases)
+    func relayUDP(io: UDPIO) async throws {
+        try await Self.withRelay(io: io) { server in
             let serverAddress = try #require(server.address(.udp))
             let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let peer = try await TestUDPSocket.bind()
@@ -81,9 +85,9 @@ struct TURNRelayEndToEndTests {
 }
 
 extension TURNRelayEndToEndTests {
-    @Test("a dual allocation relays IPv4 and IPv6; ADDITIONAL-ADDRESS-FAMILY names IPv6")
-    func dualAllocation() async throws {
-        try await Self.withRelay { server in
+    @Test("a dual allocation relays IPv4 and IPv6; ADDITIONAL-ADDRESS-FAMILY names IPv6", arguments: UDPIO.allCases)
+    func dualAllocation(io: UDPIO) async throws {
+        try await Self.withRelay(io: io) { server in
             let serverAddress = try #require(server.address(.udp))
             let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let response = try await client.allocate([.additionalAddressFamily(.ipv6)])
@@ -107,9 +111,11 @@ extension TURNRelayEndToEndTests {
         }
     }
 
-    @Test("EVEN-PORT with R reserves the next port; RESERVATION-TOKEN allocates it; a spent token gets 508")
-    func evenPortReservation() async throws {
-        try await Self.withRelay { server in
+    @Test(
+        "EVEN-PORT with R reserves the next port; RESERVATION-TOKEN allocates it; a spent token gets 508",
+        arguments: UDPIO.allCases)
+    func evenPortReservation(io: UDPIO) async throws {
+        try await Self.withRelay(io: io) { server in
             let serverAddress = try #require(server.address(.udp))
             let rtp = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let first = try await rtp.allocate([.evenPort(reserveNextPort: true)])
@@ -134,14 +140,14 @@ extension TURNRelayEndToEndTests {
 }
 
 extension TURNRelayEndToEndTests {
-    @Test("behind a 1:1 NAT the relay binds one address and advertises another")
-    func advertisedRelayAddress() async throws {
+    @Test("behind a 1:1 NAT the relay binds one address and advertises another", arguments: UDPIO.allCases)
+    func advertisedRelayAddress(io: UDPIO) async throws {
         var turn = TURNConfiguration.loopback()
         let wildcard = try #require(IPAddress(parsing: "0.0.0.0"))
         let advertised = try #require(IPAddress(parsing: "127.0.0.2"))
         turn.relayAddresses = [wildcard]
         turn.advertisedRelayAddresses = [wildcard: advertised]
-        try await Self.withRelay(turn) { server in
+        try await Self.withRelay(turn, io: io) { server in
             let serverAddress = try #require(server.address(.udp))
             let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let relayed = try Self.relayed(try await client.allocate())

@@ -11,12 +11,12 @@ import Testing
 struct TURNSegmentationTests {
     /// A client with channel 0x4000 bound to a fresh peer, on a relay with segmentation `on`.
     func withChannel(
-        segmentation: Bool,
+        segmentation: Bool, io: UDPIO,
         _ body: (RelayServer, TURNTestClient, TestUDPSocket, TransportAddress) async throws -> Void
     ) async throws {
         var turn = TURNConfiguration.loopback()
         turn.udpSegmentation = segmentation
-        try await TURNRelayEndToEndTests.withRelay(turn) { server in
+        try await TURNRelayEndToEndTests.withRelay(turn, io: io) { server in
             let serverAddress = try #require(server.address(.udp))
             let client = try await TURNTestClient(server: serverAddress, username: "alice", password: "wonderland")
             let peer = try await TestUDPSocket.bind()
@@ -65,22 +65,24 @@ struct TURNSegmentationTests {
         return (toClient, toPeer)
     }
 
-    @Test("every datagram of bursts both ways arrives intact and in order; bursts were coalesced")
-    func coalesced() async throws {
-        try await withChannel(segmentation: true) { server, client, peer, relayed in
+    @Test(
+        "every datagram of bursts both ways arrives intact and in order; bursts were coalesced",
+        arguments: UDPIO.allCases)
+    func coalesced(io: UDPIO) async throws {
+        try await withChannel(segmentation: true, io: io) { server, client, peer, relayed in
             let writes = try await bursts(size: 300, server, client, peer, relayed)
             #expect(writes.toClient > 0, "no peer burst was read at once in 20 tries")
             #expect(writes.toPeer > writes.toClient, "no client burst was read at once in 20 tries")
         }
     }
 
-    @Test("datagrams above 1,200 bytes, or with segmentation off, go one by one, intact")
-    func notCoalesced() async throws {
-        try await withChannel(segmentation: true) { server, client, peer, relayed in
+    @Test("datagrams above 1,200 bytes, or with segmentation off, go one by one, intact", arguments: UDPIO.allCases)
+    func notCoalesced(io: UDPIO) async throws {
+        try await withChannel(segmentation: true, io: io) { server, client, peer, relayed in
             let writes = try await bursts(size: 1_300, server, client, peer, relayed)
             #expect(writes.toClient == 0 && writes.toPeer == 0)
         }
-        try await withChannel(segmentation: false) { server, client, peer, relayed in
+        try await withChannel(segmentation: false, io: io) { server, client, peer, relayed in
             let writes = try await bursts(size: 300, server, client, peer, relayed)
             #expect(writes.toClient == 0 && writes.toPeer == 0)
         }

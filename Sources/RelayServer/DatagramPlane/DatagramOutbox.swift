@@ -27,7 +27,7 @@ final class DatagramOutbox {
         var sent = 0
         /// Datagrams the kernel refused (full send buffer, unreachable, …).
         var dropped = 0
-        /// Messages that carried more than one datagram.
+        /// Messages the kernel took that carried more than one datagram.
         var coalesced = 0
         /// Sockets found unable to segment during this flush.
         var segmentationRefused = 0
@@ -98,7 +98,7 @@ final class DatagramOutbox {
                 let fd = entries[order[position]].fd
                 var groupEnd = position + 1
                 while groupEnd < order.count, entries[order[groupEnd]].fd == fd { groupEnd += 1 }
-                let messages = prepare(fd: fd, from: position, to: groupEnd, memory: memory, report: &report)
+                let messages = prepare(fd: fd, from: position, to: groupEnd, memory: memory)
                 send(fd: fd, messages: messages, report: &report)
                 position = groupEnd
             }
@@ -109,9 +109,7 @@ final class DatagramOutbox {
     }
 
     /// Fills the scratch messages for the entries `order[start..<end]` of one socket; returns their count.
-    private func prepare(
-        fd: CInt, from start: Int, to end: Int, memory: UnsafeRawBufferPointer, report: inout Report
-    ) -> Int {
+    private func prepare(fd: CInt, from start: Int, to end: Int, memory: UnsafeRawBufferPointer) -> Int {
         let segmenting = segmentation && !unsegmented.contains(fd)
         var messages = 0
         var vectorCount = 0
@@ -137,7 +135,6 @@ final class DatagramOutbox {
             if runEnd - index > 1 {
                 partyline_set_segment_size(
                     &datagrams[messages].header, controls + messages * controlBytes, UInt16(first.length))
-                report.coalesced += 1
             }
             vectorCount += runEnd - index
             messages += 1
@@ -151,7 +148,11 @@ final class DatagramOutbox {
         while next < messages {
             let result = Int(partyline_send_batch(fd, datagrams + next, CUnsignedInt(messages - next)))
             if result > 0 {
-                for index in next..<(next + result) { report.sent += datagrams[index].header.msg_iovlen }
+                for index in next..<(next + result) {
+                    let carried = datagrams[index].header.msg_iovlen
+                    report.sent += carried
+                    if carried > 1 { report.coalesced += 1 }
+                }
                 next += result
                 continue
             }
