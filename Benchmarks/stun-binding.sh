@@ -4,6 +4,7 @@
 # Rounds alternate between the servers; the median and best of each are compared, since a shared 2-core
 # machine varies by ±15 % from run to run. The load tool sends with UDP GSO where Linux has it.
 # Both servers listen on 127.0.0.1 only; the load tool is `partyline load stun`.
+# PL_FLAGS: extra `serve` flags (e.g. "--stun-udp-io event-loop"); the figures are then not the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -14,7 +15,8 @@ swift build -c release --product partyline >/dev/null
 partyline=$(swift build -c release --show-bin-path)/partyline
 pl_port=34790
 co_port=34792
-"$partyline" serve --stun-listen-udp "127.0.0.1:$pl_port" --stun-listen-tcp "" --log-level warning >/dev/null 2>&1 &
+"$partyline" serve --stun-listen-udp "127.0.0.1:$pl_port" --stun-listen-tcp "" --log-level warning ${PL_FLAGS:-} \
+  >/dev/null 2>&1 &
 pl=$!
 turnserver -n -L 127.0.0.1 --listening-port "$co_port" --no-tls --no-dtls --no-tcp --no-cli \
   --no-stdout-log --log-file /dev/null --simple-log >/dev/null 2>&1 &
@@ -31,7 +33,7 @@ for round in $(seq "$rounds"); do
   echo "--- coturn $(turnserver --version 2>/dev/null | head -1), round $round"; echo "$out" | sed -n '/^result/,$p'
   co_rates+=("$(rate "$out")")
 done
-echo "PartyLine rounds: ${pl_rates[*]}  coturn rounds: ${co_rates[*]}"
+echo "PartyLine (${PL_FLAGS:-defaults}) rounds: ${pl_rates[*]}  coturn rounds: ${co_rates[*]}"
 python3 - "${pl_rates[*]}" "${co_rates[*]}" <<'PY'
 import statistics, sys
 pl = [int(x) for x in sys.argv[1].split()]

@@ -72,7 +72,7 @@ extension TURNConfiguration {
             allowedPeers: try reader.networks("turn.peers.allowed") ?? [],
             deniedPeers: defaults.deniedPeers + (try reader.networks("turn.peers.denied") ?? []),
             nonceLifetime: UInt64(reader.int(forKey: "turn.nonceLifetime", default: Int(defaults.nonceLifetime))))
-        udpSegmentation = reader.bool(forKey: "turn.udpSegmentation", default: defaults.udpSegmentation)
+        udpSegmentation = reader.bool(forKey: "turn.udpSegmentation")
         if let text = reader.string(forKey: "turn.alternateServer"), !text.isEmpty {
             guard let hostPort = HostPort(parsing: text.trimmingWhitespace, defaultPort: 3478),
                 let ip = IPAddress(parsing: hostPort.host), !ip.isUnspecified

@@ -19,7 +19,8 @@ import TURN
 /// path is shared or locked; the kernel spreads clients over planes by 5-tuple.
 ///
 /// Other threads reach a plane only through ``submit(_:)``: the job runs on the plane's thread between
-/// bursts. Before ``start()`` and after ``stop()`` a job runs at once on the caller's thread.
+/// bursts. Before ``start()`` and after ``stop()`` a job runs at once on the caller's thread, under the
+/// inbox lock, so inline jobs, listener setup and the closing never overlap.
 final class DatagramPlane: @unchecked Sendable {
     /// A UDP listener socket of this plane.
     final class Listener {
@@ -51,14 +52,16 @@ final class DatagramPlane: @unchecked Sendable {
     private(set) var listeners: [Listener] = []
     /// The TURN relay of this plane's UDP clients; nil serves Binding only.
     var turn: DatagramTURN?
-    /// Descriptors to close once the burst's datagrams are sent, so none is reused while queued for.
-    private var closing: [CInt] = []
+    /// Descriptors to close once the burst's datagrams are sent, so none is reused while queued for, and
+    /// the relay port each frees (given back to its pool only once closed).
+    private var closing: [(fd: CInt, port: (pool: RelayPortPool, number: UInt16)?)] = []
     private var running = true
     private var closed = false
 
     private struct Inbox {
         var jobs: [@Sendable (DatagramPlane) -> Void] = []
         /// True until the thread runs and again once it has ended: jobs then run on the caller's thread.
+        /// While false, the wake-up descriptor is open (it is signalled under this lock).
         var inline = true
         var exited: CheckedContinuation<Void, Never>?
     }
@@ -81,7 +84,12 @@ final class DatagramPlane: @unchecked Sendable {
         self.logger = logger
         receiver = DatagramReceiver(capacity: vectorReadCount)
         outbox = DatagramOutbox(segmentation: segmentation)
-        watch(wakeup, as: .wakeup)
+        let error = watch(wakeup, as: .wakeup)
+        guard error == 0 else {
+            close(wakeup)
+            close(poll)
+            throw IOError(errnoCode: error, reason: "epoll_ctl")
+        }
     }
 
     /// Whether this platform has the system calls a plane makes (Linux).
@@ -108,17 +116,15 @@ final class DatagramPlane: @unchecked Sendable {
     /// Stops the thread and closes every socket of the plane.
     func stop() async {
         await withCheckedContinuation { (exited: CheckedContinuation<Void, Never>) in
-            let queued = inbox.withLockedValue { inbox -> Bool in
-                guard !inbox.inline else { return false }
-                inbox.exited = exited
-                inbox.jobs.append { $0.running = false }
-                return true
-            }
-            if queued {
-                _ = partyline_wakeup_signal(wakeup)
-            } else {
-                closeEverything()
-                exited.resume()
+            inbox.withLockedValue { inbox in
+                if inbox.inline {
+                    closeEverything()
+                    exited.resume()
+                } else {
+                    inbox.exited = exited
+                    inbox.jobs.append { $0.running = false }
+                    _ = partyline_wakeup_signal(wakeup)
+                }
             }
         }
     }
@@ -126,40 +132,49 @@ final class DatagramPlane: @unchecked Sendable {
     /// Runs `body` on the plane's thread between bursts and returns its result.
     func submit<T: Sendable>(_ body: @escaping @Sendable (DatagramPlane) -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let queued = inbox.withLockedValue { inbox -> Bool in
-                guard !inbox.inline else { return false }
-                inbox.jobs.append { continuation.resume(returning: body($0)) }
-                return true
-            }
-            if queued {
-                _ = partyline_wakeup_signal(wakeup)
-            } else {
-                continuation.resume(returning: body(self))
+            inbox.withLockedValue { inbox in
+                if inbox.inline {
+                    continuation.resume(returning: body(self))
+                } else {
+                    inbox.jobs.append { continuation.resume(returning: body($0)) }
+                    _ = partyline_wakeup_signal(wakeup)
+                }
             }
         }
     }
 
     // MARK: Sockets
 
-    /// Adds a bound UDP listener socket (the plane owns it from now on).
-    func addListener(fd: CInt, local: TransportAddress) {
-        let listener = Listener(fd: fd, local: local)
-        listeners.append(listener)
-        watch(fd, as: .listener(listener))
-        turn?.listenerFDs[local] = fd
+    /// Adds a bound UDP listener socket before ``start()``; the plane owns it from now on (and closes it
+    /// when the epoll refuses it).
+    func addListener(fd: CInt, local: TransportAddress) throws -> Listener {
+        try inbox.withLockedValue { _ in
+            let listener = Listener(fd: fd, local: local)
+            let error = watch(fd, as: .listener(listener))
+            guard error == 0 else {
+                close(fd)
+                throw IOError(errnoCode: error, reason: "epoll_ctl")
+            }
+            listeners.append(listener)
+            turn?.listenerFDs[local] = fd
+            return listener
+        }
     }
 
-    func watch(_ fd: CInt, as endpoint: Endpoint) {
+    /// Reads `fd` from now on; 0, or the errno of an epoll that refused it (nothing is then watched).
+    func watch(_ fd: CInt, as endpoint: Endpoint) -> CInt {
+        let result = partyline_poll_add(poll, fd, UInt64(UInt32(bitPattern: fd)))
+        guard result >= 0 else { return -result }
         endpoints[fd] = endpoint
-        _ = partyline_poll_add(poll, fd, UInt64(UInt32(bitPattern: fd)))
+        return 0
     }
 
-    /// Stops reading `fd` now and closes it after the burst's datagrams have left.
-    func retire(_ fd: CInt) {
+    /// Stops reading `fd` now and closes it after the burst's datagrams have left; then gives `port` back.
+    func retire(_ fd: CInt, freeing port: (pool: RelayPortPool, number: UInt16)? = nil) {
         endpoints[fd] = nil
         _ = partyline_poll_remove(poll, fd)
         outbox.forget(fd)
-        closing.append(fd)
+        closing.append((fd, port))
     }
 
     // MARK: The loop
@@ -188,14 +203,16 @@ final class DatagramPlane: @unchecked Sendable {
             }
             flush()
         }
-        closeEverything()
-        let (jobs, exited) = inbox.withLockedValue { inbox in
+        // Under the lock: jobs queued since the last wake-up run first, then the sockets close, and no
+        // thread signals the wake-up descriptor once it is closed.
+        inbox.withLockedValue { inbox in
             inbox.inline = true
-            defer { (inbox.jobs, inbox.exited) = ([], nil) }
-            return (inbox.jobs, inbox.exited)
+            for job in inbox.jobs { job(self) }
+            inbox.jobs = []
+            closeEverything()
+            inbox.exited?.resume()
+            inbox.exited = nil
         }
-        for job in jobs { job(self) }
-        exited?.resume()
     }
 
     /// Milliseconds from now until `deadline`, between 0 and 1,000.
@@ -284,13 +301,16 @@ final class DatagramPlane: @unchecked Sendable {
             }
         }
         if !closing.isEmpty {
-            for fd in closing { close(fd) }
+            for (fd, port) in closing {
+                close(fd)
+                if let port { port.pool.give(port.number) }
+            }
             closing.removeAll(keepingCapacity: true)
         }
     }
 
     /// Closes the sockets of a plane that was never started.
-    func closeUnstarted() { closeEverything() }
+    func closeUnstarted() { inbox.withLockedValue { _ in closeEverything() } }
 
     private func closeEverything() {
         guard !closed else { return }

@@ -129,8 +129,7 @@ final class DatagramTURN: TURNDriver {
     }
 
     private func retire(_ relay: Relay) {
-        plane.retire(relay.fd)
-        relay.pool.give(relay.port)
+        plane.retire(relay.fd, freeing: (relay.pool, relay.port))
     }
 
     // MARK: Relay sockets
@@ -193,8 +192,11 @@ final class DatagramTURN: TURNDriver {
         guard fd >= 0 else { return nil }
         let address = TransportAddress(ip: host.advertised, port: port)
         let relay = Relay(fd: fd, address: address, port: port, pool: host.pool)
+        guard plane.watch(fd, as: .relay(relay)) == 0 else {
+            close(fd)
+            return nil
+        }
         relays[address] = relay
-        plane.watch(fd, as: .relay(relay))
         return address
     }
 }

@@ -55,10 +55,16 @@ extension RelayServer {
             port = Int(local.port)
             bound.append((fd, local))
         }
-        for (plane, socket) in zip(planes, bound) {
-            plane.addListener(fd: socket.fd, local: socket.local)
-            register(plane.listeners.last!)
+        var added: [DatagramPlane.Listener] = []
+        for (index, (plane, socket)) in zip(planes, bound).enumerated() {
+            do {
+                added.append(try plane.addListener(fd: socket.fd, local: socket.local))
+            } catch {
+                for socket in bound[(index + 1)...] { close(socket.fd) }
+                throw error
+            }
         }
+        for listener in added { register(listener) }
     }
 
     /// The address a socket is bound to.

@@ -27,11 +27,11 @@ public struct TURNConfiguration: Sendable {
     /// Seconds a nonce stays fresh before 438.
     public var nonceLifetime: UInt64
     /// Runs of same-size datagrams (at most 1,200 bytes) for one destination in one read burst leave as one
-    /// UDP GSO write, which the kernel cuts into the same datagrams (Linux 4.18+). On by default: the
-    /// datagram planes (``UDPIO/batched``) send a run the kernel refuses (a path MTU below 1,228 bytes, an
-    /// egress device without checksum offload) again one by one and stop segmenting on that socket. With
-    /// ``UDPIO/eventLoop`` such a refusal is an error SwiftNIO treats as fatal, closing the socket.
-    public var udpSegmentation = true
+    /// UDP GSO write, which the kernel cuts into the same datagrams (Linux 4.18+). Nil (the default) is on
+    /// with ``UDPIO/batched``, whose planes send a run the kernel refuses (a path MTU below 1,228 bytes, an
+    /// egress device without checksum offload) again one by one and stop segmenting on that socket, and off
+    /// with ``UDPIO/eventLoop``, where such a refusal is an error SwiftNIO treats as fatal, closing the socket.
+    public var udpSegmentation: Bool?
     /// Where new allocations go while this server drains (300 Try Alternate with ALTERNATE-SERVER, RFC 8489
     /// §10); without one they get 508.
     public var alternateServer: TransportAddress?
