@@ -247,7 +247,8 @@ public final class RelayServer: Service, Sendable {
         guard let configuration = configuration.turn, configuration.isEnabled else { return nil }
         let turn = try await TURNLoops.make(
             configuration, software: self.configuration.software, listeners: self.configuration.udp, group: group,
-            segmentation: configuration.udpSegmentation == true && self.configuration.udpIO == .eventLoop, logger: logger)
+            segmentation: configuration.udpSegmentation == true && self.configuration.udpIO == .eventLoop,
+            logger: logger)
         var sweeps: [RepeatedTask] = []
         for loop in group.makeIterator() {
             sweeps.append(
