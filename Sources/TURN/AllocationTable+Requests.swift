@@ -277,12 +277,9 @@ extension AllocationTable {
     /// RFC 8656 §11.2: a Send indication is relayed only with a permission, to a peer the policy allows
     /// on that port; otherwise silently dropped.
     private mutating func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard let allocation = live(fiveTuple, now: now), allocation.relayedTransport == .udp,
-            case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
-            case .data(let data) = message.attribute(.data),
-            let relay = allocation.relayed(for: peer.ip.family),
-            allocation.bindings.hasPermission(for: peer.ip, now: now),
-            peerPolicy.refusal(for: peer) == nil, withinBandwidth(fiveTuple, bytes: data.readableBytes, now: now)
+        guard case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
+            case .data(let data) = message.attribute(.data), peerPolicy.refusal(for: peer) == nil,
+            let relay = allocations[fiveTuple]?.admitSend(to: peer, bytes: data.readableBytes, now: now)
         else { return nil }
         return .toPeer(relay: relay, peer: peer, data: data)
     }
@@ -290,15 +287,11 @@ extension AllocationTable {
     /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped. `mutating` only so
     /// that a driver holding the table in a class calls it in place rather than on a copy of the table.
     public mutating func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        // The allocation is read in place through its index: a copy would retain all of its state.
-        guard let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
-            let peer = allocations.values[index].bindings.peer(onChannel: message.channel, now: now),
-            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now),
-            let relay = allocations.values[index].relayed(for: peer.ip.family),
-            allocations.values[index].bandwidth == nil
-                || allocations.values[index].bandwidth!.take(Double(message.data.readableBytes), now: now)
+        guard
+            let route = allocations[fiveTuple]?.admitChannelData(
+                on: message.channel, bytes: message.data.readableBytes, now: now)
         else { return nil }
-        return .toPeer(relay: relay, peer: peer, data: message.data)
+        return .toPeer(relay: route.relay, peer: route.peer, data: message.data)
     }
 
     /// A datagram from `peer` on the relay socket `relay` (RFC 8656 §11.3, §12.7): ChannelData when a
@@ -320,12 +313,9 @@ extension AllocationTable {
         into buffer: inout ByteBuffer
     ) -> FiveTuple? {
         guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
-            let index = allocations.index(forKey: fiveTuple), now < allocations.values[index].expires,
-            allocations.values[index].bindings.hasPermission(for: peer.ip, now: now),
-            allocations.values[index].bandwidth == nil
-                || allocations.values[index].bandwidth!.take(Double(data.readableBytes), now: now)
+            let delivery = allocations[fiveTuple]?.admitPeerData(from: peer, bytes: data.readableBytes, now: now)
         else { return nil }
-        if let channel = allocations.values[index].bindings.channel(forPeer: peer, now: now) {
+        if case .channel(let channel) = delivery {
             ChannelData(channel: channel, data: data).encode(into: &buffer, padded: fiveTuple.transport != .udp)
         } else {
             STUNMessage(
@@ -394,12 +384,6 @@ extension AllocationTable {
         ledger.release(owner: allocation.owner)
         for address in allocation.relayedAddresses { byRelay[address] = nil }
         return closeConnections(ofAllocation: fiveTuple) + allocation.relayedAddresses.map { .closeRelay($0) }
-    }
-
-    /// Takes `bytes` from the allocation's bandwidth cap, if it has one; false when over it.
-    private mutating func withinBandwidth(_ fiveTuple: FiveTuple, bytes: Int, now: Instant) -> Bool {
-        guard allocations[fiveTuple]?.bandwidth != nil else { return true }
-        return allocations[fiveTuple]?.bandwidth?.take(Double(bytes), now: now) ?? true
     }
 
     /// Whether `peers` fit in the allocation's permission quota (RFC 8656 §9: a server may limit them).
