@@ -279,7 +279,8 @@ extension AllocationTable {
     private mutating func send(_ message: STUNMessage, from fiveTuple: FiveTuple, now: Instant) -> Action? {
         guard case .xorPeerAddress(let peer) = message.attribute(.xorPeerAddress),
             case .data(let data) = message.attribute(.data), peerPolicy.refusal(for: peer) == nil,
-            let relay = allocations[fiveTuple]?.admitSend(to: peer, bytes: data.readableBytes, now: now)
+            let index = allocations.index(forKey: fiveTuple),
+            let relay = allocations.values[index].admitSend(to: peer, bytes: data.readableBytes, now: now)
         else { return nil }
         return .toPeer(relay: relay, peer: peer, data: data)
     }
@@ -287,8 +288,8 @@ extension AllocationTable {
     /// Client ChannelData (RFC 8656 §12.6): relayed to the channel's peer, or dropped. `mutating` only so
     /// that a driver holding the table in a class calls it in place rather than on a copy of the table.
     public mutating func channelData(_ message: ChannelData, from fiveTuple: FiveTuple, now: Instant) -> Action? {
-        guard
-            let route = allocations[fiveTuple]?.admitChannelData(
+        guard let index = allocations.index(forKey: fiveTuple),
+            let route = allocations.values[index].admitChannelData(
                 on: message.channel, bytes: message.data.readableBytes, now: now)
         else { return nil }
         return .toPeer(relay: route.relay, peer: route.peer, data: message.data)
@@ -313,7 +314,8 @@ extension AllocationTable {
         into buffer: inout ByteBuffer
     ) -> FiveTuple? {
         guard data.readableBytes <= Self.maxRelayedPayload, let fiveTuple = byRelay[relay],
-            let delivery = allocations[fiveTuple]?.admitPeerData(from: peer, bytes: data.readableBytes, now: now)
+            let index = allocations.index(forKey: fiveTuple),
+            let delivery = allocations.values[index].admitPeerData(from: peer, bytes: data.readableBytes, now: now)
         else { return nil }
         if case .channel(let channel) = delivery {
             ChannelData(channel: channel, data: data).encode(into: &buffer, padded: fiveTuple.transport != .udp)
