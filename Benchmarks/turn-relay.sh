@@ -2,8 +2,9 @@
 # TURN relay throughput on loopback: PartyLine at its defaults vs coturn (Debian's turnserver) vs the floor (a
 # bare UDP relay hop with no protocol work, Benchmarks/relay-floor.c), same load tool, same run.
 # Usage: Benchmarks/turn-relay.sh [SECONDS=10] [ALLOCATIONS=32] [WINDOW=8] [ROUNDS=3] [SIZES="100 1000"]
-# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (30, over 100,000 round trips here; 0 skips
-# the latency phase: one allocation, one packet in flight, per-datagram, 100 B), PIN=1 (servers on CPU 0,
+# Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (30 per server in 3
+# alternating rounds, over 100,000 round trips here; 0 skips the latency phase: one allocation, one packet in
+# flight, per-datagram, 100 B), PIN=1 (servers on CPU 0,
 # the tool on CPU 1), BEFORE=/path/to/an/older/partyline (a third server in the same rounds: a change's cost),
 # PL_FLAGS (extra `serve` flags: the figures are then not the defaults, and the table says so).
 #
@@ -106,17 +107,24 @@ done
 latency_seconds=${LATENCY_SECONDS:-30}
 latencies="$work/latencies"
 if [ "$latency_seconds" != 0 ]; then
-  for server in PartyLine coturn floor; do
-    case $server in
-      PartyLine) port=$pl_port ;;
-      coturn) port=$co_port ;;
-      floor) port=$fl_port ;;
-    esac
-    out=$("${tool_cpu[@]}" "$partyline" load turn --target "127.0.0.1:$port" --username alice --password wonderland \
-      --send per-datagram --allocations 1 --window 1 --size 100 --duration "$latency_seconds")
-    echo "--- latency, $server"
-    echo "$out" | sed -n '/^result/,$p'
-    echo "$server $(field "$out" "echoes") $(field "$out" "p50 round trip" | tr -d ' ') $(field "$out" "p99 round trip" | tr -d ' ')" >>"$latencies"
+  # Three alternating rounds per server (the machine drifts over minutes): medians of their p50 and p99.
+  latency_servers="PartyLine coturn floor"
+  [ -n "$bf" ] && latency_servers="before $latency_servers"
+  for round in 1 2 3; do
+    for server in $latency_servers; do
+      case $server in
+        PartyLine) port=$pl_port ;;
+        coturn) port=$co_port ;;
+        floor) port=$fl_port ;;
+        before) port=$bf_port ;;
+      esac
+      out=$("${tool_cpu[@]}" "$partyline" load turn --target "127.0.0.1:$port" --username alice \
+        --password wonderland --send per-datagram --allocations 1 --window 1 --size 100 \
+        --duration "$(python3 -c "print($latency_seconds / 3)")")
+      echo "--- latency, $server, round $round"
+      echo "$out" | sed -n '/^result/,$p'
+      echo "$server $(field "$out" "echoes") $(field "$out" "p50 round trip" | tr -d ' ') $(field "$out" "p99 round trip" | tr -d ' ')" >>"$latencies"
+    done
   done
 fi
 python3 - "$results" "$configuration" <<'PY'
@@ -161,12 +169,21 @@ def micros(text):
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     return float(text)
-rows = {r[0]: (int(r[1]), micros(r[2]), micros(r[3])) for r in (line.split() for line in open(sys.argv[1]))}
+import statistics
+runs = [line.split() for line in open(sys.argv[1])]
+rows = {}
+for server in ("before", "PartyLine", "coturn", "floor"):
+    mine = [r for r in runs if r[0] == server]
+    if not mine:
+        continue
+    rows[server] = (sum(int(r[1]) for r in mine), statistics.median(micros(r[2]) for r in mine),
+                    statistics.median(micros(r[3]) for r in mine))
 floor = rows["floor"]
-print("\none allocation, one packet in flight, per-datagram, 100 B: round trip through the relay")
+print("\none allocation, one packet in flight, per-datagram, 100 B: round trip through the relay "
+      "(medians of 3 alternating rounds)")
 print("| server | round trips | p50 | p99 | added over the floor p50 | p99 |")
 print("|---|---|---|---|---|---|")
-for server in ("PartyLine", "coturn", "floor"):
+for server in rows:
     n, p50, p99 = rows[server]
     print(f"| {server} | {n} | {p50:.1f} µs | {p99:.1f} µs | {p50 - floor[1]:+.1f} µs | {p99 - floor[2]:+.1f} µs |")
 PY
