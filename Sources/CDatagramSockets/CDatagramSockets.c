@@ -73,9 +73,6 @@ socklen_t partyline_address_write(void *socket_address, const partyline_address 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 _Static_assert(sizeof(partyline_datagram) == sizeof(struct mmsghdr), "partyline_datagram is struct mmsghdr");
 
@@ -134,11 +131,6 @@ void partyline_set_segment_size(struct msghdr *header, void *control, uint16_t s
     memcpy(CMSG_DATA(message), &segment_size, sizeof segment_size);
 }
 
-void partyline_disable_gro(int fd) {
-    int zero = 0;
-    setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof zero);
-}
-
 int partyline_poll_create(void) {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     return fd >= 0 ? fd : -errno;
@@ -187,7 +179,6 @@ int partyline_receive_batch(int fd, partyline_datagram *datagrams, unsigned int 
 int partyline_send_batch(int fd, partyline_datagram *datagrams, unsigned int count) { return -ENOSYS; }
 size_t partyline_segment_control_bytes(void) { return 0; }
 void partyline_set_segment_size(struct msghdr *header, void *control, uint16_t segment_size) {}
-void partyline_disable_gro(int fd) {}
 int partyline_poll_create(void) { return -ENOSYS; }
 int partyline_poll_add(int poll, int fd, uint64_t tag) { return -ENOSYS; }
 int partyline_poll_remove(int poll, int fd) { return -ENOSYS; }

@@ -46,8 +46,6 @@ size_t partyline_segment_control_bytes(void);
 /// Puts a UDP_SEGMENT control message of `segment_size` into `control` (partyline_segment_control_bytes()
 /// long) and points `header` at it: the kernel cuts the datagram into segments of that size.
 void partyline_set_segment_size(struct msghdr *header, void *control, uint16_t segment_size);
-/// Turns UDP_GRO off on a socket (the listener reads datagrams as they were sent).
-void partyline_disable_gro(int fd);
 
 /// An epoll instance (close-on-exec).
 int partyline_poll_create(void);

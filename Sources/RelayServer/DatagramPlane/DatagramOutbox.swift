@@ -40,10 +40,11 @@ final class DatagramOutbox {
     private var entries: [Entry] = []
     private var order: [Int] = []
     private var unsegmented: Set<CInt> = []
-    private var scratchCapacity = 0
-    private var datagrams: UnsafeMutablePointer<partyline_datagram>
-    private var vectors: UnsafeMutablePointer<iovec>
-    private var names: UnsafeMutablePointer<sockaddr_storage>
+    private var memory = DatagramBatchMemory(capacity: 256)
+    private var datagrams: UnsafeMutablePointer<partyline_datagram> { memory.datagrams }
+    private var vectors: UnsafeMutablePointer<iovec> { memory.vectors }
+    private var names: UnsafeMutablePointer<sockaddr_storage> { memory.addresses }
+    /// Room for a UDP_SEGMENT control message per message.
     private var controls: UnsafeMutableRawPointer
     private let controlBytes = partyline_segment_control_bytes()
     /// Segmented runs hold datagrams of up to 1,200 bytes, which fit any path of 1,280 bytes (IPv6's
@@ -53,14 +54,10 @@ final class DatagramOutbox {
     init(segmentation: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.segmentation = segmentation
         bytes = allocator.buffer(capacity: 64 * 1024)
-        datagrams = .allocate(capacity: 0)
-        vectors = .allocate(capacity: 0)
-        names = .allocate(capacity: 0)
-        controls = .allocate(byteCount: 0, alignment: 16)
-        reserve(256)
+        controls = .allocate(byteCount: max(1, 256 * controlBytes), alignment: 16)
     }
 
-    deinit { release() }
+    deinit { controls.deallocate() }
 
     var isEmpty: Bool { entries.isEmpty }
 
@@ -85,7 +82,7 @@ final class DatagramOutbox {
     func flush() -> Report {
         var report = Report()
         guard !entries.isEmpty else { return report }
-        if entries.count > scratchCapacity { reserve(max(entries.count, scratchCapacity * 2)) }
+        if entries.count > memory.capacity { reserve(max(entries.count, memory.capacity * 2)) }
         order.removeAll(keepingCapacity: true)
         order.append(contentsOf: entries.indices)
         let firstFD = entries[0].fd
@@ -186,21 +183,8 @@ final class DatagramOutbox {
     }
 
     private func reserve(_ capacity: Int) {
-        release()
-        scratchCapacity = capacity
-        datagrams = .allocate(capacity: capacity)
-        datagrams.initialize(repeating: partyline_datagram(), count: capacity)
-        vectors = .allocate(capacity: capacity)
-        vectors.initialize(repeating: iovec(), count: capacity)
-        names = .allocate(capacity: capacity)
-        names.initialize(repeating: sockaddr_storage(), count: capacity)
-        controls = .allocate(byteCount: max(1, capacity * controlBytes), alignment: 16)
-    }
-
-    private func release() {
-        datagrams.deallocate()
-        vectors.deallocate()
-        names.deallocate()
+        memory = DatagramBatchMemory(capacity: capacity)
         controls.deallocate()
+        controls = .allocate(byteCount: max(1, capacity * controlBytes), alignment: 16)
     }
 }

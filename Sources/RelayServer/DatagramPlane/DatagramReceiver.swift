@@ -18,26 +18,16 @@ final class DatagramReceiver {
     static let slotBytes = 2048
 
     private var buffer: ByteBuffer
-    private let datagrams: UnsafeMutablePointer<partyline_datagram>
-    private let vectors: UnsafeMutablePointer<iovec>
-    private let addresses: UnsafeMutablePointer<sockaddr_storage>
+    private let memory: DatagramBatchMemory
+    private var datagrams: UnsafeMutablePointer<partyline_datagram> { memory.datagrams }
+    private var vectors: UnsafeMutablePointer<iovec> { memory.vectors }
+    private var addresses: UnsafeMutablePointer<sockaddr_storage> { memory.addresses }
     private(set) var count = 0
 
     init(capacity: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.capacity = capacity
         buffer = allocator.buffer(capacity: capacity * Self.slotBytes)
-        datagrams = .allocate(capacity: capacity)
-        datagrams.initialize(repeating: partyline_datagram(), count: capacity)
-        vectors = .allocate(capacity: capacity)
-        vectors.initialize(repeating: iovec(), count: capacity)
-        addresses = .allocate(capacity: capacity)
-        addresses.initialize(repeating: sockaddr_storage(), count: capacity)
-    }
-
-    deinit {
-        datagrams.deallocate()
-        vectors.deallocate()
-        addresses.deallocate()
+        memory = DatagramBatchMemory(capacity: capacity)
     }
 
     /// Reads up to ``capacity`` datagrams waiting on `fd`; returns how many, or -errno.
