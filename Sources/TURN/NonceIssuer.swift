@@ -10,20 +10,20 @@ public struct NonceIssuer: Sendable {
     /// significant) is "Password algorithms".
     public static let cookie = "obMatJos2" + Data([0x80, 0x00, 0x00]).base64EncodedString()
 
-    private let key: SymmetricKey
+    /// HMAC-SHA256 keyed once: each nonce works on a copy (copy-on-write), so no nonce pays for the keying.
+    private let keyed: HMAC<SHA256>
     /// Seconds a nonce stays fresh; older ones get 438 Stale Nonce.
     public let lifetime: UInt64
 
     public init(key: SymmetricKey = SymmetricKey(size: .bits256), lifetime: UInt64 = 600) {
-        self.key = key
+        keyed = HMAC(key: key)
         self.lifetime = lifetime
     }
 
     /// A fresh nonce for `client` at `now` (Unix seconds).
     public func nonce(for client: TransportAddress, now: UInt64) -> String {
         let issued = withUnsafeBytes(of: now.bigEndian) { Array($0) }
-        let payload =
-            issued + HMAC<SHA256>.authenticationCode(for: macInput(issued: issued, client: client), using: key)
+        let payload = issued + code(issued: issued, client: client)
         return Self.cookie + Data(payload).base64EncodedString()
     }
 
@@ -42,14 +42,17 @@ public struct NonceIssuer: Sendable {
             payload.count == 8 + SHA256.byteCount
         else { return .invalid }
         let issuedBytes = Array(payload.prefix(8))
-        guard
-            HMAC<SHA256>.isValidAuthenticationCode(
-                payload.suffix(SHA256.byteCount), authenticating: macInput(issued: issuedBytes, client: client),
-                using: key)
-        else { return .invalid }
+        // Compared in constant time (MessageAuthenticationCode's == with bytes).
+        guard code(issued: issuedBytes, client: client) == payload.suffix(SHA256.byteCount) else { return .invalid }
         let issued = issuedBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard issued <= now + 5 else { return .invalid }
         return now - min(issued, now) > lifetime ? .stale : .fresh
+    }
+
+    private func code(issued: [UInt8], client: TransportAddress) -> HashedAuthenticationCode<SHA256> {
+        var mac = keyed
+        mac.update(data: macInput(issued: issued, client: client))
+        return mac.finalize()
     }
 
     /// What the nonce's HMAC-SHA256 covers: issue time and client IP address. Not the port: a client's
