@@ -51,8 +51,6 @@ final class DatagramTURN: TURNDriver {
         for listener in plane.listeners { listenerFDs[listener.local] = listener.fd }
     }
 
-    var relaySocketCount: Int { relays.count }
-
     // MARK: Inputs
 
     /// A TURN request or Send indication from a client.

@@ -6,7 +6,6 @@ import TURN
 protocol TURNDriver: AnyObject {
     var table: AllocationTable { get set }
     var counters: RelayCounters { get }
-    var relaySocketCount: Int { get }
     /// Tears down the allocations of REST subjects under `subjectPrefix`; returns the relay sockets closed.
     func revoke(subjectPrefix: String) -> Int
     /// Closes every relay socket (server shutdown).

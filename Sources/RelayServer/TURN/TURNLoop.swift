@@ -267,8 +267,6 @@ final class TURNLoop: TURNDriver {
         peerConnections.removeAll()
     }
 
-    var relaySocketCount: Int { relays.count }
-
     // MARK: Actions
 
     func perform(_ actions: [AllocationTable.Action]) {
