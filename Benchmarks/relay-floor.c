@@ -1,4 +1,4 @@
-// The floor for Benchmarks/turn-relay.sh: a UDP relay hop with no protocol work, to show what this machine
+// The floor for Benchmarks/turn-relay.sh: a relay hop with no protocol work, to show what this machine
 // costs per relayed packet before any TURN logic. It speaks just enough TURN for `partyline load turn
 // --data-path channel` to run against it: every STUN request is answered with a success response carrying
 // XOR-RELAYED-ADDRESS (no authentication, no table, no permission check), each client gets its own relay
@@ -6,6 +6,9 @@
 // a datagram arriving at a relay socket goes back to its client behind a ChannelData header. Sockets are
 // read with recvmmsg (32 at a time, as a busy relay would); a relay socket's batch goes to the client in one
 // sendmmsg. SO_REUSEPORT spreads clients over THREADS workers, each with its own epoll loop.
+// Clients may also come over TCP on the same port (RFC 6544 framing: STUN messages and ChannelData padded to
+// 4 bytes): a connection's read is cut into frames and each ChannelData goes to the peer with one sendto; a
+// relay socket's batch goes back as one write of padded ChannelData frames.
 //
 // Build: cc -O2 -pthread -o relay-floor Benchmarks/relay-floor.c
 // Run:   relay-floor PORT [THREADS=2]   (listens on 127.0.0.1 only; loopback benchmarks)
@@ -13,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,14 +29,22 @@
 enum { BATCH = 32, MAX_CLIENTS = 4096, BUFSIZE = 2048 };
 
 struct client {
+    int stream;                  // the client's TCP connection, or -1 over UDP
+    size_t have;                 // bytes of an unfinished frame in `pending`
+    uint8_t pending[BUFSIZE + 8];
     struct sockaddr_in address;  // the client, as the listener sees it
     struct sockaddr_in peer;     // where its channel points
     int relay;                   // its relay socket
     int bound;
 };
 
+// epoll keys: 0 the UDP listener, 1...MAX_CLIENTS a client's relay socket, TCP_LISTENER the TCP listener,
+// STREAM + n client n's TCP connection.
+enum { TCP_LISTENER = 1 << 20, STREAM = 1 << 21 };
+
 struct worker {
     int listener;
+    int tcp_listener;
     int epoll;
     struct client clients[MAX_CLIENTS];
     int count;
@@ -57,12 +69,36 @@ static int udp_socket(uint16_t bind_port, int reuse) {
     return fd;
 }
 
+static int tcp_listener(uint16_t bind_port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(bind_port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0 || listen(fd, 512) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static struct client *find(struct worker *w, const struct sockaddr_in *from) {
     for (int i = 0; i < w->count; i++) {
         struct client *c = &w->clients[i];
-        if (c->address.sin_port == from->sin_port && c->address.sin_addr.s_addr == from->sin_addr.s_addr) return c;
+        if (c->stream < 0 && c->address.sin_port == from->sin_port && c->address.sin_addr.s_addr == from->sin_addr.s_addr) return c;
     }
     return NULL;
+}
+
+static struct client *add_client(struct worker *w, int stream, const struct sockaddr_in *from) {
+    if (w->count == MAX_CLIENTS) return NULL;
+    struct client *c = &w->clients[w->count++];
+    memset(c, 0, sizeof *c);
+    c->stream = stream;
+    c->relay = -1;
+    c->address = *from;
+    return c;
 }
 
 // Writes an XOR-address attribute of `type` for an IPv4 address; returns its length.
@@ -100,25 +136,22 @@ static int peer_address(const uint8_t *message, size_t length, struct sockaddr_i
 }
 
 // Answers a STUN request with success; an Allocate gets a relay socket and XOR-RELAYED-ADDRESS.
-static void answer(struct worker *w, const uint8_t *request, size_t length, const struct sockaddr_in *from) {
+static void answer(struct worker *w, struct client *c, const uint8_t *request, size_t length,
+                   const struct sockaddr_in *from) {
     if (length < 20) return;
     uint16_t type = (uint16_t)(request[0] << 8 | request[1]);
     if ((type & 0x0110) != 0) return;  // not a request
     uint16_t method = type & 0x3EEF;
-    struct client *c = find(w, from);
     uint8_t response[64];
     size_t size = 20;
     if (method == 0x0003) {  // Allocate
-        if (!c) {
-            if (w->count == MAX_CLIENTS) return;
-            c = &w->clients[w->count];
-            memset(c, 0, sizeof *c);
-            c->address = *from;
+        if (!c) c = add_client(w, -1, from);
+        if (!c) return;
+        if (c->relay < 0) {
             c->relay = udp_socket(0, 0);
             if (c->relay < 0) return;
-            struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)w->count + 1};
+            struct epoll_event event = {.events = EPOLLIN, .data.u64 = (uint64_t)(c - w->clients) + 1};
             epoll_ctl(w->epoll, EPOLL_CTL_ADD, c->relay, &event);
-            w->count++;
         }
         struct sockaddr_in relayed;
         socklen_t relayed_length = sizeof relayed;
@@ -132,7 +165,43 @@ static void answer(struct worker *w, const uint8_t *request, size_t length, cons
     memcpy(response, &response_type, 2);
     memcpy(response + 2, &body, 2);
     memcpy(response + 4, request + 4, 16);  // cookie and transaction ID
-    sendto(w->listener, response, size, 0, (const struct sockaddr *)from, sizeof *from);
+    if (c && c->stream >= 0) {
+        send(c->stream, response, size, MSG_NOSIGNAL);
+    } else {
+        sendto(w->listener, response, size, 0, (const struct sockaddr *)from, sizeof *from);
+    }
+}
+
+// Cuts a TCP client's bytes into frames: a request is answered, ChannelData goes to the bound peer.
+static void stream_frames(struct worker *w, struct client *c, const uint8_t *data, size_t length) {
+    while (length > 0) {
+        size_t copy = length < sizeof c->pending - c->have ? length : sizeof c->pending - c->have;
+        memcpy(c->pending + c->have, data, copy);
+        c->have += copy;
+        data += copy;
+        length -= copy;
+        size_t offset = 0;
+        while (c->have - offset >= 4) {
+            const uint8_t *frame = c->pending + offset;
+            size_t body = (size_t)(frame[2] << 8 | frame[3]);
+            int channel = (frame[0] & 0xC0) == 0x40;
+            size_t total = channel ? 4 + ((body + 3) & ~(size_t)3) : 20 + body;
+            if (total > BUFSIZE) {  // not a frame this floor handles: drop the connection's bytes
+                c->have = offset = 0;
+                break;
+            }
+            if (c->have - offset < total) break;
+            if (channel) {
+                if (c->bound)
+                    sendto(c->relay, frame + 4, body, 0, (struct sockaddr *)&c->peer, sizeof c->peer);
+            } else {
+                answer(w, c, frame, total, &c->address);
+            }
+            offset += total;
+        }
+        memmove(c->pending, c->pending + offset, c->have - offset);
+        c->have -= offset;
+    }
 }
 
 static void *run(void *argument) {
@@ -146,6 +215,34 @@ static void *run(void *argument) {
         int ready = epoll_wait(w->epoll, events, 64, -1);
         for (int e = 0; e < ready; e++) {
             uint64_t key = events[e].data.u64;
+            if (key == TCP_LISTENER) {
+                struct sockaddr_in from;
+                socklen_t from_length = sizeof from;
+                int stream = accept4(w->tcp_listener, (struct sockaddr *)&from, &from_length, SOCK_NONBLOCK);
+                if (stream < 0) continue;
+                int one = 1;
+                setsockopt(stream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                struct client *c = add_client(w, stream, &from);
+                if (!c) {
+                    close(stream);
+                    continue;
+                }
+                struct epoll_event event = {.events = EPOLLIN, .data.u64 = STREAM + (uint64_t)(c - w->clients)};
+                epoll_ctl(w->epoll, EPOLL_CTL_ADD, stream, &event);
+                continue;
+            }
+            if (key >= STREAM) {
+                struct client *c = &w->clients[key - STREAM];
+                ssize_t got = read(c->stream, buffers[0], sizeof buffers[0]);
+                if (got > 0) {
+                    stream_frames(w, c, buffers[0], (size_t)got);
+                } else if (got == 0 || errno != EAGAIN) {
+                    epoll_ctl(w->epoll, EPOLL_CTL_DEL, c->stream, NULL);
+                    close(c->stream);
+                    c->stream = -1;
+                }
+                continue;
+            }
             int fd = key == 0 ? w->listener : w->clients[key - 1].relay;
             // Relay sockets read behind 4 bytes of room, so the ChannelData header is written in place.
             size_t room = key == 0 ? 0 : 4;
@@ -167,11 +264,29 @@ static void *run(void *argument) {
                         if (c && c->bound && size + 4u <= length)
                             sendto(c->relay, data + 4, size, 0, (struct sockaddr *)&c->peer, sizeof c->peer);
                     } else {
-                        answer(w, data, length, &addresses[i]);
+                        answer(w, find(w, &addresses[i]), data, length, &addresses[i]);
                     }
                 }
             } else {
                 struct client *c = &w->clients[key - 1];
+                if (c->stream >= 0) {  // one write of padded ChannelData frames
+                    static __thread uint8_t frames[BATCH * (BUFSIZE + 8)];
+                    size_t used = 0;
+                    for (int i = 0; i < received; i++) {
+                        uint16_t size = (uint16_t)messages[i].msg_len;
+                        uint8_t *frame = frames + used;
+                        frame[0] = 0x40;
+                        frame[1] = 0x00;
+                        frame[2] = (uint8_t)(size >> 8);
+                        frame[3] = (uint8_t)size;
+                        memcpy(frame + 4, buffers[i] + 4, size);
+                        size_t padded = (size + 3u) & ~3u;
+                        memset(frame + 4 + size, 0, padded - size);
+                        used += 4 + padded;
+                    }
+                    send(c->stream, frames, used, MSG_NOSIGNAL);
+                    continue;
+                }
                 for (int i = 0; i < received; i++) {
                     uint16_t size = (uint16_t)messages[i].msg_len;
                     uint8_t *data = buffers[i];
@@ -210,6 +325,13 @@ int main(int argc, char **argv) {
         }
         struct epoll_event event = {.events = EPOLLIN, .data.u64 = 0};
         epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->listener, &event);
+        w->tcp_listener = tcp_listener((uint16_t)port);
+        if (w->tcp_listener < 0) {
+            perror("relay-floor: tcp");
+            return 1;
+        }
+        struct epoll_event accept_event = {.events = EPOLLIN, .data.u64 = TCP_LISTENER};
+        epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->tcp_listener, &accept_event);
         pthread_create(&ids[t], NULL, run, w);
     }
     fprintf(stderr, "relay-floor listening on 127.0.0.1:%d with %d threads\n", port, threads);

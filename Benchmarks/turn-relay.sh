@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # TURN relay throughput on loopback: PartyLine at its defaults vs coturn (Debian's turnserver) vs the floor (a
-# bare UDP relay hop with no protocol work, Benchmarks/relay-floor.c), same load tool, same run.
+# bare relay hop with no protocol work, UDP or TCP, Benchmarks/relay-floor.c), same load tool, same run.
 # Usage: Benchmarks/turn-relay.sh [SECONDS=10] [ALLOCATIONS=32] [WINDOW=8] [ROUNDS=3] [SIZES="100 1000"]
 # Environment: MODES (default "per-datagram sendmmsg gso"), TRANSPORTS ("udp tcp"), LATENCY_SECONDS (30 per server in 3
 # alternating rounds, over 100,000 round trips here; 0 skips the latency phase: one allocation, one packet in
@@ -72,8 +72,7 @@ field() { echo "$1" | grep "^  $2 " | sed "s|^  $2 *||"; }
 results="$work/results"
 echo "PartyLine at $configuration; coturn $coturn_version (2 relay threads); floor: relay-floor.c, 2 threads"
 for transport in $transports; do
-  servers="PartyLine coturn"
-  [ "$transport" = udp ] && servers="$servers floor"
+  servers="PartyLine coturn floor"
   [ -n "$bf" ] && servers="before $servers"
   for mode in $modes; do
     [ "$transport" = tcp ] && [ "$mode" = gso ] && continue
