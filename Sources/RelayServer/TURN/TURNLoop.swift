@@ -51,8 +51,9 @@ final class TURNLoop: TURNDriver {
     private var burstWrites: [(relay: RelaySocket, offset: Int, length: Int)] = []
     /// Whether a run of same-size datagrams for one destination leaves as one GSO write.
     private let segmentation: Bool
-    /// Relay sockets holding datagrams for their peer from this read burst (with segmentation).
-    private var peerBound: [RelaySocket] = []
+    /// Datagrams for peers from this read burst, sent on the relay sockets' descriptors with one sendmmsg
+    /// per socket when it ends (SwiftNIO only reads those sockets).
+    private let peerOutbox: DatagramOutbox
     /// GSO runs of datagrams up to 1,200 bytes, which fit any path of 1,280 bytes (IPv6's minimum MTU)
     /// with headers.
     private static let gsoRuns = DatagramRuns(maximumSegmentBytes: 1_200)
@@ -77,6 +78,7 @@ final class TURNLoop: TURNDriver {
         self.table = table
         self.relayHosts = relayHosts
         self.segmentation = segmentation
+        peerOutbox = DatagramOutbox(segmentation: segmentation)
         self.logger = logger
         requestLog = TURNRequestLog(logger: logger)
     }
@@ -170,13 +172,7 @@ final class TURNLoop: TURNDriver {
             writeBurst()
             burstWrites.removeAll(keepingCapacity: true)
         }
-        if !peerBound.isEmpty {
-            for socket in peerBound {
-                writeHeld(socket)
-                socket.queued = false
-            }
-            peerBound.removeAll(keepingCapacity: true)
-        }
+        if !peerOutbox.isEmpty { sendToPeers() }
         guard !unflushed.isEmpty else { return }
         for outlet in unflushed {
             outlet.needsFlush = false
@@ -232,36 +228,23 @@ final class TURNLoop: TURNDriver {
         }
     }
 
-    /// Writes the datagrams `socket` holds for its peer: runs of one size (the last may be shorter) copied
-    /// into one buffer and sent as one GSO write, others one by one.
-    private func writeHeld(_ socket: RelaySocket) {
-        guard let peer = socket.heldPeer, !socket.held.isEmpty else { return }
-        let address = socket.socketAddress(of: peer)
-        var index = socket.held.startIndex
-        while index < socket.held.endIndex {
-            let size = socket.held[index].readableBytes
-            let end = Self.gsoRuns.end(
-                from: index, to: socket.held.endIndex, size: { socket.held[$0].readableBytes })
-            let total = socket.held[index..<end].reduce(0) { $0 + $1.readableBytes }
-            if end - index == 1 {
-                write(NIOAny(AddressedEnvelope(remoteAddress: address, data: socket.held[index])), to: socket.outlet)
-            } else {
-                var run = socket.outlet.channel.allocator.buffer(capacity: total)
-                for datagram in socket.held[index..<end] { run.writeImmutableBuffer(datagram) }
-                let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
-                    ecnState: .transportNotCapable, packetInfo: nil, segmentSize: size)
-                write(
-                    NIOAny(AddressedEnvelope(remoteAddress: address, data: run, metadata: metadata)), to: socket.outlet)
-                counters.coalescedWrites.wrappingIncrement(ordering: .relaxed)
-            }
-            index = end
+    /// Sends the burst's datagrams for peers; the kernel's refusals count as dropped.
+    private func sendToPeers() {
+        let report = peerOutbox.flush()
+        if report.dropped > 0 { counters.dropped.wrappingIncrement(by: report.dropped, ordering: .relaxed) }
+        if report.coalesced > 0 {
+            counters.coalescedWrites.wrappingIncrement(by: report.coalesced, ordering: .relaxed)
         }
-        socket.held.removeAll(keepingCapacity: true)
-        socket.heldPeer = nil
+        if report.segmentationRefused > 0 {
+            logger.warning(
+                "UDP segmentation refused by the kernel; that socket now sends datagrams one by one",
+                metadata: ["sockets": "\(report.segmentationRefused)"])
+        }
     }
 
     /// Closes every relay socket (server shutdown).
     func closeAll() {
+        if !peerOutbox.isEmpty { sendToPeers() }
         for relay in relays.values { relay.outlet.channel.close(promise: nil) }
         relays.removeAll()
         for connection in peerConnections.values { connection.channel.close(promise: nil) }
@@ -284,29 +267,10 @@ final class TURNLoop: TURNDriver {
                 write(NIOAny(bytes), to: client.outlet)
             }
         case .toPeer(let relay, let peer, let data):
-            guard let socket = relays[relay] else { return }
-            // A relay socket whose send buffer is full drops, as the network would.
-            guard socket.outlet.channel.isWritable else {
-                counters.dropped.wrappingIncrement(ordering: .relaxed)
-                return
-            }
+            guard let socket = relays[relay], let fd = socket.fd else { return }
+            // A relay socket whose send buffer is full drops (counted on flush), as the network would.
             counters.relayed(.toPeer, socket.clientTransport, bytes: data.readableBytes)
-            guard segmentation else {
-                write(
-                    NIOAny(AddressedEnvelope(remoteAddress: socket.socketAddress(of: peer), data: data)),
-                    to: socket.outlet)
-                return
-            }
-            // Held until the burst ends, so a run to one peer can leave as one write; order per socket stays.
-            if let held = socket.heldPeer, held != peer { writeHeld(socket) }
-            if socket.held.isEmpty {
-                socket.heldPeer = peer
-                if !socket.queued {
-                    socket.queued = true
-                    peerBound.append(socket)
-                }
-            }
-            socket.held.append(data)
+            peerOutbox.append(data, fd: fd, to: peer)
         case .openRelay(let request):
             openRelay(request)
         case .closeRelay(let address):
@@ -341,6 +305,11 @@ final class TURNLoop: TURNDriver {
 
     private func closeRelay(_ address: TransportAddress) {
         guard let relay = relays.removeValue(forKey: address) else { return }
+        // Its descriptor closes now and may be reused: what the burst queued for it leaves first.
+        if let fd = relay.fd {
+            if !peerOutbox.isEmpty { sendToPeers() }
+            peerOutbox.forget(fd)
+        }
         let pool = relayHosts[address.ip.family]?.pool
         relay.outlet.channel.close().whenComplete { _ in pool?.give(address.port) }
     }
@@ -407,8 +376,9 @@ final class TURNLoop: TURNDriver {
                 host.pool.give(port)
                 continue
             }
-            return open(boundSocket: fd, advertised: TransportAddress(ip: host.advertised, port: port)).map {
-                opened -> RelaySocketOpened? in opened ? (TransportAddress(ip: host.advertised, port: port), token) : nil
+            let advertised = TransportAddress(ip: host.advertised, port: port)
+            return open(boundSocket: fd, advertised: advertised).map { opened -> RelaySocketOpened? in
+                opened ? (advertised, token) : nil
             }.always { [pool = host.pool] opened in
                 if case .success(nil) = opened { pool.give(port) }
             }
@@ -430,7 +400,7 @@ final class TURNLoop: TURNDriver {
             )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let relay = RelaySocket(address: address, channel: channel)
+                    let relay = RelaySocket(address: address, channel: channel, fd: fd)
                     bound.value.relays[address] = relay
                     try channel.pipeline.syncOperations.addHandler(RelayPeerHandler(turn: bound.value, relay: relay))
                 }
@@ -467,35 +437,24 @@ final class Outlet {
     init(_ channel: any Channel) { self.channel = channel }
 }
 
-/// One allocation's relay socket and what its hot path needs without lookups: where its client is and
-/// the socket address of the peer it last sent to.
+/// One allocation's relay socket and what its hot path needs without lookups: where its client is, and
+/// the descriptor datagrams for peers are sent on.
 final class RelaySocket {
     /// The client's listener (with the client's address, on UDP) or connection.
     typealias Client = (outlet: Outlet, address: SocketAddress?)
 
     let address: TransportAddress
     let outlet: Outlet
+    /// A UDP relay socket's descriptor, written directly (the channel only reads it); nil for an RFC 6062
+    /// relay listener.
+    let fd: CInt?
     var client: Client?
     /// How the client reaches the server, for the relayed-traffic counters.
     var clientTransport = ClientTransport.udp
-    private var lastPeer: (TransportAddress, SocketAddress)?
-    /// Datagrams for `heldPeer` from the current read burst, written when it ends (with segmentation).
-    var held: [ByteBuffer] = []
-    var heldPeer: TransportAddress?
-    /// Whether the loop has this socket in its list of sockets holding datagrams.
-    var queued = false
 
-    init(address: TransportAddress, channel: any Channel) {
+    init(address: TransportAddress, channel: any Channel, fd: CInt? = nil) {
         self.address = address
         self.outlet = Outlet(channel)
-    }
-
-    /// `peer` as a socket address; most allocations talk to one peer, so one cached entry saves the
-    /// conversion (and its string formatting) per packet.
-    func socketAddress(of peer: TransportAddress) -> SocketAddress {
-        if let (cached, address) = lastPeer, cached == peer { return address }
-        let address = peer.socketAddress
-        lastPeer = (peer, address)
-        return address
+        self.fd = fd
     }
 }
