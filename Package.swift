@@ -161,6 +161,19 @@ let package = Package(
             dependencies: ["Shared", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // The cluster as plain values: nodes, their roles and loads, who is alive, where new work goes.
+        .target(name: "Cluster", swiftSettings: strictSettings),
+        // The cluster's tables on the shared PostgreSQL: each node's heartbeat row.
+        .target(
+            name: "ClusterStore",
+            dependencies: [
+                "Cluster",
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The coordinator's tables in SQL: one SQLKit layer over SQLite (default) and PostgreSQL.
         .target(
             name: "CoordinatorStore",
@@ -297,6 +310,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "Cluster",
+                "ClusterStore",
                 "Coordinator",
                 "CoordinatorServer",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -398,6 +413,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: [
+                "Cluster", "ClusterStore", .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,3 +1,5 @@
+import Cluster
+import ClusterStore
 import CoordinatorServer
 import CoordinatorStore
 import Crypto
@@ -96,6 +98,7 @@ public struct PartyLineApp: Sendable {
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: coordinatorConfiguration,
             attestationKey: attestationKey, sessionHost: hub, now: now)
+        let cluster = clusterNode(hub: hub, relay: relay)
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
         let adoptStream: StreamAdopter? =
@@ -110,6 +113,11 @@ public struct PartyLineApp: Sendable {
                 MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
                 CoordinatorRoutes.add(to: router, api: api)
+                if let cluster {
+                    ClusterRoute.add(
+                        to: router, table: cluster.table, deadAfter: cluster.configuration.deadAfter,
+                        adminKeys: configuration.coordinator.adminKeys)
+                }
                 if let site {
                     WebPageRoutes.add(
                         to: router, site: site, policy: WebPagePolicy(signallingURL: configuration.signalling.publicURL)
@@ -130,6 +138,7 @@ public struct PartyLineApp: Sendable {
                 failureTerminationBehavior: .cancelGroup),
             .init(service: relay), .init(service: http), .init(service: MemoryTrimmer()),
         ]
+        if let cluster { services.append(.init(service: cluster)) }
         if let tls {
             services.append(
                 .init(
@@ -154,6 +163,22 @@ public struct PartyLineApp: Sendable {
             // The relay names its own listeners (ListenError); a bare bind error is the HTTP server's.
             throw ListenError(address: configuration.http, transport: "http", reason: "\(error)")
         }
+    }
+
+    /// The heartbeat of this node in the cluster's table, when `cluster.nodeId` is set: its load is the
+    /// hub's open sessions and members and the relay's allocations.
+    private func clusterNode(hub: SignallingHub, relay: RelayServer) -> NodeHeartbeat? {
+        guard let cluster = configuration.cluster, case .postgres(let url) = configuration.coordinator.database
+        else { return nil }
+        return NodeHeartbeat(
+            table: NodeTable(url: url, logger: makeLogger("partyline.cluster")), configuration: cluster,
+            load: {
+                let statistics = hub.statistics()
+                return NodeLoad(
+                    sessions: (statistics.sessions["waiting"] ?? 0) + (statistics.sessions["running"] ?? 0),
+                    members: statistics.webSocketsOpen, allocations: relay.allocationCount)
+            },
+            draining: { hub.isDraining }, logger: makeLogger("partyline.cluster"))
     }
 
     /// What keeps the node from taking new work: listeners not bound, storage not answering.

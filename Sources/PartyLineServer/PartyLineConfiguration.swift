@@ -1,5 +1,7 @@
+import Cluster
 import Configuration
 import CoordinatorServer
+import CoordinatorStore
 import Foundation
 import HTTPHost
 import Logging
@@ -52,6 +54,8 @@ public struct PartyLineConfiguration: Sendable {
     public var tlsReloadInterval: Duration = .seconds(10)
     public var signalling: SignallingConfiguration
     public var coordinator: CoordinatorConfiguration
+    /// This process as a node of a cluster on one PostgreSQL (`cluster.*`); nil for a single node.
+    public var cluster: ClusterConfiguration?
     public var logLevel: Logger.Level
 
     /// The HTTP server's default port.
@@ -208,5 +212,16 @@ public struct PartyLineConfiguration: Sendable {
         guard drainSeconds >= 0 else { throw ConfigurationError("shutdown.drainTimeout must be 0 or more seconds") }
         drainTimeout = .milliseconds(Int64(drainSeconds * 1000))
         metricsAllowed = try reader.networks("metrics.allowed") ?? metricsAllowed
+        let httpHost = ["0.0.0.0", "::", ""].contains(http.host) ? "127.0.0.1" : http.host
+        let hostPart = httpHost.contains(":") ? "[\(httpHost)]" : httpHost
+        let sharedDatabase =
+            switch coordinator.database {
+            case .postgres: true
+            case .sqlite: false
+            }
+        cluster = try ClusterConfiguration(
+            reader: reader, defaultHTTPURL: "\(httpTLS ? "https" : "http")://\(hostPart):\(http.port)",
+            defaultSignallingURL: signalling.publicURL, defaultTURNURLs: signalling.turnURLs,
+            hasSharedDatabase: sharedDatabase)
     }
 }

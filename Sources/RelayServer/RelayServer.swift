@@ -198,6 +198,9 @@ public final class RelayServer: Service, Sendable {
         }
     }
 
+    /// TURN allocations open now, over every event loop and plane (the shared quota ledger's count).
+    public var allocationCount: Int { state.withLockedValue { $0.turn }?.ledger.total ?? 0 }
+
     /// What the TURN relay has done, summed over event loops; zero when TURN is off.
     public func relayStatistics() async -> RelayStatistics {
         guard let turn = state.withLockedValue({ $0.turn }) else { return RelayStatistics() }

@@ -1,0 +1,146 @@
+import Cluster
+import Foundation
+import Logging
+import PostgresKit
+import SQLKit
+import Synchronization
+
+/// The cluster's `cluster_nodes` table on the shared PostgreSQL: each node writes its own row (a
+/// heartbeat) and reads everyone's. Liveness is measured by the database's clock, the one clock all nodes
+/// share. One connection, opened again after it drops; every call throws while the database is away.
+public final class NodeTable: Sendable {
+    /// Why a call failed; the driver's error is kept in the message.
+    public struct TableError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let url: String
+    private let logger: Logger
+    private let connection = Mutex<PostgresConnection?>(nil)
+    /// Serializes table creation between nodes starting at once ("PLNODES1" as bytes).
+    static let creationLock: Int64 = 0x504C_4E4F_4445_5331
+
+    public init(url: String, logger: Logger) {
+        self.url = url
+        self.logger = logger
+    }
+
+    /// Writes this node's row with a fresh heartbeat (creating the table the first time).
+    public func heartbeat(_ node: NodeRecord) async throws {
+        let turnURLs = String(decoding: try JSONEncoder().encode(node.turnURLs), as: UTF8.self)
+        let roles = node.roles.map(\.rawValue).sorted().joined(separator: ",")
+        try await run { database in
+            try await database.raw(
+                """
+                INSERT INTO cluster_nodes (id, http_url, signalling_url, turn_urls, roles, sessions, members,
+                    allocations, draining, heartbeat_at)
+                VALUES (\(bind: node.id), \(bind: node.httpURL), \(bind: node.signallingURL), \(bind: turnURLs),
+                    \(bind: roles), \(bind: node.load.sessions), \(bind: node.load.members),
+                    \(bind: node.load.allocations), \(bind: node.draining), now())
+                ON CONFLICT (id) DO UPDATE SET http_url = EXCLUDED.http_url,
+                    signalling_url = EXCLUDED.signalling_url, turn_urls = EXCLUDED.turn_urls,
+                    roles = EXCLUDED.roles, sessions = EXCLUDED.sessions, members = EXCLUDED.members,
+                    allocations = EXCLUDED.allocations, draining = EXCLUDED.draining, heartbeat_at = now()
+                """
+            ).run()
+        }
+    }
+
+    /// Every node's row, with how long ago it last beat.
+    public func nodes() async throws -> [NodeRecord] {
+        try await run { database in
+            try await database.raw(
+                """
+                SELECT id, http_url, signalling_url, turn_urls, roles, sessions, members, allocations, draining,
+                    CAST(EXTRACT(EPOCH FROM (now() - heartbeat_at)) * 1000 AS BIGINT) AS silent_ms
+                FROM cluster_nodes ORDER BY id
+                """
+            ).all().map(Self.record)
+        }
+    }
+
+    /// Deletes this node's row: a node that stops cleanly is gone from the cluster at once.
+    public func remove(id: String) async throws {
+        try await run { database in
+            try await database.raw("DELETE FROM cluster_nodes WHERE id = \(bind: id)").run()
+        }
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        let current = connection.withLock { connection -> PostgresConnection? in
+            defer { connection = nil }
+            return connection
+        }
+        try? await current?.close()
+    }
+
+    private static func record(_ row: any SQLRow) throws -> NodeRecord {
+        let turnURLs = try JSONDecoder().decode(
+            [String].self, from: Data(try row.decode(column: "turn_urls", as: String.self).utf8))
+        let roles = try row.decode(column: "roles", as: String.self).split(separator: ",")
+            .compactMap { NodeRole(rawValue: String($0)) }
+        return NodeRecord(
+            id: try row.decode(column: "id", as: String.self),
+            httpURL: try row.decode(column: "http_url", as: String.self),
+            signallingURL: try row.decode(column: "signalling_url", as: String.self),
+            turnURLs: turnURLs, roles: Set(roles),
+            load: NodeLoad(
+                sessions: try row.decode(column: "sessions", as: Int.self),
+                members: try row.decode(column: "members", as: Int.self),
+                allocations: try row.decode(column: "allocations", as: Int.self)),
+            draining: try row.decode(column: "draining", as: Bool.self),
+            silentForMilliseconds: try row.decode(column: "silent_ms", as: Int64.self))
+    }
+
+    /// Runs `body` on the open connection, opening it (and the table) first if needed; a failure closes the
+    /// connection, so the next call starts afresh.
+    private func run<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let open = try await openConnection()
+        do {
+            return try await body(open.sql(queryLogLevel: nil))
+        } catch {
+            if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
+            throw TableError(description: "cluster_nodes: \(String(reflecting: error))")
+        }
+    }
+
+    private func openConnection() async throws -> PostgresConnection {
+        if let current = connection.withLock({ $0 }), !current.isClosed { return current }
+        let fresh: PostgresConnection
+        do {
+            fresh = try await PostgresConnection.connect(
+                configuration: try SQLPostgresConfiguration(url: url).coreConfiguration, id: 2, logger: logger)
+            try await Self.createTable(fresh.sql(queryLogLevel: nil))
+        } catch {
+            throw TableError(description: "cannot open cluster_nodes: \(String(reflecting: error))")
+        }
+        let previous = connection.withLock { connection -> PostgresConnection? in
+            defer { connection = fresh }
+            return connection
+        }
+        try? await previous?.close()
+        return fresh
+    }
+
+    /// Creates the table if it is missing, under a transaction-level advisory lock: two nodes creating it at
+    /// once would otherwise collide in PostgreSQL's catalogue.
+    private static func createTable(_ database: any SQLDatabase) async throws {
+        try await database.raw("BEGIN").run()
+        do {
+            try await database.raw("SELECT pg_advisory_xact_lock(\(bind: creationLock))").run()
+            try await database.raw(
+                """
+                CREATE TABLE IF NOT EXISTS cluster_nodes (
+                    id TEXT PRIMARY KEY, http_url TEXT NOT NULL, signalling_url TEXT NOT NULL,
+                    turn_urls TEXT NOT NULL, roles TEXT NOT NULL, sessions BIGINT NOT NULL, members BIGINT NOT NULL,
+                    allocations BIGINT NOT NULL, draining BOOLEAN NOT NULL, heartbeat_at TIMESTAMPTZ NOT NULL)
+                """
+            ).run()
+            try await database.raw("COMMIT").run()
+        } catch {
+            try? await database.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Cluster
+import ClusterStore
+import Logging
+import ServiceLifecycle
+
+/// Writes this node's row in `cluster_nodes` every heartbeat interval, with its load and whether it drains,
+/// until the group shuts down; then deletes the row, so the others stop placing work here at once. A
+/// database that does not answer is logged once when it starts and once when it ends; the beats go on.
+struct NodeHeartbeat: Service {
+    let table: NodeTable
+    let configuration: ClusterConfiguration
+    let load: @Sendable () async -> NodeLoad
+    let draining: @Sendable () -> Bool
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failing = false
+            while !Task.isCancelled {
+                do {
+                    try await table.heartbeat(record(load: await load()))
+                    if failing { logger.notice("cluster heartbeat written again") }
+                    failing = false
+                } catch {
+                    if !failing {
+                        logger.warning("cluster heartbeat failed; retrying", metadata: ["error": "\(error)"])
+                    }
+                    failing = true
+                }
+                try? await Task.sleep(for: configuration.heartbeatInterval)
+            }
+        }
+        do {
+            try await table.remove(id: configuration.nodeID)
+        } catch {
+            logger.warning("cluster row not removed at shutdown", metadata: ["error": "\(error)"])
+        }
+        await table.close()
+    }
+
+    func record(load: NodeLoad) -> NodeRecord {
+        NodeRecord(
+            id: configuration.nodeID, httpURL: configuration.httpURL, signallingURL: configuration.signallingURL,
+            turnURLs: configuration.turnURLs, roles: configuration.roles, load: load, draining: draining())
+    }
+}
