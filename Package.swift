@@ -478,7 +478,7 @@ let package = Package(
                 "RelayServer", "ConnectionLimits", "ServerTLS", "HTTPHost",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), "TURNClient", "PartyLineTesting",
                 "PartyLineServer", "LoadGenerator", "STUN", "TURN", "CDatagramSockets",
-                "Signalling", "SignallingServer", "SignallingClient", "CoordinatorServer", "CoordinatorStore",
+                "Signalling", "SignallingServer", "SignallingClient", "CoordinatorServer", "CoordinatorStore", "Cluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
