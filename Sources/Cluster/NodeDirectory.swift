@@ -22,6 +22,15 @@ public struct NodeDirectory: Sendable {
     /// Whether `id` is alive.
     public func isLive(_ id: String) -> Bool { live.contains { $0.id == id } }
 
+    /// The node holding the coordinator: of the live nodes that say they hold it, the one that took it over
+    /// last (a holder killed a moment ago still looks live until its silence passes `deadAfter`, but its
+    /// successor took over after it). Nil while none does.
+    public var coordinator: NodeRecord? {
+        live.filter { $0.coordinatorForMilliseconds != nil }.min {
+            ($0.coordinatorForMilliseconds ?? 0, $0.id) < ($1.coordinatorForMilliseconds ?? 0, $1.id)
+        }
+    }
+
     /// The live, non-draining node with `role` that is least loaded: fewest members, then fewest
     /// sessions, then fewest allocations, then the smallest id (so a tie is decided the same way on every
     /// node); `extra` adds what the caller placed since the loads were read. Nil when none has the role.

@@ -41,10 +41,14 @@ public struct NodeRecord: Sendable, Hashable, Codable {
     public var draining: Bool
     /// Milliseconds since its last heartbeat, by the database's clock (the one clock every node shares).
     public var silentForMilliseconds: Int64
+    /// Milliseconds since the node took the coordinator over, by the database's clock; nil when it does
+    /// not hold it. A node writing its row sets any value to say it holds the coordinator.
+    public var coordinatorForMilliseconds: Int64?
 
     public init(
         id: String, httpURL: String, signallingURL: String, turnURLs: [String], roles: Set<NodeRole>,
-        load: NodeLoad = NodeLoad(), draining: Bool = false, silentForMilliseconds: Int64 = 0
+        load: NodeLoad = NodeLoad(), draining: Bool = false, silentForMilliseconds: Int64 = 0,
+        coordinatorForMilliseconds: Int64? = nil
     ) {
         self.id = id
         self.httpURL = httpURL
@@ -54,5 +58,6 @@ public struct NodeRecord: Sendable, Hashable, Codable {
         self.load = load
         self.draining = draining
         self.silentForMilliseconds = silentForMilliseconds
+        self.coordinatorForMilliseconds = coordinatorForMilliseconds
     }
 }

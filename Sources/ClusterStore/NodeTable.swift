@@ -29,18 +29,22 @@ public final class NodeTable: Sendable {
     public func heartbeat(_ node: NodeRecord) async throws {
         let turnURLs = String(decoding: try JSONEncoder().encode(node.turnURLs), as: UTF8.self)
         let roles = node.roles.map(\.rawValue).sorted().joined(separator: ",")
+        let holds = node.coordinatorForMilliseconds != nil
         try await run { database in
             try await database.raw(
                 """
                 INSERT INTO cluster_nodes (id, http_url, signalling_url, turn_urls, roles, sessions, members,
-                    allocations, draining, heartbeat_at)
+                    allocations, draining, heartbeat_at, coordinator_since)
                 VALUES (\(bind: node.id), \(bind: node.httpURL), \(bind: node.signallingURL), \(bind: turnURLs),
                     \(bind: roles), \(bind: node.load.sessions), \(bind: node.load.members),
-                    \(bind: node.load.allocations), \(bind: node.draining), now())
+                    \(bind: node.load.allocations), \(bind: node.draining), now(),
+                    CASE WHEN \(bind: holds) THEN now() END)
                 ON CONFLICT (id) DO UPDATE SET http_url = EXCLUDED.http_url,
                     signalling_url = EXCLUDED.signalling_url, turn_urls = EXCLUDED.turn_urls,
                     roles = EXCLUDED.roles, sessions = EXCLUDED.sessions, members = EXCLUDED.members,
-                    allocations = EXCLUDED.allocations, draining = EXCLUDED.draining, heartbeat_at = now()
+                    allocations = EXCLUDED.allocations, draining = EXCLUDED.draining, heartbeat_at = now(),
+                    coordinator_since = CASE WHEN \(bind: holds)
+                        THEN COALESCE(cluster_nodes.coordinator_since, now()) END
                 """
             ).run()
         }
@@ -52,7 +56,8 @@ public final class NodeTable: Sendable {
             try await database.raw(
                 """
                 SELECT id, http_url, signalling_url, turn_urls, roles, sessions, members, allocations, draining,
-                    CAST(EXTRACT(EPOCH FROM (now() - heartbeat_at)) * 1000 AS BIGINT) AS silent_ms
+                    CAST(EXTRACT(EPOCH FROM (now() - heartbeat_at)) * 1000 AS BIGINT) AS silent_ms,
+                    CAST(EXTRACT(EPOCH FROM (now() - coordinator_since)) * 1000 AS BIGINT) AS coordinator_ms
                 FROM cluster_nodes ORDER BY id
                 """
             ).all().map(Self.record)
@@ -90,7 +95,8 @@ public final class NodeTable: Sendable {
                 members: try row.decode(column: "members", as: Int.self),
                 allocations: try row.decode(column: "allocations", as: Int.self)),
             draining: try row.decode(column: "draining", as: Bool.self),
-            silentForMilliseconds: try row.decode(column: "silent_ms", as: Int64.self))
+            silentForMilliseconds: try row.decode(column: "silent_ms", as: Int64.self),
+            coordinatorForMilliseconds: try row.decode(column: "coordinator_ms", as: Int64?.self))
     }
 
     /// Runs `body` on the open connection, opening it (and the table) first if needed; a failure closes the
@@ -134,9 +140,12 @@ public final class NodeTable: Sendable {
                 CREATE TABLE IF NOT EXISTS cluster_nodes (
                     id TEXT PRIMARY KEY, http_url TEXT NOT NULL, signalling_url TEXT NOT NULL,
                     turn_urls TEXT NOT NULL, roles TEXT NOT NULL, sessions BIGINT NOT NULL, members BIGINT NOT NULL,
-                    allocations BIGINT NOT NULL, draining BOOLEAN NOT NULL, heartbeat_at TIMESTAMPTZ NOT NULL)
+                    allocations BIGINT NOT NULL, draining BOOLEAN NOT NULL, heartbeat_at TIMESTAMPTZ NOT NULL,
+                    coordinator_since TIMESTAMPTZ)
                 """
             ).run()
+            try await database.raw("ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS coordinator_since TIMESTAMPTZ")
+                .run()
             try await database.raw("COMMIT").run()
         } catch {
             try? await database.raw("ROLLBACK").run()

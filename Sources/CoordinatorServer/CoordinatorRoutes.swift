@@ -4,7 +4,7 @@ import Hummingbird
 
 /// The coordinator's HTTP API (docs/api.md): login, parties, registration, funds.
 public enum CoordinatorRoutes {
-    public static func add(to router: Router<HostRequestContext>, api: CoordinatorAPI) {
+    public static func add(to router: some RouterMethods<HostRequestContext>, api: CoordinatorAPI) {
         router.post("/v1/auth/challenge") { request, context -> Response in
             try api.limitLogin(from: context.remoteAddress)
             return JSONResponse.make(
@@ -63,7 +63,7 @@ public enum CoordinatorRoutes {
         addRegistryRoutes(to: router, api: api)
     }
 
-    static func addRegistryRoutes(to router: Router<HostRequestContext>, api: CoordinatorAPI) {
+    static func addRegistryRoutes(to router: some RouterMethods<HostRequestContext>, api: CoordinatorAPI) {
         router.get("/v1/parties/:id/me") { request, context -> Response in
             let account = try api.account(of: request)
             return JSONResponse.make(try api.membership(party: try context.parameters.require("id"), account: account))

@@ -8,6 +8,10 @@ import Synchronization
 /// registrations at one spot cannot both pass), and its caller is answered only once the transaction
 /// holding its changes has committed. Changes that arrive while a transaction is being written go into
 /// the next one, so a busy coordinator commits thousands of operations per fsync.
+///
+/// On a node of a cluster the coordinator may stand by (``standby(logger:)``): it holds no state and
+/// refuses every operation until the node's election hands it the database (``takeOver(_:)``), and goes
+/// back to standing by when its storage fails for good (``stepDown()``).
 public final class LiveCoordinator: Service, Sendable {
     /// Refusals when storage failed: the state was reloaded from the database and nothing unacknowledged
     /// stands.
@@ -24,7 +28,12 @@ public final class LiveCoordinator: Service, Sendable {
         var state: CoordinatorState
         var pending: [Pending] = []
         var failed: StorageUnavailable?
+        /// Where changes are written; nil while standing by.
+        var store: (any CoordinatorStorage)?
     }
+
+    /// The refusal of a coordinator that stands by.
+    static let notHeld = StorageUnavailable(reason: "this node does not hold the coordinator")
 
     /// Most operations in one transaction.
     static let batchLimit = 4096
@@ -32,7 +41,6 @@ public final class LiveCoordinator: Service, Sendable {
     static let reloadAttempts = 6
 
     private let shared: Mutex<Shared>
-    private let store: any CoordinatorStorage
     private let metrics = CommitMetrics()
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
@@ -40,25 +48,69 @@ public final class LiveCoordinator: Service, Sendable {
     private let committed: Mutex<(@Sendable ([CoordinatorChange]) -> Void)?> = Mutex(nil)
 
     /// A coordinator over the state stored in `store`.
-    public init(store: any CoordinatorStorage, logger: Logger) async throws {
-        shared = Mutex(Shared(state: try await store.load()))
-        self.store = store
+    public convenience init(store: any CoordinatorStorage, logger: Logger) async throws {
+        self.init(Shared(state: try await store.load(), store: store), logger: logger)
+    }
+
+    private init(_ initial: Shared, logger: Logger) {
+        shared = Mutex(initial)
         self.logger = logger
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// A coordinator that stands by: no state, every operation refused, until ``takeOver(_:)``.
+    public static func standby(logger: Logger) -> LiveCoordinator {
+        LiveCoordinator(Shared(state: CoordinatorState(), failed: notHeld), logger: logger)
+    }
+
+    /// Whether this coordinator holds its storage and accepts operations.
+    public var isHolding: Bool { shared.withLock { $0.store != nil && $0.failed == nil } }
+
+    /// Whether it holds storage that failed for good (reloading did not succeed): time to step down.
+    public var hasFailed: Bool { shared.withLock { $0.store != nil && $0.failed != nil } }
+
+    /// Starts coordinating over `store` (whose connection holds the database's coordinator lock): the state
+    /// is loaded from the stored rows, and operations are accepted from now on.
+    public func takeOver(_ store: any CoordinatorStorage) async throws {
+        let state = try await store.load()
+        shared.withLock { shared in
+            shared.state = state
+            shared.store = store
+            shared.failed = nil
+        }
+    }
+
+    /// Gives storage up and stands by again: the state is dropped and every operation refused.
+    public func stepDown() async {
+        let store = shared.withLock { shared -> (any CoordinatorStorage)? in
+            defer {
+                shared.store = nil
+                shared.state = CoordinatorState()
+                shared.failed = Self.notHeld
+            }
+            return shared.store
+        }
+        try? await store?.close()
+    }
+
+    /// The storage operations go to, or the refusal of a coordinator without it.
+    private func currentStore() throws -> any CoordinatorStorage {
+        guard let store = shared.withLock({ $0.store }) else { throw Self.notHeld }
+        return store
+    }
+
     /// A stored secret, created from `candidate` on first use and shared by every node on the database.
     public func secret(named name: String, candidate: String) async throws -> String {
-        try await store.secret(named: name, candidate: candidate)
+        try await currentStore().secret(named: name, candidate: candidate)
     }
 
     /// Replaces the stored secret named `name`.
     public func replaceSecret(named name: String, value: String) async throws {
-        try await store.replaceSecret(named: name, value: value)
+        try await currentStore().replaceSecret(named: name, value: value)
     }
 
     /// Every committed vote of `party`'s sessions.
-    public func votes(party: String) async throws -> [CastVote] { try await store.votes(party: party) }
+    public func votes(party: String) async throws -> [CastVote] { try await currentStore().votes(party: party) }
 
     /// Hears every batch of changes once it is committed (webhooks); must not block.
     public func onCommitted(_ observer: @escaping @Sendable ([CoordinatorChange]) -> Void) {
@@ -120,13 +172,13 @@ public final class LiveCoordinator: Service, Sendable {
                 return shared.pending
             }
             if !stranded.isEmpty { await self.commit(stranded) }
-            try await self.store.close()
+            try await self.shared.withLock { $0.store }?.close()
         }.value
     }
 
     /// Closes storage when the coordinator never ran (the process failed to start after opening it).
     public func closeUnstarted() async {
-        try? await store.close()
+        try? await shared.withLock { $0.store }?.close()
     }
 
     /// Stops the writer without a service group (tests, tools): pending changes are still committed.
@@ -148,7 +200,7 @@ public final class LiveCoordinator: Service, Sendable {
         let started = ContinuousClock.now
         do {
             let changes = batch.flatMap(\.changes)
-            try await store.apply(changes)
+            try await currentStore().apply(changes)
             metrics.committed(operations: batch.count, changes: changes.count, in: ContinuousClock.now - started)
             for operation in batch { operation.complete(nil) }
             committed.withLock { $0 }?(changes)
@@ -164,7 +216,7 @@ public final class LiveCoordinator: Service, Sendable {
     public func isAvailable() async -> Bool {
         guard shared.withLock({ $0.failed == nil }) else { return false }
         do {
-            try await store.ping()
+            try await currentStore().ping()
             return true
         } catch {
             return false
@@ -178,6 +230,7 @@ public final class LiveCoordinator: Service, Sendable {
         var wait = Duration.milliseconds(100)
         for attempt in 1...Self.reloadAttempts {
             do {
+                let store = try currentStore()
                 try await store.reconnectIfLost()
                 reloaded = .success(try await store.load())
                 break

@@ -10,7 +10,7 @@ import Synchronization
 /// closed: its absent members are no-shows and its present ones are placed, once every group of the party
 /// has begun, in new groups with the others waiting (unplaced, deposit back, when too few wait). Every step is re-derived from the stored state on each
 /// tick, so a restart picks up where the last process stopped (a group whose session was lost gets a new one,
-/// in which members with an outcome only verify).
+/// in which members with an outcome only verify). Only a coordinator that holds its storage runs parties.
 public final class PartyRunner: Service, Sendable {
     let coordinator: LiveCoordinator
     let sessionHost: any SessionHost
@@ -47,6 +47,8 @@ public final class PartyRunner: Service, Sendable {
     /// duration (undecided members become no-shows), regroup members of undersized groups, then give every
     /// group of a running party a live session.
     public func tick() async {
+        // A node of a cluster that stands by leaves the parties to the node holding the coordinator.
+        guard coordinator.isHolding else { return }
         let now = now()
         let due = coordinator.read { state in
             state.parties.values.filter { $0.startedAt == nil && $0.party.startsAt <= now }.map(\.party.id)

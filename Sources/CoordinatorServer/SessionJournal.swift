@@ -5,9 +5,16 @@ import Signalling
 /// Makes the votes and decisions of the party's group sessions durable before the sessions announce them
 /// (the hub's `journal`): a vote is committed before its `vote-ack`, and a final turn decision (approved,
 /// denied, no-show) is recorded as the prover's outcome before its `turn-result`. Sessions created through
-/// the session API for other coordinators belong to no party and are not recorded.
+/// the session API for other coordinators belong to no party and are not recorded. On a node of a cluster
+/// that does not hold the coordinator, records go to the node that does (`forward`) and are committed there
+/// before the session announces them.
 public struct SessionJournal: Sendable {
+    /// Sends a record to the node holding the coordinator; its answer is what ``record(session:_:)`` returned
+    /// there. Throws when no holder answers.
+    public typealias Forward = @Sendable (_ session: String, _ record: SessionRoom.SessionRecord) async throws -> Bool
+
     let coordinator: LiveCoordinator
+    let forward: Forward?
     /// Seconds a validation lasts.
     let validity: Int64
     let logger: Logger
@@ -15,8 +22,12 @@ public struct SessionJournal: Sendable {
     /// How long a record is retried while storage fails, the wait doubling from 50 ms up to 5 s.
     static let patience = Duration.seconds(60)
 
-    public init(coordinator: LiveCoordinator, validity: Int64, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    public init(
+        coordinator: LiveCoordinator, validity: Int64, logger: Logger, forward: Forward? = nil,
+        now: @escaping @Sendable () -> Int64
+    ) {
         self.coordinator = coordinator
+        self.forward = forward
         self.validity = validity
         self.logger = logger
         self.now = now
@@ -30,6 +41,9 @@ public struct SessionJournal: Sendable {
         var wait = Duration.milliseconds(50)
         while true {
             do {
+                if let forward, !coordinator.isHolding {
+                    return try await forward(session, record)
+                }
                 try await coordinator.perform { state in (try changes(for: record, of: session, in: &state), ()) }
                 return true
             } catch let error as PartyError {

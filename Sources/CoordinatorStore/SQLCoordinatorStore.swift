@@ -11,7 +11,8 @@ import Synchronization
 
 /// The coordinator's rows in SQL, written once with SQLKit for SQLite (the embedded default: WAL, durable
 /// commits) and PostgreSQL. One connection: the coordinator is the single writer, and each batch of
-/// changes is one transaction.
+/// changes is one transaction. On PostgreSQL the writer holds a session-level advisory lock for as long as
+/// it is connected (``Access``): the nodes of a cluster elect their one coordinator with it.
 public final class SQLCoordinatorStore: CoordinatorStorage {
     /// Which database a store talks to.
     public enum Backend: Sendable, Hashable {
@@ -24,6 +25,22 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
         public let description: String
     }
 
+    /// Another process holds the database's coordinator lock.
+    public struct HeldElsewhere: Error, Sendable, CustomStringConvertible {
+        public var description: String { "another coordinator holds this database" }
+    }
+
+    /// What a connection may do with the database, on PostgreSQL (SQLite's file lock is always exclusive).
+    public enum Access: Sendable, Hashable {
+        /// Takes the coordinator lock, or fails with ``HeldElsewhere``: the single-node default.
+        case exclusive
+        /// Waits for the coordinator lock, asking again every `poll`, until it is taken or the task is
+        /// cancelled: a cluster node standing by.
+        case standby(poll: Duration)
+        /// No lock: reads and the shared secrets only; ``apply(_:)`` is refused.
+        case shared
+    }
+
     /// One open connection: the database on it, whether it has closed, how to close it.
     private struct Link: Sendable {
         let database: any SQLDatabase
@@ -32,6 +49,7 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
     }
 
     private let backend: Backend
+    private let access: Access
     private let logger: Logger
     private let link: Mutex<Link>
     private let beginStatement: String
@@ -47,8 +65,9 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
         }
     }
 
-    private init(backend: Backend, logger: Logger, link: Link) {
+    private init(backend: Backend, access: Access, logger: Logger, link: Link) {
         self.backend = backend
+        self.access = access
         self.logger = logger
         self.link = Mutex(link)
         beginStatement =
@@ -60,11 +79,16 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
 
     /// The PostgreSQL advisory lock key a coordinator holds on its database ("PLCOORD1" as bytes).
     static let advisoryLock: Int64 = 0x504C_434F_4F52_4431
+    /// The lock that serializes migrations between nodes starting at once ("PLMIGRT1" as bytes).
+    static let migrationLock: Int64 = 0x504C_4D49_4752_5431
 
-    /// Opens the database and runs the migrations it lacks. A database has one coordinator at a time: a second
-    /// one fails here.
-    public static func open(_ backend: Backend, logger: Logger) async throws -> SQLCoordinatorStore {
-        let store = SQLCoordinatorStore(backend: backend, logger: logger, link: try await connect(backend, logger))
+    /// Opens the database and runs the migrations it lacks. A database has one coordinator at a time: with
+    /// `.exclusive` access a second one fails here, with `.standby` it waits here.
+    public static func open(
+        _ backend: Backend, logger: Logger, access: Access = .exclusive
+    ) async throws -> SQLCoordinatorStore {
+        let link = try await connect(backend, access, logger)
+        let store = SQLCoordinatorStore(backend: backend, access: access, logger: logger, link: link)
         do {
             try await store.migrate()
         } catch {
@@ -74,8 +98,8 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
         return store
     }
 
-    /// Connects and takes the database for this coordinator alone.
-    private static func connect(_ backend: Backend, _ logger: Logger) async throws -> Link {
+    /// Connects and, unless the access is shared, takes the database for this coordinator alone.
+    private static func connect(_ backend: Backend, _ access: Access, _ logger: Logger) async throws -> Link {
         switch backend {
         case .sqlite(let path):
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -103,15 +127,32 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
             let connection = try await PostgresConnection.connect(
                 configuration: configuration.coreConfiguration, id: 1, logger: logger)
             let database = connection.sql(queryLogLevel: nil)
-            // One coordinator per database (see above): a session-level advisory lock, held while connected.
-            let locked = try await database.raw("SELECT pg_try_advisory_lock(\(bind: Self.advisoryLock)) AS locked")
-                .first()?.decode(column: "locked", as: Bool.self)
-            guard locked == true else {
+            do {
+                try await takeCoordinatorLock(database, access)
+            } catch {
                 try? await connection.close()
-                throw StoreError(description: "another coordinator holds this database")
+                throw error
             }
             return Link(
                 database: database, isClosed: { connection.isClosed }, close: { try await connection.close() })
+        }
+    }
+
+    /// One coordinator per database: a session-level advisory lock, held while connected (none for shared
+    /// access). A standby asks again every poll until it is granted or the task is cancelled.
+    private static func takeCoordinatorLock(_ database: any SQLDatabase, _ access: Access) async throws {
+        let poll: Duration?
+        switch access {
+        case .shared: return
+        case .exclusive: poll = nil
+        case .standby(let interval): poll = interval
+        }
+        while true {
+            let locked = try await database.raw("SELECT pg_try_advisory_lock(\(bind: Self.advisoryLock)) AS locked")
+                .first()?.decode(column: "locked", as: Bool.self)
+            if locked == true { return }
+            guard let poll else { throw HeldElsewhere() }
+            try await Task.sleep(for: poll)
         }
     }
 
@@ -121,7 +162,9 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
         let current = link.withLock { $0 }
         guard !closed.load(ordering: .relaxed), current.isClosed() else { return }
         logger.warning("database connection lost; connecting again")
-        let fresh = try await Self.connect(backend, logger)
+        // The lock was released with the lost connection: take it again at once or fail, never wait for it
+        // (another node may have taken over meanwhile).
+        let fresh = try await Self.connect(backend, access == .shared ? .shared : .exclusive, logger)
         link.withLock { $0 = fresh }
         try? await current.close()
     }
@@ -146,7 +189,22 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
         return try row?.decode(column: "version", as: Int?.self) ?? 0
     }
 
+    /// Runs the migrations this database lacks; on PostgreSQL under the migration lock, since every node of
+    /// a cluster (the coordinator and the ones with shared access) migrates at start.
     private func migrate() async throws {
+        guard case .postgres = backend else { return try await migrateUnlocked() }
+        let database = try self.database
+        try await database.raw("SELECT pg_advisory_lock(\(bind: Self.migrationLock))").run()
+        do {
+            try await migrateUnlocked()
+        } catch {
+            try? await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+            throw error
+        }
+        try await database.raw("SELECT pg_advisory_unlock(\(bind: Self.migrationLock))").run()
+    }
+
+    private func migrateUnlocked() async throws {
         try await database.raw(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
         ).run()
@@ -182,6 +240,9 @@ extension SQLCoordinatorStore {
     /// Makes `changes` durable, in order, in one transaction.
     public func apply(_ changes: [CoordinatorChange]) async throws {
         guard !changes.isEmpty else { return }
+        guard access != .shared else {
+            throw StoreError(description: "a shared connection does not hold the coordinator: nothing is written")
+        }
         try await transaction { database in
             var rows = ChangeRows()
             for change in changes {

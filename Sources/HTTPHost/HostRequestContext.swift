@@ -6,8 +6,9 @@ import NIOCore
 /// paths, and must not keep a closed connection alive with it.
 public struct HostRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The client's address.
-    public let remoteAddress: SocketAddress?
+    /// The client's address (for a request another node of the cluster forwarded, the address it was
+    /// forwarded for).
+    public var remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

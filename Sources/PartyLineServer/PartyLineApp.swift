@@ -12,6 +12,7 @@ import RelayServer
 import STUN
 import ServerTLS
 import ServiceLifecycle
+import Shared
 import Signalling
 import SignallingServer
 import UnixSignals
@@ -52,20 +53,16 @@ public struct PartyLineApp: Sendable {
         let logger = makeLogger("partyline")
         let tls = try configuration.relay.certificate.map { try ReloadingTLSContext(files: $0) }
         let relay = RelayServer(configuration: configuration.relay, tls: tls, logger: makeLogger("partyline.relay"))
-        let coordinator = try await openCoordinator()
+        let storage = try await openStorage()
+        let coordinator = storage.coordinator
         let keys: SigningKeys
         let attestationKey: Curve25519.Signing.PrivateKey
+        let clusterKey: String?
         do {
-            keys = try await SigningKeys.load(
-                folder: configuration.dataDirectory, configuredTokenSecret: configuration.signalling.tokenSecret,
-                configuredLoginSecret: configuration.coordinator.loginSecret, replace: configuration.replaceKeys,
-                fingerprints: .init(
-                    recorded: { try await coordinator.secret(named: $0, candidate: $1) },
-                    replace: { try await coordinator.replaceSecret(named: $0, value: $1) }),
-                logger: logger)
-            attestationKey = try await self.attestationKey(coordinator)
+            (keys, clusterKey) = try await loadKeys(storage, logger: logger)
+            attestationKey = try await self.attestationKey(storage)
         } catch {
-            await coordinator.closeUnstarted()
+            await storage.close()
             throw error
         }
         var signalling = configuration.signalling
@@ -77,9 +74,14 @@ public struct PartyLineApp: Sendable {
         let finished = AsyncStream<SessionSummary>.makeStream()
         // Stream stop at the relay: a decided turn revokes its TURN credentials on every event loop.
         // Votes and decisions are committed before the group hears of them.
+        let cluster = clusterParts(coordinator: coordinator, clusterKey: clusterKey)
+        var forward: SessionJournal.Forward?
+        if let records = cluster?.records {
+            forward = { session, record in try await records.send(session: session, record: record) }
+        }
         let journal = SessionJournal(
             coordinator: coordinator, validity: configuration.coordinator.validity,
-            logger: makeLogger("partyline.parties"), now: now)
+            logger: makeLogger("partyline.parties"), forward: forward, now: now)
         let hub = SignallingHub(
             configuration: signalling, evidenceKey: keys.evidenceKey, logger: makeLogger("partyline.signalling"),
             revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
@@ -98,7 +100,7 @@ public struct PartyLineApp: Sendable {
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: coordinatorConfiguration,
             attestationKey: attestationKey, sessionHost: hub, now: now)
-        let cluster = clusterNode(hub: hub, relay: relay)
+        let heartbeat = cluster.map { makeHeartbeat($0, hub: hub, relay: relay, coordinator: coordinator) }
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)
         let adoptStream: StreamAdopter? =
@@ -108,15 +110,19 @@ public struct PartyLineApp: Sendable {
             limits: configuration.httpLimits, tls: configuration.httpTLS ? tls : nil,
             adoptStream: adoptStream,
             webSocket: SignallingRoutes.webSocket(hub: hub),
-            readiness: { await readiness(relay: relay, coordinator: coordinator, hub: hub) },
+            readiness: { await readiness(relay: relay, storage: storage, hub: hub) },
             addRoutes: { router in
                 MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
-                CoordinatorRoutes.add(to: router, api: api)
                 if let cluster {
+                    CoordinatorRoutes.add(to: router.group().add(middleware: cluster.forwarding), api: api)
                     ClusterRoute.add(
                         to: router, table: cluster.table, deadAfter: cluster.configuration.deadAfter,
                         adminKeys: configuration.coordinator.adminKeys)
+                    SessionRecordRoute.add(
+                        to: router, clusterKey: cluster.key, journal: journal, isHolding: { coordinator.isHolding })
+                } else {
+                    CoordinatorRoutes.add(to: router, api: api)
                 }
                 if let site {
                     WebPageRoutes.add(
@@ -138,7 +144,17 @@ public struct PartyLineApp: Sendable {
                 failureTerminationBehavior: .cancelGroup),
             .init(service: relay), .init(service: http), .init(service: MemoryTrimmer()),
         ]
-        if let cluster { services.append(.init(service: cluster)) }
+        if let cluster, let heartbeat {
+            services.append(.init(service: heartbeat))
+            if cluster.configuration.roles.contains(.coordinator), case .postgres = configuration.coordinator.database {
+                services.append(
+                    .init(
+                        service: CoordinatorElection(
+                            coordinator: coordinator, database: configuration.coordinator.database,
+                            poll: Self.electionPoll, tookOver: { try? await heartbeat.beat() },
+                            logger: makeLogger("partyline.cluster"))))
+            }
+        }
         if let tls {
             services.append(
                 .init(
@@ -150,11 +166,12 @@ public struct PartyLineApp: Sendable {
         do {
             try await relay.start()
         } catch {
-            await coordinator.closeUnstarted()
+            await storage.close()
             throw error
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         groupSlot.set(group)
+        defer { if let shared = storage.shared { Task { try? await shared.close() } } }
         do {
             try await group.run()
         } catch is DrainService.Interrupted {
@@ -165,27 +182,60 @@ public struct PartyLineApp: Sendable {
         }
     }
 
-    /// The heartbeat of this node in the cluster's table, when `cluster.nodeId` is set: its load is the
-    /// hub's open sessions and members and the relay's allocations.
-    private func clusterNode(hub: SignallingHub, relay: RelayServer) -> NodeHeartbeat? {
-        guard let cluster = configuration.cluster, case .postgres(let url) = configuration.coordinator.database
+    /// How often a standing-by node asks for the coordinator's lock.
+    static let electionPoll = Duration.milliseconds(250)
+
+    /// What this process needs as a node of a cluster (`cluster.nodeId` set): the cluster's table, where the
+    /// coordinator is, the forwarding of its API and of session records to it.
+    private struct ClusterParts {
+        let configuration: ClusterConfiguration
+        let table: NodeTable
+        let key: String
+        let forwarding: CoordinatorForwarding
+        let records: SessionRecordForwarder
+    }
+
+    private func clusterParts(coordinator: LiveCoordinator, clusterKey: String?) -> ClusterParts? {
+        guard let cluster = configuration.cluster, let clusterKey,
+            case .postgres(let url) = configuration.coordinator.database
         else { return nil }
-        return NodeHeartbeat(
-            table: NodeTable(url: url, logger: makeLogger("partyline.cluster")), configuration: cluster,
+        let table = NodeTable(url: url, logger: makeLogger("partyline.cluster"))
+        let locator = CoordinatorLocator(
+            table: table, deadAfter: cluster.deadAfter, maximumAge: cluster.heartbeatInterval)
+        return ClusterParts(
+            configuration: cluster, table: table, key: clusterKey,
+            forwarding: CoordinatorForwarding(
+                isHolding: { coordinator.isHolding }, locator: locator, selfID: cluster.nodeID, clusterKey: clusterKey),
+            records: SessionRecordForwarder(locator: locator, clusterKey: clusterKey))
+    }
+
+    /// The heartbeat of this node in the cluster's table: its load is the hub's open sessions and members
+    /// and the relay's allocations.
+    private func makeHeartbeat(
+        _ cluster: ClusterParts, hub: SignallingHub, relay: RelayServer, coordinator: LiveCoordinator
+    ) -> NodeHeartbeat {
+        NodeHeartbeat(
+            table: cluster.table, configuration: cluster.configuration,
             load: {
                 let statistics = hub.statistics()
                 return NodeLoad(
                     sessions: (statistics.sessions["waiting"] ?? 0) + (statistics.sessions["running"] ?? 0),
                     members: statistics.webSocketsOpen, allocations: relay.allocationCount)
             },
-            draining: { hub.isDraining }, logger: makeLogger("partyline.cluster"))
+            draining: { hub.isDraining }, holdsCoordinator: { coordinator.isHolding },
+            logger: makeLogger("partyline.cluster"))
     }
 
     /// What keeps the node from taking new work: listeners not bound, storage not answering.
-    private func readiness(relay: RelayServer, coordinator: LiveCoordinator, hub: SignallingHub) async -> [String] {
+    /// On a node of a cluster, storage is the shared connection: a node standing by is ready.
+    private func readiness(relay: RelayServer, storage: Storage, hub: SignallingHub) async -> [String] {
         var reasons: [String] = hub.isDraining ? ["draining"] : []
         if relay.listeners.isEmpty && !configuration.relay.udp.isEmpty { reasons.append("relay-not-listening") }
-        if await !coordinator.isAvailable() { reasons.append("storage-unavailable") }
+        if let shared = storage.shared {
+            if (try? await shared.ping()) == nil { reasons.append("storage-unavailable") }
+        } else if await !storage.coordinator.isAvailable() {
+            reasons.append("storage-unavailable")
+        }
         return reasons
     }
 
@@ -200,21 +250,68 @@ public struct PartyLineApp: Sendable {
         }
     }
 
-    /// Opens the coordinator's database (creating the SQLite file's directory) and loads its state.
-    private func openCoordinator() async throws -> LiveCoordinator {
+    /// The coordinator and where the process's keys are kept.
+    private struct Storage {
+        let coordinator: LiveCoordinator
+        /// On a node of a cluster: a connection without the coordinator's lock, for the keys every node
+        /// shares and for readiness (the coordinator itself stands by until the election hands it the lock).
+        let shared: SQLCoordinatorStore?
+
+        func secret(named name: String, candidate: String) async throws -> String {
+            if let shared { return try await shared.secret(named: name, candidate: candidate) }
+            return try await coordinator.secret(named: name, candidate: candidate)
+        }
+
+        func close() async {
+            await coordinator.closeUnstarted()
+            try? await shared?.close()
+        }
+    }
+
+    /// Opens the coordinator's database (creating the SQLite file's directory) and loads its state; a node of
+    /// a cluster only opens a shared connection (running the migrations the database lacks) and stands by.
+    private func openStorage() async throws -> Storage {
         let logger = makeLogger("partyline.coordinator")
-        if case .sqlite(let path) = configuration.coordinator.database {
+        let database = configuration.coordinator.database
+        if configuration.cluster != nil, case .postgres = database {
+            let shared = try await SQLCoordinatorStore.open(database, logger: logger, access: .shared)
+            return Storage(coordinator: .standby(logger: logger), shared: shared)
+        }
+        if case .sqlite(let path) = database {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
-        let store = try await SQLCoordinatorStore.open(configuration.coordinator.database, logger: logger)
-        return try await LiveCoordinator(store: store, logger: logger)
+        let store = try await SQLCoordinatorStore.open(database, logger: logger)
+        return Storage(coordinator: try await LiveCoordinator(store: store, logger: logger), shared: nil)
+    }
+
+    /// The signing keys, and on a node of a cluster the key nodes show each other when forwarding.
+    private func loadKeys(_ storage: Storage, logger: Logger) async throws -> (SigningKeys, clusterKey: String?) {
+        let stored: @Sendable (String, String) async throws -> String = {
+            try await storage.secret(named: $0, candidate: $1)
+        }
+        guard storage.shared != nil else {
+            let coordinator = storage.coordinator
+            let keys = try await SigningKeys.load(
+                folder: configuration.dataDirectory, configuredTokenSecret: configuration.signalling.tokenSecret,
+                configuredLoginSecret: configuration.coordinator.loginSecret, replace: configuration.replaceKeys,
+                fingerprints: .init(
+                    recorded: stored, replace: { try await coordinator.replaceSecret(named: $0, value: $1) }),
+                logger: logger)
+            return (keys, nil)
+        }
+        let keys = try await SigningKeys.shared(
+            configuredTokenSecret: configuration.signalling.tokenSecret,
+            configuredLoginSecret: configuration.coordinator.loginSecret, stored: stored)
+        let candidate = Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+        let clusterKey = try await stored("cluster/forwarding", candidate)
+        return (keys, clusterKey)
     }
 
     /// The registry's attestation key, made once and kept in the database.
-    private func attestationKey(_ coordinator: LiveCoordinator) async throws -> Curve25519.Signing.PrivateKey {
+    private func attestationKey(_ storage: Storage) async throws -> Curve25519.Signing.PrivateKey {
         let candidate = Curve25519.Signing.PrivateKey().rawRepresentation.base64EncodedString()
-        let stored = try await coordinator.secret(named: "attestation-ed25519", candidate: candidate)
+        let stored = try await storage.secret(named: "attestation-ed25519", candidate: candidate)
         guard let raw = Data(base64Encoded: stored) else {
             throw ConfigurationError("the stored attestation key is unreadable")
         }

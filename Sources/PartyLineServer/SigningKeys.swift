@@ -77,6 +77,37 @@ struct SigningKeys {
         return SigningKeys(joinTokenSecret: token!, loginSecret: login!, evidenceKey: evidence)
     }
 
+    /// The keys of a node of a cluster: every node must sign and verify with the same ones, so they live in
+    /// the shared database (`server_keys`, made by the first node that asks) rather than in one node's files.
+    /// Configured secrets still win.
+    static func shared(
+        configuredTokenSecret: String?, configuredLoginSecret: String?,
+        stored: (_ name: String, _ candidate: String) async throws -> String
+    ) async throws -> SigningKeys {
+        func key(_ name: String) async throws -> [UInt8] {
+            let candidate = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
+            let text = try await stored("cluster/\(name)", candidate)
+            guard let data = Data(base64Encoded: text), data.count == 32 else {
+                throw ConfigurationError("the cluster's stored key \(name) is not 32 bytes in base64")
+            }
+            return Array(data)
+        }
+        let token: String
+        if let configuredTokenSecret {
+            token = configuredTokenSecret
+        } else {
+            token = Base64URL.encode(try await key("join-token"))
+        }
+        let login: String
+        if let configuredLoginSecret {
+            login = configuredLoginSecret
+        } else {
+            login = Base64URL.encode(try await key("login-session"))
+        }
+        let evidence = try Curve25519.Signing.PrivateKey(rawRepresentation: try await key("evidence-ed25519"))
+        return SigningKeys(joinTokenSecret: token, loginSecret: login, evidenceKey: evidence)
+    }
+
     /// The key's bytes, or nil when the file does not exist. A file others can read is made private.
     private static func read(_ file: URL, logger: Logger) throws -> [UInt8]? {
         let manager = FileManager.default

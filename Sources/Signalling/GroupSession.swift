@@ -21,7 +21,7 @@ public struct GroupSession: Sendable {
     }
 
     /// A turn's result: the tally is public once decided; who voted what stays in ``votes``.
-    public struct TurnResult: Sendable, Hashable {
+    public struct TurnResult: Sendable, Hashable, Codable {
         public let turn: Int
         public let prover: MemberID
         public let outcome: Outcome

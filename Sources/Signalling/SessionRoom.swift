@@ -47,7 +47,7 @@ public struct SessionRoom: Sendable {
     }
 
     /// What a session asks its driver to make durable.
-    public enum SessionRecord: Sendable, Hashable {
+    public enum SessionRecord: Sendable, Hashable, Codable {
         case vote(turn: Int, verifier: MemberID, vote: GroupSession.Vote)
         case turnDecided(GroupSession.TurnResult)
     }

@@ -17,6 +17,8 @@ enum ClusterRoute {
             let draining: Bool
             let live: Bool
             let silentForMilliseconds: Int64
+            /// Whether this is the node holding the coordinator now.
+            let coordinator: Bool
         }
         let deadAfterMilliseconds: Int64
         let nodes: [Node]
@@ -46,7 +48,8 @@ enum ClusterRoute {
                             id: node.id, httpURL: node.httpURL, signallingURL: node.signallingURL,
                             turnURLs: node.turnURLs, roles: node.roles.map(\.rawValue).sorted(), load: node.load,
                             draining: node.draining, live: directory.isLive(node.id),
-                            silentForMilliseconds: node.silentForMilliseconds)
+                            silentForMilliseconds: node.silentForMilliseconds,
+                            coordinator: directory.coordinator?.id == node.id)
                     }))
         }
     }

@@ -11,6 +11,8 @@ struct NodeHeartbeat: Service {
     let configuration: ClusterConfiguration
     let load: @Sendable () async -> NodeLoad
     let draining: @Sendable () -> Bool
+    /// Whether this node holds the coordinator now.
+    let holdsCoordinator: @Sendable () -> Bool
     let logger: Logger
 
     func run() async throws {
@@ -18,7 +20,7 @@ struct NodeHeartbeat: Service {
             var failing = false
             while !Task.isCancelled {
                 do {
-                    try await table.heartbeat(record(load: await load()))
+                    try await beat()
                     if failing { logger.notice("cluster heartbeat written again") }
                     failing = false
                 } catch {
@@ -38,9 +40,16 @@ struct NodeHeartbeat: Service {
         await table.close()
     }
 
+    /// Writes one heartbeat now (also right after the node takes the coordinator over, so the others
+    /// forward to it without waiting for the next beat).
+    func beat() async throws {
+        try await table.heartbeat(record(load: await load()))
+    }
+
     func record(load: NodeLoad) -> NodeRecord {
         NodeRecord(
             id: configuration.nodeID, httpURL: configuration.httpURL, signallingURL: configuration.signallingURL,
-            turnURLs: configuration.turnURLs, roles: configuration.roles, load: load, draining: draining())
+            turnURLs: configuration.turnURLs, roles: configuration.roles, load: load, draining: draining(),
+            coordinatorForMilliseconds: holdsCoordinator() ? 0 : nil)
     }
 }
