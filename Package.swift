@@ -485,6 +485,7 @@ let package = Package(
                 "Signalling", "SignallingServer", "SignallingClient", "CoordinatorServer", "CoordinatorStore",
                 "Cluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

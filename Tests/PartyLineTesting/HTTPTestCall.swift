@@ -11,6 +11,8 @@ public enum HTTPTestCall {
         public let body: Any?
         /// The body as text.
         public let text: String
+        /// Response headers by lower-cased name (the last value of a repeated one).
+        public var headers: [String: String] = [:]
         /// The body as a JSON object, or empty.
         public var json: [String: Any] { body as? [String: Any] ?? [:] }
     }
@@ -31,6 +33,8 @@ public enum HTTPTestCall {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 1 << 22)
         let value = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView), options: [.fragmentsAllowed])
-        return Reply(status: Int(response.status.code), body: value, text: String(buffer: bytes))
+        var reply = Reply(status: Int(response.status.code), body: value, text: String(buffer: bytes))
+        for header in response.headers { reply.headers[header.name.lowercased()] = header.value }
+        return reply
     }
 }

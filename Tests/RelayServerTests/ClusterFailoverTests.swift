@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PartyLineServer
+import PartyLineTesting
+import PostgresKit
+import Testing
+
+/// The PostgreSQL server the tests use, if any (`scripts/test.sh` starts one).
+enum ClusterPostgres {
+    static let url = ProcessInfo.processInfo.environment["PARTYLINE_TEST_POSTGRES_URL"]
+
+    /// A new empty database on that server.
+    static func freshDatabase() async throws -> String {
+        let base = try #require(url)
+        let logger = Logger(label: "partyline.test.cluster")
+        let name = "pl_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let admin = try await PostgresConnection.connect(
+            configuration: try SQLPostgresConfiguration(url: base).coreConfiguration, id: 1, logger: logger)
+        _ = try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        try await admin.close()
+        var components = try #require(URLComponents(string: base))
+        components.path = "/" + name
+        return try #require(components.string)
+    }
+}
+
+/// One whole server as a node of a cluster on loopback, started and stopped by the test.
+struct ClusterTestNode {
+    let id: String
+    let port: Int
+    let app: PartyLineApp
+    let run: Task<Void, any Error>
+    let folder: URL
+
+    /// Starts node `id` on a free HTTP port (advertised to the other nodes as that port).
+    static func start(_ id: String, database: String) async throws -> ClusterTestNode {
+        let port = try await freePort()
+        let folder = WholeServer.folder("cluster-\(id)")
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil,
+            flags: [
+                "--stun-listen-udp", "127.0.0.1:0", "--stun-listen-tcp", "", "--http-listen", "127.0.0.1:\(port)",
+                "--coordinator-database-postgres-url", database, "--coordinator-admin-keys", "admin",
+                "--data-directory", folder.path, "--cluster-node-id", id,
+                "--cluster-advertise-http", "http://127.0.0.1:\(port)", "--cluster-heartbeat-interval", "0.2",
+                "--cluster-dead-after", "1", "--log-level", "critical",
+            ], environment: [:])
+        let (ports, reportPort) = AsyncStream<Int>.makeStream()
+        let app = PartyLineApp(configuration: configuration, onHTTPRunning: { reportPort.yield($0) })
+        let run = Task {
+            defer { reportPort.finish() }
+            try await app.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        _ = try #require(await iterator.next())
+        return ClusterTestNode(id: id, port: port, app: app, run: run, folder: folder)
+    }
+
+    /// Stops the node as SIGTERM would and waits for it to end.
+    func stop() async throws {
+        app.stop()
+        try await run.value
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func call(_ method: String, _ path: String, body: String? = nil, bearer: String? = "admin") async throws
+        -> HTTPTestCall.Reply
+    {
+        try await HTTPTestCall.call(port: port, method, path, body: body, bearer: bearer)
+    }
+
+    /// The node the cluster's table names as the coordinator's holder, once one does (about 10 s at most).
+    func holder() async throws -> String? {
+        for _ in 0..<100 {
+            let nodes = try await call("GET", "/v1/cluster/nodes").json["nodes"] as? [[String: Any]] ?? []
+            if let holder = nodes.first(where: { $0["coordinator"] as? Bool == true && $0["live"] as? Bool == true }) {
+                return holder["id"] as? String
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    /// A TCP port nothing listens on now (the kernel's pick, released at once).
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(channel.localAddress?.port)
+        try await channel.close()
+        return port
+    }
+}
+
+extension WholeServerTests {
+    @Suite("Two nodes on one PostgreSQL", .enabled(if: ClusterPostgres.url != nil))
+    struct ClusterFailoverTests {
+        static let draft = #"{"name":"c","registrationOpensAt":1,"registrationClosesAt":2,"startsAt":4102444800}"#
+
+        @Test("the standby forwards the coordinator's API to the holder, and takes over with the stored state")
+        func failover() async throws {
+            let database = try await ClusterPostgres.freshDatabase()
+            let first = try await ClusterTestNode.start("node-a", database: database)
+            #expect(try await first.holder() == "node-a")
+            let second = try await ClusterTestNode.start("node-b", database: database)
+
+            // Written through the standby: forwarded to the holder, acknowledged once committed there.
+            let created = try await second.call("POST", "/v1/parties", body: Self.draft)
+            #expect(created.status == 201)
+            let party = try #require(created.json["id"] as? String)
+            #expect(try await first.call("GET", "/v1/parties/\(party)").json["id"] as? String == party)
+            #expect(try await second.call("GET", "/v1/parties/\(party)").json["id"] as? String == party)
+            // The holder's refusals come back as they are.
+            #expect(try await second.call("GET", "/v1/parties/missing").status == 404)
+
+            try await first.stop()
+            #expect(try await second.holder() == "node-b")
+            var read = try await second.call("GET", "/v1/parties/\(party)")
+            for _ in 0..<50 where read.status == 503 {
+                #expect(read.json["code"] as? String == "coordinator-unavailable")
+                try await Task.sleep(for: .milliseconds(100))
+                read = try await second.call("GET", "/v1/parties/\(party)")
+            }
+            #expect(read.status == 200 && read.json["id"] as? String == party)
+            #expect(try await second.call("POST", "/v1/parties", body: Self.draft).status == 201)
+            let nodes = try await second.call("GET", "/v1/cluster/nodes").json["nodes"] as? [[String: Any]] ?? []
+            #expect(nodes.compactMap { $0["id"] as? String } == ["node-b"])
+            try await second.stop()
+        }
+
+        @Test("with no holder, a standing-by node answers 503 coordinator-unavailable with Retry-After")
+        func noHolder() async throws {
+            let database = try await ClusterPostgres.freshDatabase()
+            let port = try await ClusterTestNode.freePort()
+            let folder = WholeServer.folder("cluster-relay")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await WholeServer.run(
+                [
+                    "--stun-listen-udp", "127.0.0.1:0", "--stun-listen-tcp", "", "--http-listen", "127.0.0.1:\(port)",
+                    "--coordinator-database-postgres-url", database, "--data-directory", folder.path,
+                    "--cluster-node-id", "relay-only", "--cluster-roles", "relay,signalling",
+                    "--log-level", "critical",
+                ]
+            ) { port in
+                let reply = try await HTTPTestCall.call(port: port, "GET", "/v1/parties")
+                #expect(reply.status == 503 && reply.json["code"] as? String == "coordinator-unavailable")
+                #expect(reply.headers["retry-after"] == "1")
+                #expect(try await HTTPTestCall.call(port: port, "GET", "/readyz").status == 200)
+            }
+        }
+    }
+}
