@@ -5,8 +5,8 @@ import PostgresKit
 import SQLKit
 import Synchronization
 
-/// The cluster's `cluster_nodes` table on the shared PostgreSQL: each node writes its own row (a
-/// heartbeat) and reads everyone's. Liveness is measured by the database's clock, the one clock all nodes
+/// The cluster's tables on the shared PostgreSQL: `cluster_nodes`, where each node writes its own row (a
+/// heartbeat) and reads everyone's, and `cluster_sessions`, the node each group session was placed on. Liveness is measured by the database's clock, the one clock all nodes
 /// share. One connection, opened again after it drops; every call throws while the database is away.
 public final class NodeTable: Sendable {
     /// Why a call failed; the driver's error is kept in the message.
@@ -61,6 +61,27 @@ public final class NodeTable: Sendable {
                 FROM cluster_nodes ORDER BY id
                 """
             ).all().map(Self.record)
+        }
+    }
+
+    /// Records that `session` runs on node `node` (before the coordinator hands its tokens out, so a node
+    /// taking the coordinator over finds every session).
+    public func place(session: String, node: String) async throws {
+        try await run { database in
+            try await database.raw(
+                """
+                INSERT INTO cluster_sessions (session, node, placed_at) VALUES (\(bind: session), \(bind: node), now())
+                ON CONFLICT (session) DO UPDATE SET node = EXCLUDED.node, placed_at = now()
+                """
+            ).run()
+        }
+    }
+
+    /// The node `session` was placed on; nil for a session placed by no node of the cluster.
+    public func placement(of session: String) async throws -> String? {
+        try await run { database in
+            try await database.raw("SELECT node FROM cluster_sessions WHERE session = \(bind: session)").first()?
+                .decode(column: "node", as: String.self)
         }
     }
 
@@ -146,6 +167,12 @@ public final class NodeTable: Sendable {
             ).run()
             try await database.raw("ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS coordinator_since TIMESTAMPTZ")
                 .run()
+            try await database.raw(
+                """
+                CREATE TABLE IF NOT EXISTS cluster_sessions (
+                    session TEXT PRIMARY KEY, node TEXT NOT NULL, placed_at TIMESTAMPTZ NOT NULL)
+                """
+            ).run()
             try await database.raw("COMMIT").run()
         } catch {
             try? await database.raw("ROLLBACK").run()

@@ -156,7 +156,8 @@ extension CoordinatorAPI {
         let open = !waiting && !group.undersized
         return MembershipResponse(
             party: party, group: group.index, session: open ? group.session : nil,
-            token: open ? group.tokens[account] : nil, signallingURL: sessionHost?.signallingURL,
+            token: open ? group.tokens[account] : nil,
+            signallingURL: group.session.flatMap { sessionHost?.signallingURL(of: $0) } ?? sessionHost?.signallingURL,
             outcome: outcome, waitingForGroup: waiting)
     }
 
@@ -165,12 +166,12 @@ extension CoordinatorAPI {
     /// after it is decided, never to the prover or to a verifier who left.
     func turnLocation(party: String, account: String, turn: Int?) async throws(APIError) -> TurnLocationResponse {
         let membership = try membership(party: party, account: account)
-        guard let session = membership.session, let (running, pseudonym) = await sessionHost?.runningTurn(of: session),
-            running.verifiers.contains(account), turn == nil || turn == running.index,
+        guard let session = membership.session, let running = try? await sessionHost?.turnInProgress(of: session),
+            running.verifiers.contains(account), turn == nil || turn == running.turn,
             let registration = coordinator.read({ $0.parties[party]?.registrations[running.prover] })
         else { throw APIError(.forbidden, "location-hidden", "no turn you verify is running in your group") }
         return TurnLocationResponse(
-            turn: running.index, pseudonym: pseudonym, latitude: registration.location.latitude,
+            turn: running.turn, pseudonym: running.proverPseudonym, latitude: registration.location.latitude,
             longitude: registration.location.longitude, description: registration.description)
     }
 

@@ -115,24 +115,33 @@ struct PartyMember: Sendable {
     let token: String
     let voteDelay: Duration
 
-    /// Plays until its session's result (true) or until it gives up (false).
+    /// Most sessions a member joins (welcomed), within three minutes: its first, new groups after an
+    /// undersized one, sessions created again after the node running one was lost, and reconnections.
+    static let maximumJoins = 8
+
+    /// Plays until its session's result (true) or until it gives up (false). Told its group is undersized, it
+    /// waits for its new group; when its connection drops before the result (the node running the session
+    /// died or restarted), it asks the coordinator again and joins the session it names: the same one again,
+    /// or the one created for the group on another node.
     func play(voteAcknowledged: @escaping @Sendable (String, Int) -> Void, validated: @escaping @Sendable () -> Void)
         async -> Bool
     {
         var logger = Logger(label: "partyline.load.party")
         logger.logLevel = .warning
-        var joined: Set<String> = []
-        while joined.count < 3 {
-            guard let (session, joinToken, url) = await nextSession(excluding: joined) else { return false }
-            joined.insert(session)
+        var left: Set<String> = []
+        var joins = 0
+        let giveUp = ContinuousClock.now + .seconds(180)
+        while joins < Self.maximumJoins, ContinuousClock.now < giveUp {
+            guard let (session, joinToken, url) = await nextSession(excluding: left) else { return false }
             let connection = SignallingConnection(url: url, logger: logger)
             connection.send(.join(version: SessionRoom.protocolVersion, token: joinToken))
             var me = ""
-            var regrouped = false
+            var ended = false
             for await message in connection.messages {
                 switch message {
                 case .welcome(let welcome):
                     me = welcome.you
+                    joins += 1
                 case .turnStart(let view) where view.role == .verifier:
                     let delay = voteDelay * Double.random(in: 0...2)
                     Task {
@@ -144,23 +153,27 @@ struct PartyMember: Sendable {
                 case .turnResult(let result) where result.prover == me && result.outcome == .approved:
                     validated()
                 case .undersized:
-                    regrouped = true
+                    left.insert(session)
                 case .sessionResult:
+                    ended = true
                     connection.close()
                 default:
                     break
                 }
             }
-            if !regrouped { return true }
+            if ended { return true }
+            // A session that could not be joined (its node is gone) is named until the coordinator has made
+            // the group a new one: ask again a little later.
+            if !left.contains(session) { try? await Task.sleep(for: .milliseconds(me.isEmpty ? 500 : 200)) }
         }
         return false
     }
 
-    /// Polls the coordinator until the member has a session it has not joined yet (about a minute at most).
-    private func nextSession(excluding joined: Set<String>) async -> (String, String, String)? {
+    /// Polls the coordinator until the member has a session it has not left (about a minute at most).
+    private func nextSession(excluding left: Set<String>) async -> (String, String, String)? {
         for _ in 0..<600 {
             if let reply = try? await api.call("GET", "/v1/parties/\(party)/me", bearer: token),
-                let session = reply.json["session"] as? String, !joined.contains(session),
+                let session = reply.json["session"] as? String, !left.contains(session),
                 let joinToken = reply.json["token"] as? String, let url = reply.json["signallingURL"] as? String
             {
                 return (session, joinToken, url)

@@ -67,6 +67,8 @@ public struct PartyLineApp: Sendable {
         }
         var signalling = configuration.signalling
         signalling.tokenSecret = keys.joinTokenSecret
+        // The nodes of a cluster set sessions up on each other with the cluster's key.
+        if let clusterKey { signalling.apiKeys.append(clusterKey) }
         var coordinatorConfiguration = configuration.coordinator
         coordinatorConfiguration.loginSecret = keys.loginSecret
         let now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
@@ -87,8 +89,14 @@ public struct PartyLineApp: Sendable {
             revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
             journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
+        let sessionHost: any SessionHost =
+            cluster.map { cluster in
+                ClusterSessionHost(
+                    local: hub, selfID: cluster.configuration.nodeID, table: cluster.table, clusterKey: cluster.key,
+                    deadAfter: cluster.configuration.deadAfter, finished: { finished.continuation.yield($0) })
+            } ?? hub
         let runner = PartyRunner(
-            coordinator: coordinator, sessionHost: hub, validity: configuration.coordinator.validity,
+            coordinator: coordinator, sessionHost: sessionHost, validity: configuration.coordinator.validity,
             minimumPresent: configuration.coordinator.minimumPresent, logger: makeLogger("partyline.parties"),
             now: now)
         if let secret = configuration.coordinator.webhookSecret, !configuration.coordinator.webhookURLs.isEmpty {
@@ -99,7 +107,7 @@ public struct PartyLineApp: Sendable {
         }
         let api = CoordinatorAPI(
             coordinator: coordinator, configuration: coordinatorConfiguration,
-            attestationKey: attestationKey, sessionHost: hub, now: now)
+            attestationKey: attestationKey, sessionHost: sessionHost, now: now)
         let heartbeat = cluster.map { makeHeartbeat($0, hub: hub, relay: relay, coordinator: coordinator) }
         let site = loadSite(logger: logger)
         let exporter = MetricsExporter(relay: relay, hub: hub)

@@ -15,8 +15,31 @@ public protocol SessionHost: Sendable {
     /// A live or recently finished session's summary; nil when the host does not know the session. Throws
     /// when the host cannot tell (unreachable): the caller must not take that for an unknown session.
     func summary(of session: String) async throws -> SessionSummary?
-    /// The turn running in a session, with its prover's pseudonym; nil between turns and for unknown sessions.
-    func runningTurn(of session: String) async -> (turn: GroupSession.Turn, proverPseudonym: String)?
+    /// The turn running in a session; nil between turns and for unknown sessions. Throws when the host cannot
+    /// tell.
+    func turnInProgress(of session: String) async throws -> RunningTurn?
+    /// The URL members of `session` connect to: `signallingURL` unless the session runs elsewhere.
+    func signallingURL(of session: String) -> String
+}
+
+extension SessionHost {
+    public func signallingURL(of session: String) -> String { signallingURL }
+}
+
+/// `GET /v1/sessions/{id}/turn`: the turn whose prover is on now, and who verifies it.
+public struct RunningTurn: Sendable, Hashable, Codable {
+    public let turn: Int
+    public let prover: String
+    public let proverPseudonym: String
+    /// The verifiers present, sorted.
+    public let verifiers: [String]
+
+    public init(turn: Int, prover: String, proverPseudonym: String, verifiers: [String]) {
+        self.turn = turn
+        self.prover = prover
+        self.proverPseudonym = proverPseudonym
+        self.verifiers = verifiers
+    }
 }
 
 /// `POST /v1/sessions`: the members of one group and optional rules.

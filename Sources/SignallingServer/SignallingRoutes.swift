@@ -46,6 +46,15 @@ public enum SignallingRoutes {
             guard let session = hub.session(context.parameters.get("id") ?? "") else { throw APIError.notFound }
             return JSONResponse.make(session.summary())
         }
+        router.get("/v1/sessions/:id/turn") { request, context -> Response in
+            try authorize(request, hub)
+            let id = context.parameters.get("id") ?? ""
+            guard hub.session(id) != nil else { throw APIError.notFound }
+            guard let turn = hub.turnInProgress(of: id) else {
+                throw APIError(.notFound, "no-turn-running", "no turn of this session is running now")
+            }
+            return JSONResponse.make(turn)
+        }
         router.get("/v1/sessions/:id/evidence") { request, context -> Response in
             try authorize(request, hub)
             guard let session = hub.session(context.parameters.get("id") ?? "") else { throw APIError.notFound }

@@ -128,7 +128,7 @@ struct CoordinatorForwarding: RouterMiddleware {
         if body.readableBytes > 0 || request.method == .post || request.method == .put {
             outgoing.body = .bytes(body)
         }
-        let answer = try await HTTPClient.shared.execute(outgoing, timeout: .seconds(30))
+        let answer = try await ClusterHTTP.client.execute(outgoing, timeout: .seconds(30))
         var headers = HTTPFields()
         for header in answer.headers where !Self.hopByHop.contains(header.name.lowercased()) {
             guard let name = HTTPField.Name(header.name) else { continue }

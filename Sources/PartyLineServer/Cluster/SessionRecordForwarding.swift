@@ -62,7 +62,7 @@ struct SessionRecordForwarder: Sendable {
             ByteBuffer(bytes: try JSONEncoder().encode(ForwardedSessionRecord(session: session, record: record))))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await ClusterHTTP.client.execute(request, timeout: .seconds(30))
         } catch {
             // The holder may have changed: the next attempt reads the table again.
             _ = await locator.holder(fresh: true)
