@@ -126,6 +126,10 @@ extension WholeServerTests {
             #expect(try await second.call("POST", "/v1/parties", body: Self.draft).status == 201)
             let nodes = try await second.call("GET", "/v1/cluster/nodes").json["nodes"] as? [[String: Any]] ?? []
             #expect(nodes.compactMap { $0["id"] as? String } == ["node-b"])
+            // docs/api.md shows a node with exactly the fields a node has.
+            let documented = try DocumentedCluster.example(containing: "deadAfterMilliseconds")
+            let documentedNode = try #require((documented["nodes"] as? [[String: Any]])?.first)
+            #expect(Set(documentedNode.keys) == Set(try #require(nodes.first).keys))
             try await second.stop()
         }
 
@@ -146,8 +150,28 @@ extension WholeServerTests {
                 let reply = try await HTTPTestCall.call(port: port, "GET", "/v1/parties")
                 #expect(reply.status == 503 && reply.json["code"] as? String == "coordinator-unavailable")
                 #expect(reply.headers["retry-after"] == "1")
+                let documented = try DocumentedCluster.example(containing: "coordinator-unavailable")
+                #expect(documented as NSDictionary == reply.json as NSDictionary)
                 #expect(try await HTTPTestCall.call(port: port, "GET", "/readyz").status == 200)
             }
         }
+    }
+}
+
+/// The JSON examples of docs/api.md's cluster section.
+enum DocumentedCluster {
+    /// The first JSON object in a code block of docs/api.md that contains `text`.
+    static func example(containing text: String) throws -> [String: Any] {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../docs/api.md").standardizedFileURL
+        let document = try String(contentsOf: path, encoding: .utf8)
+        for block in document.components(separatedBy: "```").enumerated() where block.offset % 2 == 1 {
+            guard block.element.contains(text), let start = block.element.firstIndex(of: "{") else { continue }
+            let json = block.element[start...]
+            if let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
+                return object
+            }
+        }
+        throw CocoaError(.fileReadCorruptFile)
     }
 }

@@ -51,3 +51,18 @@ struct DocumentedMessagesTests {
         #expect(server >= 14)
     }
 }
+
+extension DocumentedMessagesTests {
+    @Test("the documented running turn is what GET /v1/sessions/{id}/turn encodes")
+    func runningTurnExample() throws {
+        let example = try #require(try Self.examples().first { $0.contains("proverPseudonym") })
+        let turn = try JSONDecoder().decode(RunningTurn.self, from: Data(example.utf8))
+        #expect(
+            turn
+                == RunningTurn(
+                    turn: 0, prover: "acct-17", proverPseudonym: "calm-otter-42", verifiers: ["acct-4", "acct-99"]))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        #expect(String(decoding: try encoder.encode(turn), as: UTF8.self) == example)
+    }
+}
