@@ -17,8 +17,6 @@ public final class NodeTable: Sendable {
     private let url: String
     private let logger: Logger
     private let connection = Mutex<PostgresConnection?>(nil)
-    /// Serializes table creation between nodes starting at once ("PLNODES1" as bytes).
-    static let creationLock: Int64 = 0x504C_4E4F_4445_5331
 
     public init(url: String, logger: Logger) {
         self.url = url
@@ -138,7 +136,7 @@ public final class NodeTable: Sendable {
         do {
             fresh = try await PostgresConnection.connect(
                 configuration: try SQLPostgresConfiguration(url: url).coreConfiguration, id: 2, logger: logger)
-            try await Self.createTable(fresh.sql(queryLogLevel: nil))
+            try await ClusterSchema.create(fresh.sql(queryLogLevel: nil))
         } catch {
             throw TableError(description: "cannot open cluster_nodes: \(String(reflecting: error))")
         }
@@ -148,35 +146,5 @@ public final class NodeTable: Sendable {
         }
         try? await previous?.close()
         return fresh
-    }
-
-    /// Creates the table if it is missing, under a transaction-level advisory lock: two nodes creating it at
-    /// once would otherwise collide in PostgreSQL's catalogue.
-    private static func createTable(_ database: any SQLDatabase) async throws {
-        try await database.raw("BEGIN").run()
-        do {
-            try await database.raw("SELECT pg_advisory_xact_lock(\(bind: creationLock))").run()
-            try await database.raw(
-                """
-                CREATE TABLE IF NOT EXISTS cluster_nodes (
-                    id TEXT PRIMARY KEY, http_url TEXT NOT NULL, signalling_url TEXT NOT NULL,
-                    turn_urls TEXT NOT NULL, roles TEXT NOT NULL, sessions BIGINT NOT NULL, members BIGINT NOT NULL,
-                    allocations BIGINT NOT NULL, draining BOOLEAN NOT NULL, heartbeat_at TIMESTAMPTZ NOT NULL,
-                    coordinator_since TIMESTAMPTZ)
-                """
-            ).run()
-            try await database.raw("ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS coordinator_since TIMESTAMPTZ")
-                .run()
-            try await database.raw(
-                """
-                CREATE TABLE IF NOT EXISTS cluster_sessions (
-                    session TEXT PRIMARY KEY, node TEXT NOT NULL, placed_at TIMESTAMPTZ NOT NULL)
-                """
-            ).run()
-            try await database.raw("COMMIT").run()
-        } catch {
-            try? await database.raw("ROLLBACK").run()
-            throw error
-        }
     }
 }

@@ -86,7 +86,15 @@ public struct PartyLineApp: Sendable {
             logger: makeLogger("partyline.parties"), forward: forward, now: now)
         let hub = SignallingHub(
             configuration: signalling, evidenceKey: keys.evidenceKey, logger: makeLogger("partyline.signalling"),
-            revoke: { prefix in _ = await relay.revoke(subjectPrefix: prefix) },
+            revoke: { prefix in
+                do {
+                    _ = try await revokeEverywhere(prefix, relay: relay, cluster: cluster)
+                } catch {
+                    logger.error(
+                        "revocation not published to the cluster",
+                        metadata: ["subjectPrefix": "\(prefix)", "error": "\(error)"])
+                }
+            },
             journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
         let sessionHost: any SessionHost =
@@ -122,6 +130,9 @@ public struct PartyLineApp: Sendable {
             addRoutes: { router in
                 MetricsRoute.add(to: router, exporter: exporter, allowed: configuration.metricsAllowed)
                 SignallingRoutes.add(to: router, hub: hub)
+                RevocationRoute.add(to: router, adminKeys: configuration.coordinator.adminKeys) { prefix in
+                    try await revokeEverywhere(prefix, relay: relay, cluster: cluster)
+                }
                 if let cluster {
                     CoordinatorRoutes.add(to: router.group().add(middleware: cluster.forwarding), api: api)
                     ClusterRoute.add(
@@ -154,6 +165,15 @@ public struct PartyLineApp: Sendable {
         ]
         if let cluster, let heartbeat {
             services.append(.init(service: heartbeat))
+            if cluster.configuration.roles.contains(.relay) {
+                // Read before the relay takes an allocation: every revocation after it concerns this node.
+                let start = try? await cluster.revocations.latestID()
+                services.append(
+                    .init(
+                        service: RevocationFollower(
+                            feed: cluster.revocations, relay: relay, nodeID: cluster.configuration.nodeID,
+                            start: start, logger: makeLogger("partyline.cluster"))))
+            }
             if cluster.configuration.roles.contains(.coordinator), case .postgres = configuration.coordinator.database {
                 services.append(
                     .init(
@@ -179,7 +199,13 @@ public struct PartyLineApp: Sendable {
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         groupSlot.set(group)
-        defer { if let shared = storage.shared { Task { try? await shared.close() } } }
+        defer {
+            let (shared, feed) = (storage.shared, cluster?.revocations)
+            Task {
+                try? await shared?.close()
+                await feed?.close()
+            }
+        }
         do {
             try await group.run()
         } catch is DrainService.Interrupted {
@@ -201,6 +227,22 @@ public struct PartyLineApp: Sendable {
         let key: String
         let forwarding: CoordinatorForwarding
         let records: SessionRecordForwarder
+        let revocations: RevocationFeed
+    }
+
+    /// Revokes TURN subjects starting with `prefix` at this node's relay and, on a node of a cluster,
+    /// publishes the revocation to every other relay; throws when it could not be published.
+    private func revokeEverywhere(
+        _ prefix: String, relay: RelayServer, cluster: ClusterParts?
+    ) async throws -> (closed: Int, cluster: Bool) {
+        let closed = await relay.revoke(subjectPrefix: prefix)
+        guard let cluster else { return (closed, false) }
+        do {
+            try await cluster.revocations.publish(subjectPrefix: prefix, origin: cluster.configuration.nodeID)
+        } catch {
+            throw APIError(.serviceUnavailable, "cluster-unavailable", "revoked here; not published to the cluster")
+        }
+        return (closed, true)
     }
 
     private func clusterParts(coordinator: LiveCoordinator, clusterKey: String?) -> ClusterParts? {
@@ -214,7 +256,8 @@ public struct PartyLineApp: Sendable {
             configuration: cluster, table: table, key: clusterKey,
             forwarding: CoordinatorForwarding(
                 isHolding: { coordinator.isHolding }, locator: locator, selfID: cluster.nodeID, clusterKey: clusterKey),
-            records: SessionRecordForwarder(locator: locator, clusterKey: clusterKey))
+            records: SessionRecordForwarder(locator: locator, clusterKey: clusterKey),
+            revocations: RevocationFeed(url: url, logger: makeLogger("partyline.cluster")))
     }
 
     /// The heartbeat of this node in the cluster's table: its load is the hub's open sessions and members

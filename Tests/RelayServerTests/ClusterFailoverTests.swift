@@ -5,6 +5,8 @@ import NIOPosix
 import PartyLineServer
 import PartyLineTesting
 import PostgresKit
+import STUN
+import TURN
 import Testing
 
 /// The PostgreSQL server the tests use, if any (`scripts/test.sh` starts one).
@@ -35,7 +37,7 @@ struct ClusterTestNode {
     let folder: URL
 
     /// Starts node `id` on a free HTTP port (advertised to the other nodes as that port).
-    static func start(_ id: String, database: String) async throws -> ClusterTestNode {
+    static func start(_ id: String, database: String, flags extra: [String] = []) async throws -> ClusterTestNode {
         let port = try await freePort()
         let folder = WholeServer.folder("cluster-\(id)")
         let configuration = try await PartyLineConfiguration.load(
@@ -46,7 +48,7 @@ struct ClusterTestNode {
                 "--data-directory", folder.path, "--cluster-node-id", id,
                 "--cluster-advertise-http", "http://127.0.0.1:\(port)", "--cluster-heartbeat-interval", "0.2",
                 "--cluster-dead-after", "1", "--log-level", "critical",
-            ], environment: [:])
+            ] + extra, environment: [:])
         let (ports, reportPort) = AsyncStream<Int>.makeStream()
         let app = PartyLineApp(configuration: configuration, onHTTPRunning: { reportPort.yield($0) })
         let run = Task {
@@ -81,6 +83,15 @@ struct ClusterTestNode {
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
+    }
+
+    /// A UDP port nothing is bound to now (the kernel's pick, released at once).
+    static func freeUDPPort() async throws -> Int {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(channel.localAddress?.port)
+        try await channel.close()
+        return port
     }
 
     /// A TCP port nothing listens on now (the kernel's pick, released at once).
@@ -131,6 +142,69 @@ extension WholeServerTests {
             let documentedNode = try #require((documented["nodes"] as? [[String: Any]])?.first)
             #expect(Set(documentedNode.keys) == Set(try #require(nodes.first).keys))
             try await second.stop()
+        }
+
+        @Test("a subject revoked through one node is refused by another node's relay, and its stream stops there")
+        func revocationAcrossRelays() async throws {
+            let database = try await ClusterPostgres.freshDatabase()
+            let secret = "fleet-secret"
+            func relayFlags(_ port: Int) -> [String] {
+                [
+                    "--stun-listen-udp", "127.0.0.1:\(port)", "--turn-secrets", secret,
+                    "--turn-relay-addresses", "127.0.0.1", "--turn-peers-allowed", "127.0.0.0/8",
+                ]
+            }
+            let first = try await ClusterTestNode.start(
+                "node-a", database: database, flags: relayFlags(try await ClusterTestNode.freeUDPPort()))
+            let relayPort = try await ClusterTestNode.freeUDPPort()
+            let second = try await ClusterTestNode.start("node-b", database: database, flags: relayFlags(relayPort))
+            let secrets = try #require(TURNRESTSecrets([secret]))
+            let now = UInt64(Date().timeIntervalSince1970)
+            let relay = try SocketAddress(ipAddress: "127.0.0.1", port: relayPort)
+            let peer = try await TestUDPSocket.bind()
+            let peerSocket = try #require(peer.localAddress)
+            let peerAddress = try #require(TransportAddress(peerSocket))
+            var clients: [TURNTestClient] = []
+            for subject in ["party-9/session-1/0", "party-9/session-1/1"] {
+                let credential = secrets.mint(subject: subject, ttl: 600, now: now)
+                let client = try await TURNTestClient(
+                    server: relay, username: credential.username, password: credential.password)
+                _ = try TURNRelayEndToEndTests.relayed(try await client.allocate())
+                let bound = try await client.request(
+                    .channelBind, [.channelNumber(0x4000), .xorPeerAddress(peerAddress)])
+                try #require(bound.type.messageClass == .successResponse)
+                clients.append(client)
+            }
+            let (prover, bystander) = (clients[0], clients[1])
+            try await prover.send(ByteBuffer(string: "before"), channel: 0x4000)
+            #expect(try await peer.receiveEnvelope()?.data == ByteBuffer(string: "before"))
+
+            let revoked = try await first.call(
+                "POST", "/v1/admin/revocations", body: #"{"subjectPrefix":"party-9/session-1/0"}"#)
+            #expect(revoked.status == 200 && revoked.json["cluster"] as? Bool == true)
+            #expect(revoked.json["allocationsClosed"] as? Int == 0)
+            // Node B's relay learns of it through the database; the prover's credentials are refused there.
+            var refused = false
+            for _ in 0..<50 where !refused {
+                refused = try await prover.request(.refresh, [.lifetime(600)]).errorCode?.code == 401
+                if !refused { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(refused)
+            try await prover.send(ByteBuffer(string: "after"), channel: 0x4000)
+            try await bystander.send(ByteBuffer(string: "bystander"), channel: 0x4000)
+            var arrived: [ByteBuffer] = []
+            while let envelope = try await peer.receiveEnvelope(timeout: .milliseconds(300)) {
+                arrived.append(envelope.data)
+            }
+            #expect(arrived == [ByteBuffer(string: "bystander")])
+            for client in clients { await client.close() }
+            await peer.close()
+            #expect(try await second.call("POST", "/v1/admin/revocations", body: "{}").status == 400)
+            #expect(
+                try await second.call("POST", "/v1/admin/revocations", body: #"{"subjectPrefix":"x"}"#, bearer: nil)
+                    .status == 401)
+            try await second.stop()
+            try await first.stop()
         }
 
         @Test("with no holder, a standing-by node answers 503 coordinator-unavailable with Retry-After")
