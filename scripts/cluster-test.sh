@@ -6,7 +6,11 @@
 #     over (the take-over time is printed) and the party goes on; node 1 is started again;
 #   - node 2, carrying groups, is killed mid-turn: its groups' sessions are made again on the others;
 #   - at the end every member has exactly one outcome, and no acknowledged vote, registration or validation
-#     is lost; the deposit ledger balances.
+#     is lost; the deposit ledger balances;
+#   - 200 subject prefixes revoked through node 1 all reach node 3's relay: the fan-out (publication on node
+#     1 to allocations closed on node 3) is printed, p50 and p99, with that of the party's own revocations.
+# That a revoked subject's stream stops at another node's relay is shown by the Swift test
+# "a subject revoked through one node is refused by another node's relay" (Tests/RelayServerTests).
 #   scripts/cluster-test.sh [MEMBERS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +38,7 @@ start_node() {
     --data-directory "$work/node-$n" --coordinator-rate-limit-logins-per-second 0 \
     --signalling-public-url "ws://$ip:$port/v1/signal" --cluster-node-id "node-$n" \
     --cluster-advertise-http "http://$ip:$port" --cluster-heartbeat-interval 0.5 --cluster-dead-after 2 \
+    --log-levels cluster=debug \
     >>"$work/node-$n.log" 2>&1 &
   pids[$n]=$!
   for _ in $(seq 1 100); do
@@ -139,4 +144,30 @@ echo "$outcomes; by outcome: $(sql "SELECT outcome || '=' || count(*) FROM outco
 placed=$(sql "SELECT count(DISTINCT node) FROM cluster_sessions")
 echo "sessions placed per node over the party: $(sql "SELECT node || '=' || count(*) FROM cluster_sessions GROUP BY node ORDER BY node" | tr '\n' ' ')"
 [ "$placed" = 3 ] || { echo "sessions did not land on all three nodes"; exit 1; }
+
+# 3. Revocation fan-out: node 1 revokes, node 3's relay applies.
+for i in $(seq 1 200); do
+  curl -sf -H "Authorization: Bearer cluster-admin" "http://$(address 1):$(port 1)/v1/admin/revocations" \
+    -d "{\"subjectPrefix\":\"fanout-probe/$i/\"}" >/dev/null
+  sleep 0.01
+done
+sleep 1
+python3 - "$work/node-3.log" <<'PY'
+import re, sys
+probes, party = [], []
+for line in open(sys.argv[1]):
+    if "revocation applied" not in line:
+        continue
+    fanout = int(re.search(r"fanoutMicroseconds=(\d+)", line).group(1)) / 1000
+    (probes if "fanout-probe/" in line else party).append(fanout)
+def quantiles(values):
+    values = sorted(values)
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]
+    return f"p50 {pick(0.5):.2f} ms, p99 {pick(0.99):.2f} ms, max {values[-1]:.2f} ms"
+print(f"revocation fan-out node-1 -> node-3: {len(probes)} of 200 applied; {quantiles(probes)}")
+if party:
+    print(f"the party's own revocations applied on node-3 (from the other nodes): {len(party)}; {quantiles(party)}")
+if len(probes) != 200:
+    sys.exit(1)
+PY
 echo "cluster test passed"

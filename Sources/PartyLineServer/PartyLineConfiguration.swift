@@ -32,7 +32,7 @@ public struct PartyLineConfiguration: Sendable {
     /// How log lines are written (`log.format`: logfmt or json).
     public var logFormat = LogFormat.logfmt
     /// Levels of single subsystems over `log.level` (`log.levels`: `relay=debug,signalling=warning`): relay,
-    /// signalling, http, coordinator, parties, tls, webhooks, server.
+    /// signalling, http, coordinator, parties, cluster, tls, webhooks, server.
     public var subsystemLevels: [String: Logger.Level] = [:]
     /// The folder of the process's own files: signing keys under `keys/` (`data.directory`).
     public var dataDirectory = "data"
