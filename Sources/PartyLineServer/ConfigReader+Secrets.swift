@@ -28,8 +28,11 @@ extension ConfigReader {
             .filter { !$0.isEmpty }
     }
 
+    /// The file named by `key` + `File`. A key ending in capitals (`postgresURL`) would take the
+    /// environment name `…_URLFILE`, so `…_URL_FILE` (the key `postgresURL-file`) is read too.
     private func secretFile(_ key: String) throws -> String? {
-        guard let path = string(forKey: ConfigKey(key + "File")), !path.isEmpty else { return nil }
+        let named = string(forKey: ConfigKey(key + "File")) ?? string(forKey: ConfigKey(key + "-file"))
+        guard let path = named, !path.isEmpty else { return nil }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else { throw ConfigurationError("\(key)File: cannot read \(path)") }
         return text

@@ -1,4 +1,7 @@
 import Cluster
+import CoordinatorServer
+import CoordinatorStore
+import Foundation
 import PartyLineServer
 import RelayServer
 import SignallingServer
@@ -60,5 +63,25 @@ struct ClusterConfigurationTests {
         await #expect(throws: ConfigurationError.self) {
             try await PartyLineConfiguration.load(configFile: nil, flags: flags, environment: [:])
         }
+    }
+}
+
+extension ClusterConfigurationTests {
+    @Test("the PostgreSQL URL from a mounted file named by PARTYLINE_COORDINATOR_DATABASE_POSTGRES_URL_FILE")
+    func postgresURLFile() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-url-\(UUID())")
+        try "postgres://partyline@db.example:5432/p\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil, flags: [],
+            environment: [
+                "PARTYLINE_COORDINATOR_DATABASE_POSTGRES_URL_FILE": file.path, "PARTYLINE_CLUSTER_NODE_ID": "n1",
+            ])
+        #expect(configuration.cluster?.nodeID == "n1")
+        guard case .postgres(let url) = configuration.coordinator.database else {
+            Issue.record("the URL file was not read")
+            return
+        }
+        #expect(url == "postgres://partyline@db.example:5432/p")
     }
 }
