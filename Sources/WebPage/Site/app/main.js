@@ -157,6 +157,12 @@ async function followGroup(party) {
   }
 }
 
+// While the session cannot be reached: asks /me once whether the group has another session now.
+async function lookForNewSession(party) {
+  const me = await membership(party).catch(() => null);
+  if (me?.session && me.token && me.session !== page.sessionId) joinSession(party, me);
+}
+
 function joinSession(party, me) {
   page.session?.close();
   page.sessionId = me.session;
@@ -170,6 +176,8 @@ function joinSession(party, me) {
       ownLocation: () => place,
       onFinished: () => showOutcome(party),
       onUndersized: () => sleep(1500).then(() => followGroup(party)),
+      // Its node was lost (a cluster makes the group's session again on another node): join the new one.
+      onUnreachable: () => lookForNewSession(party),
       // The session is gone or over for this member: a new one (after a restart), or the outcome. A session
       // that had already finished is no error here: its outcome is shown.
       onClosed: (key) => {

@@ -99,6 +99,8 @@ export class PartySession {
   reconnecting(attempt) {
     this.setStatus("statusReconnecting", { attempt });
     if (attempt === 2) this.notify("errorConnectionLost");
+    // The node running the session may be gone for good: the party page asks whether the group has a new one.
+    if (attempt >= 2) this.hooks.onUnreachable?.();
     // The server ends a dropped prover's turn after its reconnect grace; the camera does not wait longer.
     if (this.prover && !this.disconnectTimer) {
       this.disconnectTimer = setTimeout(() => this.stopMedia(t("stopDisconnected")), disconnectedCameraMillis);
