@@ -56,9 +56,10 @@ held = [n["id"] for n in json.load(sys.stdin)["nodes"] if n["coordinator"] and n
 print(held[0] if held else "")' 2>/dev/null || true
 }
 now_ms() { date +%s%3N; }
+# (Never `kill 0`: that is every process of the caller's group, CI included.)
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  kill -9 "${load:-0}" 2>/dev/null || true
+  if [ -n "${load:-}" ]; then kill -9 "$load" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -112,7 +113,7 @@ echo "killed node-2 (it had been given $carried sessions) after $(wc -l <"$work/
 if ! wait "$load"; then
   echo "the load failed"; cat "$work/party.log"; exit 1
 fi
-load=0
+unset load
 cat "$work/party.log"
 python3 - "$work/votes" "$work/validated" "http://$(address 3):$(port 3)" "$members" <<'PY'
 import json, sys, urllib.request

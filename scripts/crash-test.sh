@@ -34,7 +34,7 @@ start_server() {
   done
   echo "server did not start"; cat "$work/server.log"; exit 1
 }
-cleanup() { kill -9 "${server:-0}" 2>/dev/null || true; }
+cleanup() { if [ -n "${server:-}" ]; then kill -9 "$server" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 start_server

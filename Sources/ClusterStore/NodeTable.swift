@@ -23,8 +23,9 @@ public final class NodeTable: Sendable {
         self.logger = logger
     }
 
-    /// Writes this node's row with a fresh heartbeat (creating the table the first time).
-    public func heartbeat(_ node: NodeRecord) async throws {
+    /// Writes this node's row with a fresh heartbeat (creating the table the first time). A node that holds
+    /// the coordinator keeps the time it took it over, unless `tookOver` says it just took it (again).
+    public func heartbeat(_ node: NodeRecord, tookOver: Bool = false) async throws {
         let turnURLs = String(decoding: try JSONEncoder().encode(node.turnURLs), as: UTF8.self)
         let roles = node.roles.map(\.rawValue).sorted().joined(separator: ",")
         let holds = node.coordinatorForMilliseconds != nil
@@ -41,8 +42,8 @@ public final class NodeTable: Sendable {
                     signalling_url = EXCLUDED.signalling_url, turn_urls = EXCLUDED.turn_urls,
                     roles = EXCLUDED.roles, sessions = EXCLUDED.sessions, members = EXCLUDED.members,
                     allocations = EXCLUDED.allocations, draining = EXCLUDED.draining, heartbeat_at = now(),
-                    coordinator_since = CASE WHEN \(bind: holds)
-                        THEN COALESCE(cluster_nodes.coordinator_since, now()) END
+                    coordinator_since = CASE WHEN \(bind: holds) AND \(bind: tookOver) THEN now()
+                        WHEN \(bind: holds) THEN COALESCE(cluster_nodes.coordinator_since, now()) END
                 """
             ).run()
         }
@@ -72,6 +73,18 @@ public final class NodeTable: Sendable {
                 ON CONFLICT (session) DO UPDATE SET node = EXCLUDED.node, placed_at = now()
                 """
             ).run()
+        }
+    }
+
+    /// Every session's node.
+    public func placements() async throws -> [String: String] {
+        try await run { database in
+            var placements: [String: String] = [:]
+            for row in try await database.raw("SELECT session, node FROM cluster_sessions").all() {
+                placements[try row.decode(column: "session", as: String.self)] = try row.decode(
+                    column: "node", as: String.self)
+            }
+            return placements
         }
     }
 
@@ -140,11 +153,13 @@ public final class NodeTable: Sendable {
         } catch {
             throw TableError(description: "cannot open cluster_nodes: \(String(reflecting: error))")
         }
-        let previous = connection.withLock { connection -> PostgresConnection? in
+        // Two callers may open at once: the first connection installed is kept, the other closed.
+        let (kept, spare) = connection.withLock { connection -> (PostgresConnection, PostgresConnection?) in
+            if let current = connection, !current.isClosed { return (current, fresh) }
             defer { connection = fresh }
-            return connection
+            return (fresh, connection)
         }
-        try? await previous?.close()
-        return fresh
+        try? await spare?.close()
+        return kept
     }
 }

@@ -22,8 +22,14 @@ public struct Revocation: Sendable, Hashable {
 public final class RevocationFeed: Sendable {
     /// The notification channel.
     public static let channel = "partyline_revocations"
-    /// How long a revocation is kept for followers that were away.
+    /// How long a revocation is kept for followers that were away, and replayed to a node that starts:
+    /// longer than a turn's TURN credentials live.
     static let retention = "1 day"
+    /// Serializes publications, so ids commit in order ("PLREVOK1" as bytes).
+    static let publishLock: Int64 = 0x504C_5245_564F_4B31
+    /// How often a follower reads the table without a notification: a listening connection that died
+    /// silently is found out, and anything missed read.
+    static let sweep = Duration.seconds(5)
 
     private let url: String
     private let logger: Logger
@@ -35,45 +41,46 @@ public final class RevocationFeed: Sendable {
         self.logger = logger
     }
 
-    /// Records the revocation and notifies every follower, in one statement.
+    /// Records the revocation and notifies every follower, in one statement; throws when the database does
+    /// not answer within ``publishLimit`` (the connection is then closed and opened again next time).
     public func publish(subjectPrefix: String, origin: String) async throws {
-        let connection = try await openPublisher()
+        let connection = try await KeepAlive.within(Self.publishLimit) { try await self.openPublisher() }
         do {
-            let database = connection.sql(queryLogLevel: nil)
-            try await database.raw(
-                """
-                WITH added AS (
-                    INSERT INTO cluster_revocations (subject_prefix, origin, revoked_at)
-                    VALUES (\(bind: subjectPrefix), \(bind: origin), clock_timestamp()) RETURNING id)
-                SELECT pg_notify(\(bind: Self.channel), CAST(id AS TEXT)) FROM added
-                """
-            ).run()
-            try await prune(database)
+            try await KeepAlive.within(Self.publishLimit) {
+                try await self.insert(subjectPrefix: subjectPrefix, origin: origin, on: connection)
+            }
         } catch {
+            if error is KeepAlive.TimedOut { try? await connection.close() }
             if connection.isClosed { publisher.withLock { if $0 === connection { $0 = nil } } }
             throw NodeTable.TableError(description: "cluster_revocations: \(String(reflecting: error))")
         }
     }
 
-    /// The id of the latest revocation published so far (0 for none): where a node starting now begins to
-    /// follow, read before its relay takes any allocation.
-    public func latestID() async throws -> Int64 {
-        let connection = try await openPublisher()
-        do {
-            return try await connection.sql(queryLogLevel: nil).raw(
-                "SELECT COALESCE(MAX(id), 0) AS last FROM cluster_revocations"
-            ).first()?.decode(column: "last", as: Int64.self) ?? 0
-        } catch {
-            if connection.isClosed { publisher.withLock { if $0 === connection { $0 = nil } } }
-            throw NodeTable.TableError(description: "cluster_revocations: \(String(reflecting: error))")
-        }
+    /// Longest a publication may take.
+    static let publishLimit = Duration.seconds(5)
+
+    private func insert(subjectPrefix: String, origin: String, on connection: PostgresConnection) async throws {
+        let database = connection.sql(queryLogLevel: nil)
+        // One statement, one transaction: the lock is taken before the id is drawn and held until the
+        // commit, so revocations commit in the order of their ids and a follower reading `id > last` cannot
+        // pass over one that commits late.
+        try await database.raw(
+            """
+            WITH locked AS (SELECT pg_advisory_xact_lock(\(bind: Self.publishLock)) AS taken),
+            added AS (
+                INSERT INTO cluster_revocations (subject_prefix, origin, revoked_at)
+                SELECT \(bind: subjectPrefix), \(bind: origin), clock_timestamp() FROM locked RETURNING id)
+            SELECT pg_notify(\(bind: Self.channel), CAST(id AS TEXT)) FROM added
+            """
+        ).run()
+        try await prune(database)
     }
 
-    /// Delivers every revocation published after `start` (after the latest one at the first connection when
-    /// nil), in order, until the task is cancelled; connects again a second after the connection drops, and
-    /// catches up on what was published meanwhile.
-    public func follow(after start: Int64?, _ deliver: @escaping @Sendable ([Revocation]) async -> Void) async {
-        var lastSeen = start
+    /// Delivers every revocation kept (the last day's: a relay that starts refuses credentials revoked before
+    /// it started) and then every one published, in order, until the task is cancelled. It connects again a
+    /// second after the connection drops, and catches up on what was published meanwhile.
+    public func follow(_ deliver: @escaping @Sendable ([Revocation]) async -> Void) async {
+        var lastSeen: Int64 = 0
         var failing = false
         while !Task.isCancelled {
             do {
@@ -82,19 +89,43 @@ public final class RevocationFeed: Sendable {
                 do {
                     let database = connection.sql(queryLogLevel: nil)
                     try await ClusterSchema.create(database)
-                    if lastSeen == nil {
-                        // A node that starts now holds no allocation of an earlier revocation.
-                        lastSeen = try await database.raw(
-                            "SELECT COALESCE(MAX(id), 0) AS last FROM cluster_revocations"
-                        ).first()?.decode(column: "last", as: Int64.self)
-                    }
+                    try await KeepAlive.set(on: database)
                     if failing { logger.notice("following revocations again") }
                     failing = false
                     try await connection.listen(on: Self.channel) { notifications in
                         // Listening first, then catching up: nothing published in between is missed.
-                        lastSeen = try await catchUp(database, after: lastSeen ?? 0, deliver)
-                        for try await _ in notifications {
-                            lastSeen = try await catchUp(database, after: lastSeen ?? 0, deliver)
+                        let kept = try await read(database, after: lastSeen)
+                        if let last = kept.last?.id {
+                            await deliver(kept)
+                            lastSeen = last
+                        }
+                        // A sweep every few seconds wakes the loop too: the connection is checked (a read
+                        // that does not answer in time ends it) even when nothing is published.
+                        let wakes = AsyncStream<Void> { continuation in
+                            let task = Task {
+                                for try await _ in notifications { continuation.yield() }
+                                continuation.finish()
+                            }
+                            let ticker = Task {
+                                while !Task.isCancelled {
+                                    try await Task.sleep(for: Self.sweep)
+                                    continuation.yield()
+                                }
+                            }
+                            continuation.onTermination = { _ in
+                                task.cancel()
+                                ticker.cancel()
+                            }
+                        }
+                        for await _ in wakes {
+                            let after = lastSeen
+                            let published = try await KeepAlive.within(Self.sweep) {
+                                try await self.read(database, after: after)
+                            }
+                            if let last = published.last?.id {
+                                await deliver(published)
+                                lastSeen = last
+                            }
                         }
                     }
                 } catch {
@@ -123,10 +154,8 @@ public final class RevocationFeed: Sendable {
         try? await current?.close()
     }
 
-    /// Delivers the rows after `last`; returns the last id delivered.
-    private func catchUp(
-        _ database: any SQLDatabase, after last: Int64, _ deliver: @Sendable ([Revocation]) async -> Void
-    ) async throws -> Int64 {
+    /// The revocations after `last`, in order.
+    private func read(_ database: any SQLDatabase, after last: Int64) async throws -> [Revocation] {
         let rows = try await database.raw(
             """
             SELECT id, subject_prefix, origin,
@@ -134,16 +163,13 @@ public final class RevocationFeed: Sendable {
             FROM cluster_revocations WHERE id > \(bind: last) ORDER BY id
             """
         ).all()
-        let revocations = try rows.map { row in
+        return try rows.map { row in
             Revocation(
                 id: try row.decode(column: "id", as: Int64.self),
                 subjectPrefix: try row.decode(column: "subject_prefix", as: String.self),
                 origin: try row.decode(column: "origin", as: String.self),
                 ageMicroseconds: try row.decode(column: "age_us", as: Int64.self))
         }
-        guard let newest = revocations.last?.id else { return last }
-        await deliver(revocations)
-        return newest
     }
 
     /// Deletes rows past their retention, at most once a minute.
@@ -170,11 +196,13 @@ public final class RevocationFeed: Sendable {
         } catch {
             throw NodeTable.TableError(description: "cannot open cluster_revocations: \(String(reflecting: error))")
         }
-        let previous = publisher.withLock { connection -> PostgresConnection? in
+        // Two callers may open at once: the first connection installed is kept, the other closed.
+        let (kept, spare) = publisher.withLock { connection -> (PostgresConnection, PostgresConnection?) in
+            if let current = connection, !current.isClosed { return (current, fresh) }
             defer { connection = fresh }
-            return connection
+            return (fresh, connection)
         }
-        try? await previous?.close()
-        return fresh
+        try? await spare?.close()
+        return kept
     }
 }

@@ -37,7 +37,20 @@ public struct SessionJournal: Sendable {
     /// record (a session of no party) or already recorded; false when storage stayed unavailable for
     /// ``patience``, so the session must not announce it.
     public func record(session: String, _ record: SessionRoom.SessionRecord) async -> Bool {
-        let deadline = ContinuousClock.now + Self.patience
+        await self.record(session: session, record, forwarding: forward, patience: Self.patience)
+    }
+
+    /// Records `record` with this node's coordinator only, never passing it on: what the holder does with
+    /// records other nodes sent it. False when storage stays away for 20 s (less than the sender waits for
+    /// the answer, so the sender asks again rather than both retrying at once).
+    public func recordHere(session: String, _ record: SessionRoom.SessionRecord) async -> Bool {
+        await self.record(session: session, record, forwarding: nil, patience: .seconds(20))
+    }
+
+    private func record(
+        session: String, _ record: SessionRoom.SessionRecord, forwarding forward: Forward?, patience: Duration
+    ) async -> Bool {
+        let deadline = ContinuousClock.now + patience
         var wait = Duration.milliseconds(50)
         while true {
             do {

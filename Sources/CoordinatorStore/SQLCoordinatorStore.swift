@@ -128,6 +128,11 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
                 configuration: configuration.coreConfiguration, id: 1, logger: logger)
             let database = connection.sql(queryLogLevel: nil)
             do {
+                // TCP keepalives on the server's side: the session of a client whose host crashed or whose
+                // network was cut ends in about 25 s, and with it the coordinator lock it held.
+                for setting in ["tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3"] {
+                    try await database.raw(SQLQueryString("SET " + setting)).run()
+                }
                 try await takeCoordinatorLock(database, access)
             } catch {
                 try? await connection.close()
@@ -209,6 +214,12 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
         ).run()
         let applied = try await schemaVersion()
+        // A node of an older build must not run on (or take over) a schema a newer one migrated.
+        guard applied <= Self.latestSchemaVersion else {
+            throw StoreError(
+                description: "the database's schema is version \(applied), newer than this build's "
+                    + "(\(Self.latestSchemaVersion)): run a build at least as new")
+        }
         for migration in Migrations.all where migration.version > applied {
             try await transaction { database in
                 for statement in migration.statements { try await database.raw(SQLQueryString(statement)).run() }

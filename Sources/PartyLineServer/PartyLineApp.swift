@@ -97,12 +97,12 @@ public struct PartyLineApp: Sendable {
             },
             journal: { await journal.record(session: $0, $1) },
             sessionFinished: { finished.continuation.yield($0) })
-        let sessionHost: any SessionHost =
-            cluster.map { cluster in
-                ClusterSessionHost(
-                    local: hub, selfID: cluster.configuration.nodeID, table: cluster.table, clusterKey: cluster.key,
-                    deadAfter: cluster.configuration.deadAfter, finished: { finished.continuation.yield($0) })
-            } ?? hub
+        let clusterHost = cluster.map { cluster in
+            ClusterSessionHost(
+                local: hub, selfID: cluster.configuration.nodeID, table: cluster.table, clusterKey: cluster.key,
+                deadAfter: cluster.configuration.deadAfter, finished: { finished.continuation.yield($0) })
+        }
+        let sessionHost: any SessionHost = clusterHost ?? hub
         let runner = PartyRunner(
             coordinator: coordinator, sessionHost: sessionHost, validity: configuration.coordinator.validity,
             minimumPresent: configuration.coordinator.minimumPresent, logger: makeLogger("partyline.parties"),
@@ -166,20 +166,22 @@ public struct PartyLineApp: Sendable {
         if let cluster, let heartbeat {
             services.append(.init(service: heartbeat))
             if cluster.configuration.roles.contains(.relay) {
-                // Read before the relay takes an allocation: every revocation after it concerns this node.
-                let start = try? await cluster.revocations.latestID()
                 services.append(
                     .init(
                         service: RevocationFollower(
                             feed: cluster.revocations, relay: relay, nodeID: cluster.configuration.nodeID,
-                            start: start, logger: makeLogger("partyline.cluster"))))
+                            logger: makeLogger("partyline.cluster"))))
             }
             if cluster.configuration.roles.contains(.coordinator), case .postgres = configuration.coordinator.database {
                 services.append(
                     .init(
                         service: CoordinatorElection(
                             coordinator: coordinator, database: configuration.coordinator.database,
-                            poll: Self.electionPoll, tookOver: { try? await heartbeat.beat() },
+                            poll: Self.electionPoll,
+                            tookOver: {
+                                await clusterHost?.preload()
+                                try? await heartbeat.beat(tookOver: true)
+                            },
                             logger: makeLogger("partyline.cluster"))))
             }
         }
@@ -195,19 +197,23 @@ public struct PartyLineApp: Sendable {
             try await relay.start()
         } catch {
             await storage.close()
+            await cluster?.close()
             throw error
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         groupSlot.set(group)
-        defer {
-            let (shared, feed) = (storage.shared, cluster?.revocations)
-            Task {
-                try? await shared?.close()
-                await feed?.close()
-            }
-        }
+        let ended: Result<Void, any Error>
         do {
             try await group.run()
+            ended = .success(())
+        } catch {
+            ended = .failure(error)
+        }
+        // The services are done: the connections they shared close last.
+        try? await storage.shared?.close()
+        await cluster?.close()
+        do {
+            try ended.get()
         } catch is DrainService.Interrupted {
             logger.notice("stopped at once: a second signal during the drain")
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
@@ -228,6 +234,11 @@ public struct PartyLineApp: Sendable {
         let forwarding: CoordinatorForwarding
         let records: SessionRecordForwarder
         let revocations: RevocationFeed
+
+        func close() async {
+            await revocations.close()
+            await table.close()
+        }
     }
 
     /// Revokes TURN subjects starting with `prefix` at this node's relay and, on a node of a cluster,
@@ -283,6 +294,8 @@ public struct PartyLineApp: Sendable {
         var reasons: [String] = hub.isDraining ? ["draining"] : []
         if relay.listeners.isEmpty && !configuration.relay.udp.isEmpty { reasons.append("relay-not-listening") }
         if let shared = storage.shared {
+            // The shared connection is opened again after PostgreSQL restarts (it holds no lock).
+            try? await shared.reconnectIfLost()
             if (try? await shared.ping()) == nil { reasons.append("storage-unavailable") }
         } else if await !storage.coordinator.isAvailable() {
             reasons.append("storage-unavailable")

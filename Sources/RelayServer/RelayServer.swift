@@ -188,6 +188,16 @@ public final class RelayServer: Service, Sendable {
         await onEveryDriver { $0.revoke(subjectPrefix: subjectPrefix) }.reduce(0, +)
     }
 
+    /// ``revoke(subjectPrefix:)`` for many prefixes with one visit to each event loop (a cluster's
+    /// revocations read in a batch).
+    @discardableResult
+    public func revoke(subjectPrefixes: [String]) async -> Int {
+        guard !subjectPrefixes.isEmpty else { return 0 }
+        return await onEveryDriver { driver in
+            subjectPrefixes.reduce(0) { $0 + driver.revoke(subjectPrefix: $1) }
+        }.reduce(0, +)
+    }
+
     /// Starts draining: new allocations are sent to `turn.alternateServer` (300) or refused (508) on every
     /// event loop, except those of REST subjects under `exempt` (the running turns); allocations that exist
     /// go on relaying.

@@ -3,12 +3,15 @@ import NIOCore
 
 /// The HTTP client nodes of a cluster call each other with. A node that is gone refuses the connection, and
 /// the call fails at once (connection attempts are not retried until the deadline, as the shared client's
-/// are): the caller reads the cluster's table again and moves on.
+/// are): the caller reads the cluster's table again and moves on. Redirects are not followed.
 enum ClusterHTTP {
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(1), read: .seconds(30))
+        // A redirect would carry the cluster's key to its target and turn a forwarded POST into a GET: none
+        // is followed, the answer goes back as it is.
+        configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 }

@@ -4,9 +4,16 @@ import ClusterStore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Signalling
 import SignallingServer
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The party runner's session host on a node of a cluster: each new group session goes to the live,
 /// non-draining signalling node with the least load (this node's own hub, or another node's session-setup
@@ -84,13 +91,33 @@ final class ClusterSessionHost: SessionHost {
             guard let target else { throw lastError }
             do {
                 return try await create(request, body: body, on: target)
-            } catch {
-                lastError = error
+            } catch let failure where Self.unreachable(failure) {
+                // Only a node that could not be reached is passed over; a refusal or a database error is
+                // the caller's to see (the runner tries again on its next tick).
+                lastError = failure
                 let until = now + .milliseconds(deadAfterMilliseconds)
                 state.withLock { $0.unreachableUntil[target.id] = until }
             }
         }
         throw lastError
+    }
+
+    /// Whether a call failed for want of a connection to the node.
+    private static func unreachable(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .connectTimeout }
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        return false
+    }
+
+    /// Reads every placement and the nodes' table at once (a node that has just taken the coordinator over
+    /// hands members the right signalling URLs from its first answer).
+    func preload() async {
+        guard let placements = try? await table.placements() else { return }
+        state.withLock { state in
+            state.placements.merge(placements) { current, _ in current }
+        }
+        _ = try? await directory(fresh: true)
     }
 
     private func create(
@@ -143,10 +170,10 @@ final class ClusterSessionHost: SessionHost {
         return directory.live.first { $0.id == id }
     }
 
-    /// The nodes' table, read again when older than ``directoryAge``.
-    private func directory() async throws -> NodeDirectory {
+    /// The nodes' table, read again when older than ``directoryAge`` (or when `fresh`).
+    private func directory(fresh: Bool = false) async throws -> NodeDirectory {
         let now = ContinuousClock.now
-        if let (directory, read) = state.withLock({ $0.directory }), now - read < Self.directoryAge {
+        if !fresh, let (directory, read) = state.withLock({ $0.directory }), now - read < Self.directoryAge {
             return directory
         }
         let directory = NodeDirectory(nodes: try await table.nodes(), deadAfterMilliseconds: deadAfterMilliseconds)

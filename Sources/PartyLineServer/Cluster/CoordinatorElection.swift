@@ -19,11 +19,10 @@ struct CoordinatorElection: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                if coordinator.hasFailed {
-                    logger.warning("the coordinator's storage failed: stepping down")
-                    await coordinator.stepDown()
-                }
                 if !coordinator.isHolding {
+                    // A holder whose storage failed steps down first: its connection may still hold the lock.
+                    if coordinator.hasFailed { logger.warning("the coordinator's storage failed: stepping down") }
+                    await coordinator.stepDown()
                     await claim()
                 }
                 try? await Task.sleep(for: poll)

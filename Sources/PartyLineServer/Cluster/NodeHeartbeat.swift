@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// Writes this node's row in `cluster_nodes` every heartbeat interval, with its load and whether it drains,
-/// until the group shuts down; then deletes the row, so the others stop placing work here at once. A
+/// until the group shuts down; then deletes the row, so the others stop placing work here at once (the
+/// table's connection is closed by the app, once every service is done with it). A
 /// database that does not answer is logged once when it starts and once when it ends; the beats go on.
 struct NodeHeartbeat: Service {
     let table: NodeTable
@@ -37,13 +38,12 @@ struct NodeHeartbeat: Service {
         } catch {
             logger.warning("cluster row not removed at shutdown", metadata: ["error": "\(error)"])
         }
-        await table.close()
     }
 
-    /// Writes one heartbeat now (also right after the node takes the coordinator over, so the others
-    /// forward to it without waiting for the next beat).
-    func beat() async throws {
-        try await table.heartbeat(record(load: await load()))
+    /// Writes one heartbeat now (also right after the node takes the coordinator over, `tookOver`, so the
+    /// others forward to it without waiting for the next beat, and take it for the newest holder).
+    func beat(tookOver: Bool = false) async throws {
+        try await table.heartbeat(record(load: await load()), tookOver: tookOver)
     }
 
     func record(load: NodeLoad) -> NodeRecord {

@@ -35,7 +35,7 @@ enum SessionRecordRoute {
             }
             guard isHolding() else { return CoordinatorForwarding.unavailable }
             let forwarded = try await JSONRequest.decode(ForwardedSessionRecord.self, from: request)
-            let recorded = await journal.record(session: forwarded.session, forwarded.record)
+            let recorded = await journal.recordHere(session: forwarded.session, forwarded.record)
             return JSONResponse.make(ForwardedSessionRecordAnswer(recorded: recorded))
         }
     }
