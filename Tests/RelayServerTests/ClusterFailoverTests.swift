@@ -182,6 +182,8 @@ extension WholeServerTests {
             let revoked = try await first.call(
                 "POST", "/v1/admin/revocations", body: #"{"subjectPrefix":"party-9/session-1/0"}"#)
             #expect(revoked.status == 200 && revoked.json["cluster"] as? Bool == true)
+            let documented = try DocumentedCluster.example(containing: "allocationsClosed")
+            #expect(Set(documented.keys) == Set(revoked.json.keys))
             #expect(revoked.json["allocationsClosed"] as? Int == 0)
             // Node B's relay learns of it through the database; the prover's credentials are refused there.
             var refused = false
