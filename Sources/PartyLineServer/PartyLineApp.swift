@@ -145,7 +145,7 @@ public struct PartyLineApp: Sendable {
                 }
                 if let site {
                     WebPageRoutes.add(
-                        to: router, site: site, policy: WebPagePolicy(signallingURL: configuration.signalling.publicURL)
+                        to: router, site: site, policy: pagePolicy()
                     )
                 }
             },
@@ -301,6 +301,14 @@ public struct PartyLineApp: Sendable {
             reasons.append("storage-unavailable")
         }
         return reasons
+    }
+
+    /// The page's security policy: it may connect to its own origin, the signalling URL's and
+    /// `http.connectSources` (a cluster's other nodes).
+    private func pagePolicy() -> WebPagePolicy {
+        var policy = WebPagePolicy(signallingURL: configuration.signalling.publicURL)
+        policy.connectOrigins += configuration.connectSources
+        return policy
     }
 
     /// The party web page: `http.webRoot` if set, else the bundled one; without either the API runs alone.

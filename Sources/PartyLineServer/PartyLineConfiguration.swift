@@ -22,6 +22,9 @@ public struct PartyLineConfiguration: Sendable {
     /// A folder served as the party web page instead of the bundled one (`http.webRoot`), for operators who
     /// translate or restyle it.
     public var webRoot: String?
+    /// Origins the page may connect to besides its own and `signalling.publicURL`'s (`http.connectSources`):
+    /// the other nodes of a cluster, whose WebSockets a member's group may run on (`wss://*.party.example`).
+    public var connectSources: [String] = []
     /// Caps and the request-head timeout of HTTP connections.
     public var httpLimits = HTTPConnectionLimits()
     /// Whether the HTTP listener serves TLS (HTTPS, WSS) with `tls.certificate` (`http.tls`).
@@ -189,6 +192,15 @@ public struct PartyLineConfiguration: Sendable {
                 reader: reader, dataDirectory: reader.string(forKey: "data.directory", default: "data")),
             logLevel: logLevel, webRoot: reader.string(forKey: "http.webRoot"))
         httpLimits = try HTTPConnectionLimits(reader: reader)
+        connectSources = (reader.stringArray(forKey: "http.connectSources") ?? []).flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for source in connectSources
+        where !(source.hasPrefix("wss://") || source.hasPrefix("ws://"))
+            || source.contains(where: { " ;'\"".contains($0) })
+        {
+            throw ConfigurationError(
+                "http.connectSources: '\(source)' is not a ws:// or wss:// source (e.g. wss://*.party.example)")
+        }
         self.httpTLS = httpTLS
         httpSTUN = reader.bool(forKey: "http.stun", default: false)
         let reload = reader.int(forKey: "tls.reloadInterval", default: 10)

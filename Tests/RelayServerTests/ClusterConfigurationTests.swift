@@ -85,3 +85,19 @@ extension ClusterConfigurationTests {
         #expect(url == "postgres://partyline@db.example:5432/p")
     }
 }
+
+extension ClusterConfigurationTests {
+    @Test("http.connectSources: ws:// and wss:// sources for the page's policy; anything else is refused")
+    func connectSources() async throws {
+        let configuration = try await PartyLineConfiguration.load(
+            configFile: nil, flags: [],
+            environment: ["PARTYLINE_HTTP_CONNECT_SOURCES": "wss://*.party.example, ws://127.0.0.1:*"])
+        #expect(configuration.connectSources == ["wss://*.party.example", "ws://127.0.0.1:*"])
+        for bad in ["https://party.example", "wss://a.example; script-src *"] {
+            await #expect(throws: (any Error).self) {
+                try await PartyLineConfiguration.load(
+                    configFile: nil, flags: [], environment: ["PARTYLINE_HTTP_CONNECT_SOURCES": bad])
+            }
+        }
+    }
+}

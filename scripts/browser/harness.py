@@ -104,19 +104,21 @@ class Server:
     """`partyline serve` on loopback: STUN/TURN on UDP and TCP, HTTP, SQLite in a temporary folder."""
 
     def __init__(self, binary, work, turn_deadline=90, reconnect_grace=30, no_show_grace=15, web_root=None,
-                 turn_urls=None):
+                 turn_urls=None, cluster=None, relay_ports="21000-21999", name="server"):
+        """`cluster`: {"postgres": URL, "nodeId": ..., "roles": "relay,signalling"} makes it a node of a cluster."""
         self.binary = binary
         self.work = work
+        self.name = name
         self.http_port = free_port()
         self.turn_port = free_port(socket.SOCK_DGRAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
-        self.log_path = os.path.join(work, "server.log")
+        self.log_path = os.path.join(work, f"{name}.log")
         config = {
             "log": {"level": "info"},
             "stun": {"listen": {"udp": [f"127.0.0.1:{self.turn_port}"], "tcp": [f"127.0.0.1:{self.turn_port}"], "tls": []}},
             "turn": {
                 "secrets": [TURN_SECRET],
-                "relay": {"addresses": ["127.0.0.1"], "ports": "21000-21999"},
+                "relay": {"addresses": ["127.0.0.1"], "ports": relay_ports},
                 "peers": {"allowed": ["127.0.0.0/8"]},
             },
             "http": {"listen": f"127.0.0.1:{self.http_port}"},
@@ -138,7 +140,14 @@ class Server:
         }
         if web_root:
             config["http"]["webRoot"] = web_root
-        self.config_path = os.path.join(work, "partyline.yaml")
+        if cluster:
+            config["coordinator"]["database"] = {"postgresURL": cluster["postgres"]}
+            config["cluster"] = {"nodeId": cluster["nodeId"], "roles": [cluster["roles"]],
+                                 "heartbeatInterval": 0.5, "deadAfter": 2}
+            config["data"] = {"directory": os.path.join(work, f"{name}-data")}
+            # The page may open WebSockets to the other nodes of the cluster.
+            config["http"]["connectSources"] = ["ws://127.0.0.1:*"]
+        self.config_path = os.path.join(work, f"{name}.yaml")
         with open(self.config_path, "w") as file:
             json.dump(config, file, indent=1)  # JSON is YAML
         self.process = None
@@ -158,6 +167,12 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start")
+
+    def kill(self):
+        """SIGKILL: the node dies as a crashed machine would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
 
     def stop(self):
         if self.process and self.process.poll() is None:

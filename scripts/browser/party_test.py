@@ -511,6 +511,43 @@ def run_relay_unreachable(run, work):
         server.stop()
 
 
+def run_cluster(run, work, nodes):
+    """Three nodes on one PostgreSQL: node A (run.server) holds the coordinator and serves the page and the
+    API; B and C run sessions and relays. The group's node is killed mid-turn; the pages find the group's
+    new session on the other node through /me and play the party to its end there."""
+    print("== cluster: the node running the group killed mid-turn; the pages follow the group to another node")
+    party = run.create_party("Cluster party", 75)
+    for browser in run.browsers:
+        run.register(browser, party)
+    for browser in run.browsers:
+        wait_session(browser, party["startsAt"] - time.time() + 60)
+    placed = {n["id"]: n for n in run.server.admin("GET", "/v1/cluster/nodes")["nodes"]}
+    carrying = [node for node in nodes if placed.get(node.node_id, {}).get("load", {}).get("sessions", 0) > 0]
+    check(len(carrying) == 1, f"the group's session runs on one of the session nodes ({[n.node_id for n in carrying]})")
+    first = carrying[0]
+    other = next(node for node in nodes if node is not first)
+    old = {browser.name: browser.js("return window.partyLine.state().sessionId") for browser in run.browsers}
+    run.play_session(1, label="cluster ")
+    prover, verifiers = run.wait_turn(1)
+    run.wait_frames(verifiers, 1)
+    first.kill()
+    killed = time.time()
+    print(f"  killed {first.node_id} (SIGKILL) in turn 1, {prover.name} proving")
+    for browser in run.browsers:
+        browser.wait(lambda b=browser: b.js("return window.partyLine.state().sessionId") not in (None, old[b.name])
+                     and (b.session() or {}).get("you"), 90, "the group's new session")
+    rejoined = time.time() - killed
+    run.figures["clusterRejoinSeconds"] = round(rejoined, 1)
+    check(True, f"every page joined the group's new session on {other.node_id} {rejoined:.1f} s after the kill")
+    run.browsers[1].screenshot(os.path.join(run.results, "cluster-rejoined.png"))
+    # The member validated in the lost session only verifies; the other five prove in the new one.
+    run.play_session(5, label="cluster (new session) ")
+    for browser in run.browsers:
+        browser.wait(lambda b=browser: (b.state() or {}).get("outcome") == "validated", 60, "the outcome")
+    check(True, "every member's outcome is validated, the first one's from the session that was lost")
+    run.browsers[0].screenshot(os.path.join(run.results, "cluster-outcome.png"))
+
+
 def check_security(run):
     print("== page security headers and size")
     with run.server.opener.open(run.server.base + "/", timeout=15) as response:
@@ -580,13 +617,32 @@ def main():
     work = make_work_dir(args.results)
     # A CI timeout's SIGTERM still closes the browsers and stops the server (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    server = Server(os.path.abspath(args.binary), work, web_root=args.web_root)
+    # The cluster scenario runs alone (--scenarios cluster): its server is node A of three on PostgreSQL.
+    postgres = os.environ.get("PARTYLINE_BROWSER_POSTGRES_URL")
+    nodes = []
+    if "cluster" in scenarios:
+        if not postgres:
+            sys.exit("the cluster scenario needs PARTYLINE_BROWSER_POSTGRES_URL")
+        database = f"browser_{int(time.time())}_{os.getpid()}"
+        subprocess.run(["psql", "-q", postgres, "-c", f"CREATE DATABASE {database}"], check=True)
+        postgres = postgres.replace("/partyline_test", f"/{database}")
+        server = Server(os.path.abspath(args.binary), work, web_root=args.web_root, name="node-a",
+                        cluster={"postgres": postgres, "nodeId": "node-a", "roles": "coordinator"})
+        for index, name in enumerate(["node-b", "node-c"]):
+            node = Server(os.path.abspath(args.binary), work, name=name, relay_ports=f"{22000 + index * 1000}-{22999 + index * 1000}",
+                          cluster={"postgres": postgres, "nodeId": name, "roles": "relay,signalling"})
+            node.node_id = name
+            nodes.append(node)
+    else:
+        server = Server(os.path.abspath(args.binary), work, web_root=args.web_root)
     browsers = [Browser(f"phone{index}", work, location=place) for index, place in enumerate(places(6))]
     figures = {}
     run = Run(server, browsers, os.path.abspath(args.results), figures, work)
     started = time.time()
     try:
         server.start()
+        for node in nodes:
+            node.start()
         for browser in browsers:
             browser.open()
         accounts = run.open_accounts()
@@ -599,6 +655,8 @@ def main():
             run_join(run, work, accounts)
         if "relay" in scenarios:
             run_relay_unreachable(run, work)
+        if "cluster" in scenarios:
+            run_cluster(run, work, nodes)
     except Exception as error:
         failures.append(f"{type(error).__name__}: {error}")
         print(f"  FAIL {type(error).__name__}: {error}")
@@ -611,11 +669,14 @@ def main():
                         print(f"    console: {line[:300]}")
                 except Exception:
                     pass
-        print("--- server log (tail)")
-        print(open(server.log_path).read()[-3000:])
+        for each in [server] + nodes:
+            print(f"--- {each.name} log (tail)")
+            print(open(each.log_path).read()[-3000:] if os.path.exists(each.log_path) else "(none)")
     finally:
         for browser in browsers:
             browser.close()
+        for node in nodes:
+            node.stop()
         server.stop()
     figures["seconds"] = round(time.time() - started)
     print(json.dumps(figures, indent=1))

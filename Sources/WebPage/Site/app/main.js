@@ -237,6 +237,7 @@ window.partyLine = {
     party: page.party?.id ?? null,
     outcome: page.outcome,
     attestation: page.attestation,
+    sessionId: page.sessionId ?? null,
     notices,
     session: page.session?.snapshot() ?? null,
   }),
