@@ -3,6 +3,8 @@
 # chromium-driver, driven by selenium from PyPI) play whole parties against `partyline serve` on loopback,
 # through PartyLine's own TURN relay. See scripts/browser/party_test.py for what is checked.
 #   scripts/browser-test.sh [RESULTS-FOLDER] [--scenarios party,reconnect,join,relay] [--report FILE]
+#   PARTYLINE_BROWSER_POSTGRES_URL=... scripts/browser-test.sh results/browser-cluster --scenarios cluster
+#     (three nodes on PostgreSQL; the group's node killed mid-turn: the pages follow the group)
 # Screenshots (360x740) land in the results folder (default results/browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."

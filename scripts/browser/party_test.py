@@ -539,12 +539,17 @@ def run_cluster(run, work, nodes):
     rejoined = time.time() - killed
     run.figures["clusterRejoinSeconds"] = round(rejoined, 1)
     check(True, f"every page joined the group's new session on {other.node_id} {rejoined:.1f} s after the kill")
+    for browser in run.browsers:
+        browser.wait(lambda b=browser: b.js("return document.getElementById('notice').hidden"), 10,
+                     "the lost-connection notice to go once connected again")
+    check(True, "no page still says its connection is lost once it is in the new session")
     run.browsers[1].screenshot(os.path.join(run.results, "cluster-rejoined.png"))
     # The member validated in the lost session only verifies; the other five prove in the new one.
     run.play_session(5, label="cluster (new session) ")
     for browser in run.browsers:
         browser.wait(lambda b=browser: (b.state() or {}).get("outcome") == "validated", 60, "the outcome")
     check(True, "every member's outcome is validated, the first one's from the session that was lost")
+    run.browsers[0].js("document.getElementById('party-outcome').scrollIntoView()")
     run.browsers[0].screenshot(os.path.join(run.results, "cluster-outcome.png"))
 
 

@@ -30,6 +30,11 @@ export function notify(what, values = {}, level = "error") {
   notices.push({ key: notice.dataset.key, level, at: Date.now() });
 }
 notify.describe = describe;
+// Takes the notice away if it still says `key` (a lost connection, once connected again).
+notify.clear = (key) => {
+  const notice = byId("notice");
+  if (notice.dataset.key === key) notice.hidden = true;
+};
 
 export const notices = [];
 

@@ -89,7 +89,10 @@ export class PartySession {
       clearTimeout(this.disconnectTimer);
       this.disconnectTimer = null;
     }
-    if (state === "online") this.setStatus("statusOnline");
+    if (state === "online") {
+      this.setStatus("statusOnline");
+      this.notify.clear?.("errorConnectionLost");
+    }
     else if (state === "connecting") this.setStatus("statusConnecting");
     else if (state === "reconnecting") this.reconnecting(detail.attempt);
     else if (state === "closed") this.closed(detail);
