@@ -384,6 +384,8 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/PartyLineTesting",
             swiftSettings: strictSettings
@@ -423,7 +425,7 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "Cluster", "ClusterStore", .product(name: "PostgresKit", package: "postgres-kit"),
+                "Cluster", "ClusterStore", "PartyLineTesting", .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import PostgresKit
 import SQLKit
-import Synchronization
 
 /// The cluster's tables on the shared PostgreSQL: `cluster_nodes`, where each node writes its own row (a
 /// heartbeat) and reads everyone's, and `cluster_sessions`, the node each group session was placed on. Liveness is measured by the database's clock, the one clock all nodes
@@ -14,13 +13,10 @@ public final class NodeTable: Sendable {
         public let description: String
     }
 
-    private let url: String
-    private let logger: Logger
-    private let connection = Mutex<PostgresConnection?>(nil)
+    private let connection: ClusterConnection
 
     public init(url: String, logger: Logger) {
-        self.url = url
-        self.logger = logger
+        connection = ClusterConnection(url: url, id: 2, logger: logger)
     }
 
     /// Writes this node's row with a fresh heartbeat (creating the table the first time). A node that holds
@@ -104,13 +100,7 @@ public final class NodeTable: Sendable {
     }
 
     /// Closes the connection.
-    public func close() async {
-        let current = connection.withLock { connection -> PostgresConnection? in
-            defer { connection = nil }
-            return connection
-        }
-        try? await current?.close()
-    }
+    public func close() async { await connection.close() }
 
     private static func record(_ row: any SQLRow) throws -> NodeRecord {
         let turnURLs = try JSONDecoder().decode(
@@ -131,35 +121,20 @@ public final class NodeTable: Sendable {
             coordinatorForMilliseconds: try row.decode(column: "coordinator_ms", as: Int64?.self))
     }
 
-    /// Runs `body` on the open connection, opening it (and the table) first if needed; a failure closes the
-    /// connection, so the next call starts afresh.
+    /// Runs `body` on the open connection, opening it (and the tables) first if needed; a failure that closed
+    /// the connection makes the next call start afresh.
     private func run<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        let open = try await openConnection()
+        let open: PostgresConnection
         do {
-            return try await body(open.sql(queryLogLevel: nil))
-        } catch {
-            if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
-            throw TableError(description: "cluster_nodes: \(String(reflecting: error))")
-        }
-    }
-
-    private func openConnection() async throws -> PostgresConnection {
-        if let current = connection.withLock({ $0 }), !current.isClosed { return current }
-        let fresh: PostgresConnection
-        do {
-            fresh = try await PostgresConnection.connect(
-                configuration: try SQLPostgresConfiguration(url: url).coreConfiguration, id: 2, logger: logger)
-            try await ClusterSchema.create(fresh.sql(queryLogLevel: nil))
+            open = try await connection.open()
         } catch {
             throw TableError(description: "cannot open cluster_nodes: \(String(reflecting: error))")
         }
-        // Two callers may open at once: the first connection installed is kept, the other closed.
-        let (kept, spare) = connection.withLock { connection -> (PostgresConnection, PostgresConnection?) in
-            if let current = connection, !current.isClosed { return (current, fresh) }
-            defer { connection = fresh }
-            return (fresh, connection)
+        do {
+            return try await body(open.sql(queryLogLevel: nil))
+        } catch {
+            connection.forget(open)
+            throw TableError(description: "cluster_nodes: \(String(reflecting: error))")
         }
-        try? await spare?.close()
-        return kept
     }
 }

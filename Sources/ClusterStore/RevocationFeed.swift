@@ -33,25 +33,26 @@ public final class RevocationFeed: Sendable {
 
     private let url: String
     private let logger: Logger
-    private let publisher = Mutex<PostgresConnection?>(nil)
+    private let publisher: ClusterConnection
     private let nextPrune = Mutex<ContinuousClock.Instant>(.now)
 
     public init(url: String, logger: Logger) {
         self.url = url
         self.logger = logger
+        publisher = ClusterConnection(url: url, id: 3, logger: logger)
     }
 
     /// Records the revocation and notifies every follower, in one statement; throws when the database does
     /// not answer within ``publishLimit`` (the connection is then closed and opened again next time).
     public func publish(subjectPrefix: String, origin: String) async throws {
-        let connection = try await KeepAlive.within(Self.publishLimit) { try await self.openPublisher() }
+        let connection = try await KeepAlive.within(Self.publishLimit) { try await self.publisher.open() }
         do {
             try await KeepAlive.within(Self.publishLimit) {
                 try await self.insert(subjectPrefix: subjectPrefix, origin: origin, on: connection)
             }
         } catch {
             if error is KeepAlive.TimedOut { try? await connection.close() }
-            if connection.isClosed { publisher.withLock { if $0 === connection { $0 = nil } } }
+            publisher.forget(connection)
             throw NodeTable.TableError(description: "cluster_revocations: \(String(reflecting: error))")
         }
     }
@@ -146,13 +147,7 @@ public final class RevocationFeed: Sendable {
     }
 
     /// Closes the publishing connection.
-    public func close() async {
-        let current = publisher.withLock { connection -> PostgresConnection? in
-            defer { connection = nil }
-            return connection
-        }
-        try? await current?.close()
-    }
+    public func close() async { await publisher.close() }
 
     /// The revocations after `last`, in order.
     private func read(_ database: any SQLDatabase, after last: Int64) async throws -> [Revocation] {
@@ -184,25 +179,5 @@ public final class RevocationFeed: Sendable {
         try await database.raw(
             "DELETE FROM cluster_revocations WHERE revoked_at < now() - CAST(\(bind: Self.retention) AS INTERVAL)"
         ).run()
-    }
-
-    private func openPublisher() async throws -> PostgresConnection {
-        if let current = publisher.withLock({ $0 }), !current.isClosed { return current }
-        let fresh: PostgresConnection
-        do {
-            fresh = try await PostgresConnection.connect(
-                configuration: try SQLPostgresConfiguration(url: url).coreConfiguration, id: 3, logger: logger)
-            try await ClusterSchema.create(fresh.sql(queryLogLevel: nil))
-        } catch {
-            throw NodeTable.TableError(description: "cannot open cluster_revocations: \(String(reflecting: error))")
-        }
-        // Two callers may open at once: the first connection installed is kept, the other closed.
-        let (kept, spare) = publisher.withLock { connection -> (PostgresConnection, PostgresConnection?) in
-            if let current = connection, !current.isClosed { return (current, fresh) }
-            defer { connection = fresh }
-            return (fresh, connection)
-        }
-        try? await spare?.close()
-        return kept
     }
 }

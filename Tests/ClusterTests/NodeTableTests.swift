@@ -2,13 +2,9 @@ import Cluster
 import ClusterStore
 import Foundation
 import Logging
+import PartyLineTesting
 import PostgresKit
 import Testing
-
-/// The PostgreSQL server the tests use, if any.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["PARTYLINE_TEST_POSTGRES_URL"]
-}
 
 /// `cluster_nodes` on a real PostgreSQL (`PARTYLINE_TEST_POSTGRES_URL`; `scripts/test.sh` starts one): each
 /// test gets a new database.
@@ -16,17 +12,7 @@ enum TestPostgres {
 struct NodeTableTests {
     static let logger = Logger(label: "partyline.test.cluster")
 
-    static func freshDatabase() async throws -> String {
-        let base = try #require(TestPostgres.url)
-        let name = "pl_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        let admin = try await PostgresConnection.connect(
-            configuration: try SQLPostgresConfiguration(url: base).coreConfiguration, id: 1, logger: logger)
-        _ = try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        try await admin.close()
-        var url = try #require(URLComponents(string: base))
-        url.path = "/" + name
-        return try #require(url.string)
-    }
+    static func freshDatabase() async throws -> String { try await TestPostgres.freshDatabase() }
 
     static func record(_ id: String, members: Int) -> NodeRecord {
         NodeRecord(

@@ -1,6 +1,7 @@
 import CoordinatorStore
 import Foundation
 import Logging
+import PartyLineTesting
 import PostgresKit
 import Testing
 
@@ -13,7 +14,7 @@ enum TestDatabases {
         var testDescription: String { rawValue }
     }
 
-    static let postgresURL = ProcessInfo.processInfo.environment["PARTYLINE_TEST_POSTGRES_URL"]
+    static let postgresURL = TestPostgres.url
 
     /// The backends to run against: SQLite always, PostgreSQL when a server is configured.
     static var kinds: [Kind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
@@ -29,15 +30,7 @@ enum TestDatabases {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return .sqlite(path: directory.appendingPathComponent("partyline.sqlite").path)
         case .postgres:
-            guard let base = postgresURL, var url = URLComponents(string: base) else {
-                throw CocoaError(.featureUnsupported)
-            }
-            let admin = try await PostgresConnection.connect(
-                configuration: try SQLPostgresConfiguration(url: base).coreConfiguration, id: 1, logger: logger)
-            _ = try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-            try await admin.close()
-            url.path = "/" + name
-            return .postgres(url: url.string!)
+            return .postgres(url: try await TestPostgres.freshDatabase())
         }
     }
 }

@@ -9,25 +9,6 @@ import STUN
 import TURN
 import Testing
 
-/// The PostgreSQL server the tests use, if any (`scripts/test.sh` starts one).
-enum ClusterPostgres {
-    static let url = ProcessInfo.processInfo.environment["PARTYLINE_TEST_POSTGRES_URL"]
-
-    /// A new empty database on that server.
-    static func freshDatabase() async throws -> String {
-        let base = try #require(url)
-        let logger = Logger(label: "partyline.test.cluster")
-        let name = "pl_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        let admin = try await PostgresConnection.connect(
-            configuration: try SQLPostgresConfiguration(url: base).coreConfiguration, id: 1, logger: logger)
-        _ = try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-        try await admin.close()
-        var components = try #require(URLComponents(string: base))
-        components.path = "/" + name
-        return try #require(components.string)
-    }
-}
-
 /// One whole server as a node of a cluster on loopback, started and stopped by the test.
 struct ClusterTestNode {
     let id: String
@@ -105,13 +86,13 @@ struct ClusterTestNode {
 }
 
 extension WholeServerTests {
-    @Suite("Two nodes on one PostgreSQL", .enabled(if: ClusterPostgres.url != nil))
+    @Suite("Two nodes on one PostgreSQL", .enabled(if: TestPostgres.url != nil))
     struct ClusterFailoverTests {
         static let draft = #"{"name":"c","registrationOpensAt":1,"registrationClosesAt":2,"startsAt":4102444800}"#
 
         @Test("the standby forwards the coordinator's API to the holder, and takes over with the stored state")
         func failover() async throws {
-            let database = try await ClusterPostgres.freshDatabase()
+            let database = try await TestPostgres.freshDatabase()
             let first = try await ClusterTestNode.start("node-a", database: database)
             #expect(try await first.holder() == "node-a")
             let second = try await ClusterTestNode.start("node-b", database: database)
@@ -146,7 +127,7 @@ extension WholeServerTests {
 
         @Test("a subject revoked through one node is refused by another node's relay, and its stream stops there")
         func revocationAcrossRelays() async throws {
-            let database = try await ClusterPostgres.freshDatabase()
+            let database = try await TestPostgres.freshDatabase()
             let secret = "fleet-secret"
             func relayFlags(_ port: Int) -> [String] {
                 [
@@ -211,7 +192,7 @@ extension WholeServerTests {
 
         @Test("with no holder, a standing-by node answers 503 coordinator-unavailable with Retry-After")
         func noHolder() async throws {
-            let database = try await ClusterPostgres.freshDatabase()
+            let database = try await TestPostgres.freshDatabase()
             let port = try await ClusterTestNode.freePort()
             let folder = WholeServer.folder("cluster-relay")
             defer { try? FileManager.default.removeItem(at: folder) }
