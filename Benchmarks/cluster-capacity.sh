@@ -5,19 +5,20 @@
 #   signalling  MEMBERS members in groups of six, each sending RATE messages a second for SECONDS
 #               (`partyline load signalling`), first all on one node, then a third on each of three nodes
 #               (three load tools at once);
-#   relaying    ALLOCATIONS TURN allocations echoing 100 B ChannelData, one datagram per system call as
+#   relaying    ALLOCATIONS TURN allocations echoing SIZE-byte ChannelData, one datagram per system call as
 #               browsers send (`partyline load turn --send per-datagram`), first through one node's relay,
 #               then through the three relays at once.
 # Prints each run, and the server CPU (user + system from /proc) per member-second, per relayed signalling
 # message and per relayed TURN round trip: the inputs of the sizing table in docs/operations.md. Two cores
 # cannot show three nodes scaling: the three runs share the same two cores with their load tools.
-# Usage: Benchmarks/cluster-capacity.sh [MEMBERS=3000] [RATE=1] [SECONDS=20] [ALLOCATIONS=32]
+# Usage: Benchmarks/cluster-capacity.sh [MEMBERS=3000] [RATE=1] [SECONDS=20] [ALLOCATIONS=32] [SIZE=100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 members=${1:-3000}
 rate=${2:-1}
 seconds=${3:-20}
 allocations=${4:-32}
+size=${5:-100}
 swift build -c release --product partyline >/dev/null
 bin=$(swift build -c release --show-bin-path)/partyline
 ulimit -n "$(ulimit -Hn)"
@@ -78,13 +79,13 @@ relaying() {
   for pid in "${node_pids[@]}"; do before+=("$(ticks "$pid")"); done
   for n in $(seq 1 "$nodes"); do
     "$bin" load turn --target "127.0.0.$n:$((34700 + n))" --username alice --password wonderland \
-      --send per-datagram --allocations "$allocations" --window 8 --size 100 --duration "$seconds" \
+      --send per-datagram --allocations "$allocations" --window 8 --size "$size" --duration "$seconds" \
       >"$work/turn-$nodes-$n" 2>&1 &
     loads+=($!)
   done
   for load in "${loads[@]}"; do wait "$load"; done
   for pid in "${node_pids[@]}"; do after+=("$(ticks "$pid")"); done
-  echo "--- relaying, $nodes node(s), $allocations allocations x 8 in flight, 100 B, per-datagram, $seconds s"
+  echo "--- relaying, $nodes node(s), $allocations allocations x 8 in flight, $size B, per-datagram, $seconds s"
   local total=0
   for n in $(seq 1 "$nodes"); do
     local echoes cpu
