@@ -104,9 +104,7 @@ public final class CoordinatorAPI: Sendable {
     }
 
     func requireAdmin(_ request: Request) throws(APIError) {
-        guard let key = BearerKeys.presented(in: request), adminKeys.contains(key) else {
-            throw APIError(.unauthorized, "unauthorized", "an admin key is required")
-        }
+        try adminKeys.authorize(request)
     }
 
     // MARK: Parties

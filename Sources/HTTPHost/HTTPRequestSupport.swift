@@ -19,6 +19,13 @@ package struct BearerKeys: Sendable {
         return digests.contains { $0 == presented }
     }
 
+    /// Refuses a request that does not present one of these keys: 401 `unauthorized` with `message`.
+    package func authorize(_ request: Request, _ message: String = "an admin key is required") throws(APIError) {
+        guard let key = Self.presented(in: request), contains(key) else {
+            throw APIError(.unauthorized, "unauthorized", message)
+        }
+    }
+
     /// The request's `Authorization: Bearer` value, if any. The scheme is case-insensitive (RFC 9110
     /// §11.1) and may be followed by more than one space.
     package static func presented(in request: Request) -> Substring? {

@@ -23,9 +23,7 @@ enum RevocationRoute {
     ) {
         let keys = BearerKeys(adminKeys)
         router.post("/v1/admin/revocations") { request, _ -> Response in
-            guard let key = BearerKeys.presented(in: request), keys.contains(key) else {
-                throw APIError(.unauthorized, "unauthorized", "an admin key is required")
-            }
+            try keys.authorize(request)
             let body = try await JSONRequest.decode(Request.self, from: request)
             guard !body.subjectPrefix.isEmpty, body.subjectPrefix.utf8.count <= 256 else {
                 throw APIError(.badRequest, "invalid-subject-prefix", "subjectPrefix must be 1 to 256 bytes")

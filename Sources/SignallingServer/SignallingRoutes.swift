@@ -67,8 +67,6 @@ public enum SignallingRoutes {
     }
 
     private static func authorize(_ request: Request, _ hub: SignallingHub) throws {
-        guard let key = BearerKeys.presented(in: request), hub.apiKeys.contains(key) else {
-            throw APIError.unauthorized
-        }
+        try hub.apiKeys.authorize(request, APIError.unauthorized.message)
     }
 }

@@ -30,9 +30,7 @@ enum ClusterRoute {
         let keys = BearerKeys(adminKeys)
         let deadAfterMilliseconds = Int64(deadAfter / .milliseconds(1))
         router.get("/v1/cluster/nodes") { request, _ -> Response in
-            guard let key = BearerKeys.presented(in: request), keys.contains(key) else {
-                throw APIError(.unauthorized, "unauthorized", "an admin key is required")
-            }
+            try keys.authorize(request)
             let records: [NodeRecord]
             do {
                 records = try await table.nodes()
