@@ -31,6 +31,17 @@ extension RelayServer {
         await server.stop()
     }
 
+    /// A TCP port on 127.0.0.1 that nothing listens on just now (the kernel's pick, released at once): for a
+    /// server whose URLs must name its port before it starts.
+    public static func freeTCPPort() async throws -> Int {
+        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = probe.localAddress?.port ?? 0
+        try await probe.close()
+        guard port != 0 else { throw ConfigurationError("no free TCP port") }
+        return port
+    }
+
     /// A UDP port free on both 0.0.0.0 and [::] just now.
     public static func withFreeUDPPort() async throws -> Int {
         for _ in 0..<20 {

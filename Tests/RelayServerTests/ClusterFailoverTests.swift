@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import PartyLineServer
 import PartyLineTesting
 import PostgresKit
+import RelayServer
 import STUN
 import TURN
 import Testing
@@ -19,7 +19,7 @@ struct ClusterTestNode {
 
     /// Starts node `id` on a free HTTP port (advertised to the other nodes as that port).
     static func start(_ id: String, database: String, flags extra: [String] = []) async throws -> ClusterTestNode {
-        let port = try await freePort()
+        let port = try await RelayServer.freeTCPPort()
         let folder = WholeServer.folder("cluster-\(id)")
         let configuration = try await PartyLineConfiguration.load(
             configFile: nil,
@@ -64,24 +64,6 @@ struct ClusterTestNode {
             try await Task.sleep(for: .milliseconds(100))
         }
         return nil
-    }
-
-    /// A UDP port nothing is bound to now (the kernel's pick, released at once).
-    static func freeUDPPort() async throws -> Int {
-        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(channel.localAddress?.port)
-        try await channel.close()
-        return port
-    }
-
-    /// A TCP port nothing listens on now (the kernel's pick, released at once).
-    static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(channel.localAddress?.port)
-        try await channel.close()
-        return port
     }
 }
 
@@ -136,8 +118,8 @@ extension WholeServerTests {
                 ]
             }
             let first = try await ClusterTestNode.start(
-                "node-a", database: database, flags: relayFlags(try await ClusterTestNode.freeUDPPort()))
-            let relayPort = try await ClusterTestNode.freeUDPPort()
+                "node-a", database: database, flags: relayFlags(try await RelayServer.withFreeUDPPort()))
+            let relayPort = try await RelayServer.withFreeUDPPort()
             let second = try await ClusterTestNode.start("node-b", database: database, flags: relayFlags(relayPort))
             let secrets = try #require(TURNRESTSecrets([secret]))
             let now = UInt64(Date().timeIntervalSince1970)
@@ -193,7 +175,7 @@ extension WholeServerTests {
         @Test("with no holder, a standing-by node answers 503 coordinator-unavailable with Retry-After")
         func noHolder() async throws {
             let database = try await TestPostgres.freshDatabase()
-            let port = try await ClusterTestNode.freePort()
+            let port = try await RelayServer.freeTCPPort()
             let folder = WholeServer.folder("cluster-relay")
             defer { try? FileManager.default.removeItem(at: folder) }
             try await WholeServer.run(

@@ -1,9 +1,9 @@
 import Foundation
 import LoadGenerator
 import NIOCore
-import NIOPosix
 import PartyLineServer
 import PartyLineTesting
+import RelayServer
 import STUN
 import Synchronization
 import TURN
@@ -27,10 +27,7 @@ extension WholeServerTests {
             let folder = WholeServer.folder("logs")
             defer { try? FileManager.default.removeItem(at: folder) }
             // Members learn the signalling URL from the coordinator, so the port is chosen before the start.
-            let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(host: "127.0.0.1", port: 0).get()
-            let httpPort = try #require(probe.localAddress?.port)
-            try await probe.close()
+            let httpPort = try await RelayServer.freeTCPPort()
             let flags =
                 [
                     "--stun-listen-udp", "127.0.0.1:0", "--stun-listen-tcp", "", "--http-listen",
