@@ -99,8 +99,8 @@ public struct PartyLineApp: Sendable {
             sessionFinished: { finished.continuation.yield($0) })
         let clusterHost = cluster.map { cluster in
             ClusterSessionHost(
-                local: hub, selfID: cluster.configuration.nodeID, table: cluster.table, clusterKey: cluster.key,
-                deadAfter: cluster.configuration.deadAfter, finished: { finished.continuation.yield($0) })
+                local: hub, selfID: cluster.configuration.nodeID, table: cluster.table, nodes: cluster.nodes,
+                clusterKey: cluster.key, finished: { finished.continuation.yield($0) })
         }
         let sessionHost: any SessionHost = clusterHost ?? hub
         let runner = PartyRunner(
@@ -230,6 +230,7 @@ public struct PartyLineApp: Sendable {
     private struct ClusterParts {
         let configuration: ClusterConfiguration
         let table: NodeTable
+        let nodes: ClusterDirectory
         let key: String
         let forwarding: CoordinatorForwarding
         let records: SessionRecordForwarder
@@ -261,13 +262,15 @@ public struct PartyLineApp: Sendable {
             case .postgres(let url) = configuration.coordinator.database
         else { return nil }
         let table = NodeTable(url: url, logger: makeLogger("partyline.cluster"))
-        let locator = CoordinatorLocator(
-            table: table, deadAfter: cluster.deadAfter, maximumAge: cluster.heartbeatInterval)
+        // One read of the nodes' table serves forwarding and placement for half a second at most (or one
+        // heartbeat, if shorter).
+        let nodes = ClusterDirectory(
+            table: table, deadAfter: cluster.deadAfter, maximumAge: min(cluster.heartbeatInterval, .milliseconds(500)))
         return ClusterParts(
-            configuration: cluster, table: table, key: clusterKey,
+            configuration: cluster, table: table, nodes: nodes, key: clusterKey,
             forwarding: CoordinatorForwarding(
-                isHolding: { coordinator.isHolding }, locator: locator, selfID: cluster.nodeID, clusterKey: clusterKey),
-            records: SessionRecordForwarder(locator: locator, clusterKey: clusterKey),
+                isHolding: { coordinator.isHolding }, nodes: nodes, selfID: cluster.nodeID, clusterKey: clusterKey),
+            records: SessionRecordForwarder(nodes: nodes, clusterKey: clusterKey),
             revocations: RevocationFeed(url: url, logger: makeLogger("partyline.cluster")))
     }
 

@@ -1,5 +1,12 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The HTTP client nodes of a cluster call each other with. A node that is gone refuses the connection, and
 /// the call fails at once (connection attempts are not retried until the deadline, as the shared client's
@@ -14,4 +21,13 @@ enum ClusterHTTP {
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
+
+    /// Whether a call failed before reaching the node (no connection was made): the node may be gone, and
+    /// the request was certainly not sent.
+    static func neverConnected(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .connectTimeout }
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        return false
+    }
 }

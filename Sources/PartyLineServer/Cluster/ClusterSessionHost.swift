@@ -4,16 +4,9 @@ import ClusterStore
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import Signalling
 import SignallingServer
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// The party runner's session host on a node of a cluster: each new group session goes to the live,
 /// non-draining signalling node with the least load (this node's own hub, or another node's session-setup
@@ -32,17 +25,17 @@ final class ClusterSessionHost: SessionHost {
 
     let local: SignallingHub
     let selfID: String
+    /// For placements.
     let table: NodeTable
+    let nodes: ClusterDirectory
     let clusterKey: String
-    let deadAfterMilliseconds: Int64
     let finished: @Sendable (SessionSummary) -> Void
-    /// How long a read of the nodes' table serves placement.
-    static let directoryAge = Duration.milliseconds(500)
 
     private struct State {
         var placements: [String: String] = [:]
         var reported: Set<String> = []
-        var directory: (NodeDirectory, ContinuousClock.Instant)?
+        /// When the directory that placement last used was read.
+        var lastRead: ContinuousClock.Instant?
         /// Load placed on each node since the table was read (the heartbeats have not counted it yet).
         var placedSinceRead: [String: NodeLoad] = [:]
         /// Nodes that refused a session lately: left out of placement until then, though their heartbeat
@@ -53,14 +46,14 @@ final class ClusterSessionHost: SessionHost {
     private let state = Mutex(State())
 
     init(
-        local: SignallingHub, selfID: String, table: NodeTable, clusterKey: String, deadAfter: Duration,
+        local: SignallingHub, selfID: String, table: NodeTable, nodes: ClusterDirectory, clusterKey: String,
         finished: @escaping @Sendable (SessionSummary) -> Void
     ) {
         self.local = local
         self.selfID = selfID
         self.table = table
+        self.nodes = nodes
         self.clusterKey = clusterKey
-        deadAfterMilliseconds = Int64(deadAfter / .milliseconds(1))
         self.finished = finished
     }
 
@@ -69,9 +62,8 @@ final class ClusterSessionHost: SessionHost {
     var signallingURL: String { local.signallingURL }
 
     func signallingURL(of session: String) -> String {
-        let node = state.withLock { state in
-            state.placements[session].flatMap { id in state.directory?.0.nodes.first { $0.id == id } }
-        }
+        let id = state.withLock { $0.placements[session] }
+        let node = id.flatMap { id in nodes.last?.nodes.first { $0.id == id } }
         return node?.signallingURL ?? local.signallingURL
     }
 
@@ -85,29 +77,21 @@ final class ClusterSessionHost: SessionHost {
             let now = ContinuousClock.now
             let target = state.withLock { state in
                 let reachable = directory.nodes.filter { (state.unreachableUntil[$0.id] ?? now) <= now }
-                return NodeDirectory(nodes: reachable, deadAfterMilliseconds: deadAfterMilliseconds)
+                return NodeDirectory(nodes: reachable, deadAfterMilliseconds: directory.deadAfterMilliseconds)
                     .leastLoaded(.signalling, extra: state.placedSinceRead)
             }
             guard let target else { throw lastError }
             do {
                 return try await create(request, body: body, on: target)
-            } catch let failure where Self.unreachable(failure) {
+            } catch let failure where ClusterHTTP.neverConnected(failure) {
                 // Only a node that could not be reached is passed over; a refusal or a database error is
                 // the caller's to see (the runner tries again on its next tick).
                 lastError = failure
-                let until = now + .milliseconds(deadAfterMilliseconds)
+                let until = now + .milliseconds(directory.deadAfterMilliseconds)
                 state.withLock { $0.unreachableUntil[target.id] = until }
             }
         }
         throw lastError
-    }
-
-    /// Whether a call failed for want of a connection to the node.
-    private static func unreachable(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError { return error == .connectTimeout }
-        if error is NIOConnectionError { return true }
-        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
-        return false
     }
 
     /// Reads every placement and the nodes' table at once (a node that has just taken the coordinator over
@@ -170,15 +154,12 @@ final class ClusterSessionHost: SessionHost {
         return directory.live.first { $0.id == id }
     }
 
-    /// The nodes' table, read again when older than ``directoryAge`` (or when `fresh`).
+    /// The cluster's nodes; what was placed since the last read is forgotten once a new read counts it.
     private func directory(fresh: Bool = false) async throws -> NodeDirectory {
-        let now = ContinuousClock.now
-        if !fresh, let (directory, read) = state.withLock({ $0.directory }), now - read < Self.directoryAge {
-            return directory
-        }
-        let directory = NodeDirectory(nodes: try await table.nodes(), deadAfterMilliseconds: deadAfterMilliseconds)
+        let (directory, read) = try await nodes.read(fresh: fresh)
         state.withLock { state in
-            state.directory = (directory, now)
+            guard state.lastRead != read else { return }
+            state.lastRead = read
             state.placedSinceRead = [:]
         }
         return directory

@@ -7,39 +7,6 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
-import NIOPosix
-import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Where the coordinator runs now, as the cluster's table says (read at most once per `maximumAge`, and
-/// again at once after the node it named did not answer).
-final class CoordinatorLocator: Sendable {
-    private let table: NodeTable
-    private let deadAfterMilliseconds: Int64
-    private let maximumAge: Duration
-    private let cached = Mutex<(holder: NodeRecord?, read: ContinuousClock.Instant)?>(nil)
-
-    init(table: NodeTable, deadAfter: Duration, maximumAge: Duration) {
-        self.table = table
-        deadAfterMilliseconds = Int64(deadAfter / .milliseconds(1))
-        self.maximumAge = maximumAge
-    }
-
-    /// The node holding the coordinator; nil while none does or the table cannot be read.
-    func holder(fresh: Bool = false) async -> NodeRecord? {
-        let now = ContinuousClock.now
-        if !fresh, let cached = cached.withLock({ $0 }), now - cached.read < maximumAge { return cached.holder }
-        guard let nodes = try? await table.nodes() else { return nil }
-        let holder = NodeDirectory(nodes: nodes, deadAfterMilliseconds: deadAfterMilliseconds).coordinator
-        cached.withLock { $0 = (holder, now) }
-        return holder
-    }
-}
 
 /// The coordinator's API on every node of a cluster: the node holding the coordinator answers itself; the
 /// others forward each request to it unchanged (method, path, query, headers, body) and stream its answer
@@ -63,14 +30,14 @@ struct CoordinatorForwarding: RouterMiddleware {
     ]
 
     let isHolding: @Sendable () -> Bool
-    let locator: CoordinatorLocator
+    let nodes: ClusterDirectory
     let selfID: String
     let clusterKey: BearerKeys
     let clusterKeyValue: String
 
-    init(isHolding: @escaping @Sendable () -> Bool, locator: CoordinatorLocator, selfID: String, clusterKey: String) {
+    init(isHolding: @escaping @Sendable () -> Bool, nodes: ClusterDirectory, selfID: String, clusterKey: String) {
         self.isHolding = isHolding
-        self.locator = locator
+        self.nodes = nodes
         self.selfID = selfID
         self.clusterKey = BearerKeys([clusterKey])
         clusterKeyValue = clusterKey
@@ -90,28 +57,20 @@ struct CoordinatorForwarding: RouterMiddleware {
         if isHolding() { return try await next(request, context) }
         guard !forwarded else { return Self.unavailable }
         let body = try await request.body.collect(upTo: JSONRequest.maximumBody)
-        var holder = await locator.holder()
+        var holder = await nodes.holder()
         for attempt in 0..<2 {
             guard let target = holder, target.id != selfID else { return Self.unavailable }
             do {
                 return try await forward(request, body: body, to: target, client: context.remoteAddress)
-            } catch let failure where Self.neverSent(failure) {
+            } catch let failure where ClusterHTTP.neverConnected(failure) {
                 // The holder named a moment ago may have died: read the table again once.
                 guard attempt == 0 else { break }
-                holder = await locator.holder(fresh: true)
+                holder = await nodes.holder(fresh: true)
             } catch {
                 return Self.lost
             }
         }
         return Self.unavailable
-    }
-
-    /// Whether the request failed before it could reach the holder (no connection was made).
-    private static func neverSent(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError { return error == .connectTimeout }
-        if error is NIOConnectionError { return true }
-        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
-        return false
     }
 
     private func forward(

@@ -47,11 +47,11 @@ struct SessionRecordForwarder: Sendable {
         let description: String
     }
 
-    let locator: CoordinatorLocator
+    let nodes: ClusterDirectory
     let clusterKey: String
 
     func send(session: String, record: SessionRoom.SessionRecord) async throws -> Bool {
-        guard let holder = await locator.holder() else {
+        guard let holder = await nodes.holder() else {
             throw NotRecorded(description: "no node holds the coordinator")
         }
         var request = HTTPClientRequest(url: holder.httpURL + "/v1/cluster/session-records")
@@ -65,12 +65,12 @@ struct SessionRecordForwarder: Sendable {
             response = try await ClusterHTTP.client.execute(request, timeout: .seconds(30))
         } catch {
             // The holder may have changed: the next attempt reads the table again.
-            _ = await locator.holder(fresh: true)
+            _ = await nodes.holder(fresh: true)
             throw error
         }
         let body = try await response.body.collect(upTo: 4096)
         guard response.status == .ok else {
-            _ = await locator.holder(fresh: true)
+            _ = await nodes.holder(fresh: true)
             throw NotRecorded(description: "the coordinator's node answered \(response.status.code)")
         }
         return try JSONDecoder().decode(ForwardedSessionRecordAnswer.self, from: Data(body.readableBytesView))
