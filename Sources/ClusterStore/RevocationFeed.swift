@@ -87,48 +87,10 @@ public final class RevocationFeed: Sendable {
             do {
                 let connection = try await PostgresConnection.connect(
                     configuration: try SQLPostgresConfiguration(url: url).coreConfiguration, id: 4, logger: logger)
+                if failing { logger.notice("following revocations again") }
+                failing = false
                 do {
-                    let database = connection.sql(queryLogLevel: nil)
-                    try await ClusterSchema.create(database)
-                    try await KeepAlive.set(on: database)
-                    if failing { logger.notice("following revocations again") }
-                    failing = false
-                    try await connection.listen(on: Self.channel) { notifications in
-                        // Listening first, then catching up: nothing published in between is missed.
-                        let kept = try await read(database, after: lastSeen)
-                        if let last = kept.last?.id {
-                            await deliver(kept)
-                            lastSeen = last
-                        }
-                        // A sweep every few seconds wakes the loop too: the connection is checked (a read
-                        // that does not answer in time ends it) even when nothing is published.
-                        let wakes = AsyncStream<Void> { continuation in
-                            let task = Task {
-                                for try await _ in notifications { continuation.yield() }
-                                continuation.finish()
-                            }
-                            let ticker = Task {
-                                while !Task.isCancelled {
-                                    try await Task.sleep(for: Self.sweep)
-                                    continuation.yield()
-                                }
-                            }
-                            continuation.onTermination = { _ in
-                                task.cancel()
-                                ticker.cancel()
-                            }
-                        }
-                        for await _ in wakes {
-                            let after = lastSeen
-                            let published = try await KeepAlive.within(Self.sweep) {
-                                try await self.read(database, after: after)
-                            }
-                            if let last = published.last?.id {
-                                await deliver(published)
-                                lastSeen = last
-                            }
-                        }
-                    }
+                    try await follow(on: connection, after: &lastSeen, deliver)
                 } catch {
                     try? await connection.close()
                     throw error
@@ -143,6 +105,57 @@ public final class RevocationFeed: Sendable {
                 failing = true
             }
             try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Follows on one connection until it drops: listens, then reads what is new at once, on every
+    /// notification and at every sweep; `lastSeen` advances with each delivery. The first read (the day's
+    /// replay after a start) may take its time; later ones that do not answer within a sweep end the
+    /// connection.
+    private func follow(
+        on connection: PostgresConnection, after lastSeen: inout Int64,
+        _ deliver: @Sendable ([Revocation]) async -> Void
+    ) async throws {
+        let database = connection.sql(queryLogLevel: nil)
+        try await ClusterSchema.create(database)
+        try await KeepAlive.set(on: database)
+        try await connection.listen(on: Self.channel) { notifications in
+            // Listening first, then reading: nothing published in between is missed.
+            var first = true
+            for await _ in Self.wakes(notifications, every: Self.sweep) {
+                let after = lastSeen
+                let read = { @Sendable in try await self.read(database, after: after) }
+                let published = first ? try await read() : try await KeepAlive.within(Self.sweep, read)
+                first = false
+                if let last = published.last?.id {
+                    await deliver(published)
+                    lastSeen = last
+                }
+            }
+        }
+    }
+
+    /// Yields at once, then on each notification and every `interval` (so a dead connection is found out
+    /// even when nothing is published); ends when the notifications do.
+    private static func wakes(
+        _ notifications: PostgresNotificationSequence, every interval: Duration
+    ) -> AsyncStream<Void> {
+        AsyncStream { continuation in
+            continuation.yield()
+            let listening = Task {
+                for try await _ in notifications { continuation.yield() }
+                continuation.finish()
+            }
+            let ticking = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: interval)
+                    continuation.yield()
+                }
+            }
+            continuation.onTermination = { _ in
+                listening.cancel()
+                ticking.cancel()
+            }
         }
     }
 
