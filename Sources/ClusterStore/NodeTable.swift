@@ -5,8 +5,9 @@ import PostgresKit
 import SQLKit
 
 /// The cluster's tables on the shared PostgreSQL: `cluster_nodes`, where each node writes its own row (a
-/// heartbeat) and reads everyone's, and `cluster_sessions`, the node each group session was placed on. Liveness is measured by the database's clock, the one clock all nodes
-/// share. One connection, opened again after it drops; every call throws while the database is away.
+/// heartbeat) and reads everyone's, and `cluster_sessions`, the node each group session was placed on.
+/// Liveness is measured by the database's clock, the one clock all nodes share. One connection, opened
+/// again after it drops; every call throws while the database is away.
 public final class NodeTable: Sendable {
     /// Why a call failed; the driver's error is kept in the message.
     public struct TableError: Error, Sendable, CustomStringConvertible {
