@@ -87,12 +87,19 @@ public struct PartyLineApp: Sendable {
         let hub = SignallingHub(
             configuration: signalling, evidenceKey: keys.evidenceKey, logger: makeLogger("partyline.signalling"),
             revoke: { prefix in
-                do {
-                    _ = try await revokeEverywhere(prefix, relay: relay, cluster: cluster)
-                } catch {
-                    logger.error(
-                        "revocation not published to the cluster",
-                        metadata: ["subjectPrefix": "\(prefix)", "error": "\(error)"])
+                // The session waits for its own relay only; the other relays hear of it through the database,
+                // which must not hold the session up while it is slow or away.
+                _ = await relay.revoke(subjectPrefix: prefix)
+                guard let cluster else { return }
+                Task {
+                    do {
+                        try await cluster.revocations.publish(
+                            subjectPrefix: prefix, origin: cluster.configuration.nodeID)
+                    } catch {
+                        logger.error(
+                            "revocation not published to the cluster",
+                            metadata: ["subjectPrefix": "\(prefix)", "error": "\(error)"])
+                    }
                 }
             },
             journal: { await journal.record(session: $0, $1) },
