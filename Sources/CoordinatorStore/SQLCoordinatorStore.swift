@@ -139,8 +139,29 @@ public final class SQLCoordinatorStore: CoordinatorStorage {
                 throw error
             }
             return Link(
-                database: database, isClosed: { connection.isClosed }, close: { try await connection.close() })
+                database: database, isClosed: { connection.isClosed },
+                close: { try await releaseAndClose(connection, database) })
         }
+    }
+
+    /// Gives the coordinator lock back before closing, so whoever opens next finds it free at once rather
+    /// than after the server has ended this session. An open connection that does not answer within a
+    /// second is closed anyway, which also ends the unanswered query; a closed one holds no lock.
+    private static func releaseAndClose(_ connection: PostgresConnection, _ database: any SQLDatabase) async throws {
+        if !connection.isClosed {
+            let (answered, answer) = AsyncStream<Void>.makeStream()
+            Task {
+                _ = try? await database.raw("SELECT pg_advisory_unlock_all()").run()
+                answer.yield()
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(1))
+                answer.yield()
+            }
+            for await _ in answered { break }
+            timer.cancel()
+        }
+        try await connection.close()
     }
 
     /// One coordinator per database: a session-level advisory lock, held while connected (none for shared

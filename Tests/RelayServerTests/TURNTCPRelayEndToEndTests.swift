@@ -7,6 +7,10 @@ import TURN
 import TURNClient
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// RFC 6062 over real sockets: a TCP allocation, a Connect to a TCP peer, an incoming peer connection,
 /// ConnectionBind on data connections, raw bytes both ways, and teardown.
 @Suite("TURN TCP relay (RFC 6062) over real sockets")
@@ -83,4 +87,94 @@ struct TURNTCPRelayEndToEndTests {
             try await echo.close()
         }
     }
+
+    @Test("Bytes sent the moment ConnectionBind succeeds reach the peer, even when they look like a cut STUN frame")
+    func bytesRightAfterConnectionBind() async throws {
+        try await TURNRelayEndToEndTests.withRelay { server in
+            let serverAddress = try #require(server.address(.tcp))
+            let control = try await TestTCPConnection.connect(to: serverAddress)
+            var auth = TURNClientAuthentication(username: "alice", password: "wonderland")
+            let allocation = try await TURNStreamEndToEndTests.request(
+                control, &auth, .allocate, [.requestedTransport(6)])
+            let relayed = try TURNRelayEndToEndTests.relayed(allocation)
+            _ = try await TURNStreamEndToEndTests.request(
+                control, &auth, .createPermission, [.xorPeerAddress(TransportAddress(ip: relayed.ip, port: 9))])
+            // Application bytes that begin like a STUN header announcing more than follows: a STUN framer
+            // still reading the data connection would hold them back, waiting for the rest.
+            var payload = [UInt8](repeating: 0x5A, count: 170)
+            payload.replaceSubrange(0..<4, with: [0x00, 0x01, 0x01, 0x00])
+            for round in 0..<100 {
+                let peer = try BlockingSocket(connectingTo: relayed.socketAddress)
+                defer { peer.close() }
+                let attempt = try STUNMessage(datagram: try await TURNStreamEndToEndTests.frame(control))
+                guard case .connectionID(let id) = try #require(attempt.attribute(.connectionID)) else { return }
+                let data = try BlockingSocket(connectingTo: serverAddress)
+                defer { data.close() }
+                let bind = STUNMessageType(method: .connectionBind, messageClass: .request)
+                var response = STUNMessage(type: bind)
+                for _ in 0..<2 {
+                    try data.send(auth.message(bind, [.connectionID(id)]))
+                    response = try STUNMessage(datagram: data.receiveSTUNMessage())
+                    if !auth.learn(from: response) { break }
+                }
+                try #require(response.type.messageClass == .successResponse)
+                try data.send(ByteBuffer(bytes: payload))
+                let arrived = peer.receive(count: payload.count)
+                try #require(arrived == payload.count, "round \(round): \(arrived) of \(payload.count) bytes")
+            }
+            await control.close()
+        }
+    }
+}
+
+/// A blocking TCP socket on loopback, so a test sends the moment it has read (as a C client such as coturn's
+/// uclient does) rather than after a hop through an event loop. Reads give up after two seconds.
+private struct BlockingSocket {
+    let descriptor: Int32
+
+    init(connectingTo address: SocketAddress) throws {
+        descriptor = socket(address.protocol == .inet6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = address.withSockAddr { connect(descriptor, $0, socklen_t($1)) }
+        guard connected == 0 else {
+            defer { close() }
+            throw IOError(errnoCode: errno, reason: "connect")
+        }
+    }
+
+    func send(_ bytes: ByteBuffer) throws {
+        let sent = bytes.withUnsafeReadableBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }
+        guard sent == bytes.readableBytes else { throw IOError(errnoCode: errno, reason: "send") }
+    }
+
+    /// Reads exactly `count` bytes; returns how many came before the connection ended or two seconds passed.
+    func receive(count: Int) -> Int {
+        var buffer = [UInt8](repeating: 0, count: count)
+        return receive(into: &buffer)
+    }
+
+    /// One STUN message: its 20-byte header, then the length the header gives.
+    func receiveSTUNMessage() throws -> ByteBuffer {
+        var header = [UInt8](repeating: 0, count: 20)
+        guard receive(into: &header) == 20 else { throw IOError(errnoCode: errno, reason: "recv") }
+        var body = [UInt8](repeating: 0, count: Int(header[2]) << 8 | Int(header[3]))
+        guard receive(into: &body) == body.count else { throw IOError(errnoCode: errno, reason: "recv") }
+        return ByteBuffer(bytes: header + body)
+    }
+
+    private func receive(into buffer: inout [UInt8]) -> Int {
+        var received = 0
+        while received < buffer.count {
+            let got = buffer.withUnsafeMutableBytes {
+                recv(descriptor, $0.baseAddress! + received, $0.count - received, 0)
+            }
+            if got <= 0 { break }
+            received += got
+        }
+        return received
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

@@ -122,11 +122,13 @@ extension TURNLoop {
         }
         bindsInFlight.insert(fiveTuple)
         dataChannel.setOption(.autoRead, value: false).whenComplete { _ in }
-        var owner = NIOLoopBound(self, eventLoop: eventLoop)
+        let owner: NIOLoopBound<TURNLoop>
         if case .connectionID(let id)? = (try? view.decode())?.attribute(.connectionID),
             let sibling = siblings[Int(id >> 24)]
         {
             owner = sibling
+        } else {
+            owner = NIOLoopBound(self, eventLoop: eventLoop)
         }
         let here = NIOLoopBound(self, eventLoop: eventLoop)
         owner.eventLoop.submit {
@@ -177,20 +179,29 @@ extension TURNLoop {
             return
         }
         streams[fiveTuple] = nil
+        let framerLeft: EventLoopFuture<Void>
         do {
             let pipeline = dataChannel.pipeline.syncOperations
-            let leftovers = LeftoverFramesHandler()
-            try pipeline.addHandler(leftovers)
+            try pipeline.addHandler(LeftoverFramesHandler())
             try pipeline.addHandler(SpliceHandler(partner: peerChannel))
             pipeline.removeHandler(context: try pipeline.context(handlerType: StreamListenerHandler.self), promise: nil)
-            pipeline.removeHandler(
-                context: try pipeline.context(handlerType: ByteToMessageHandler<STUNStreamFramer>.self), promise: nil)
-            pipeline.removeHandler(leftovers, promise: nil)
+            // The framer leaves on a later turn of the loop: reading resumes only once it has, so no byte
+            // of the pipe is read as a STUN frame.
+            let framer = try pipeline.context(handlerType: ByteToMessageHandler<STUNStreamFramer>.self)
+            let promise = dataChannel.eventLoop.makePromise(of: Void.self)
+            pipeline.removeHandler(context: framer, promise: promise)
+            framerLeft = promise.futureResult
         } catch {
             dataChannel.close(promise: nil)
             return fail()
         }
-        dataChannel.setOption(.autoRead, value: true).whenComplete { _ in }
+        framerLeft.whenComplete { _ in
+            let pipeline = dataChannel.pipeline.syncOperations
+            if let leftovers = try? pipeline.context(handlerType: LeftoverFramesHandler.self) {
+                pipeline.removeHandler(context: leftovers, promise: nil)
+            }
+            dataChannel.setOption(.autoRead, value: true).whenComplete { _ in }
+        }
         owner.eventLoop.execute {
             guard let peer = owner.value.peerConnections[id] else {
                 dataChannel.close(promise: nil)
