@@ -32,15 +32,21 @@ struct TURNTCPRelayEndToEndTests {
             .bind(host: "127.0.0.1", port: 0).get()
     }
 
+    /// A TCP allocation (REQUESTED-TRANSPORT 6) made over a new control connection to `server`.
+    func tcpAllocation(
+        at server: SocketAddress, _ auth: inout TURNClientAuthentication
+    ) async throws -> (control: TestTCPConnection, relayed: TransportAddress) {
+        let control = try await TestTCPConnection.connect(to: server)
+        let allocation = try await TURNStreamEndToEndTests.request(control, &auth, .allocate, [.requestedTransport(6)])
+        return (control, try TURNRelayEndToEndTests.relayed(allocation))
+    }
+
     @Test("Connect to a peer, an incoming peer connection, ConnectionBind, bytes both ways, teardown")
     func tcpRelay() async throws {
         try await TURNRelayEndToEndTests.withRelay { server in
             let serverAddress = try #require(server.address(.tcp))
-            let control = try await TestTCPConnection.connect(to: serverAddress)
             var auth = TURNClientAuthentication(username: "alice", password: "wonderland")
-            let allocation = try await TURNStreamEndToEndTests.request(
-                control, &auth, .allocate, [.requestedTransport(6)])
-            let relayed = try TURNRelayEndToEndTests.relayed(allocation)
+            let (control, relayed) = try await tcpAllocation(at: serverAddress, &auth)
             let echo = try await startEchoServer()
             let echoSocket = try #require(echo.localAddress)
             let echoAddress = try #require(TransportAddress(echoSocket))
@@ -92,11 +98,8 @@ struct TURNTCPRelayEndToEndTests {
     func bytesRightAfterConnectionBind() async throws {
         try await TURNRelayEndToEndTests.withRelay { server in
             let serverAddress = try #require(server.address(.tcp))
-            let control = try await TestTCPConnection.connect(to: serverAddress)
             var auth = TURNClientAuthentication(username: "alice", password: "wonderland")
-            let allocation = try await TURNStreamEndToEndTests.request(
-                control, &auth, .allocate, [.requestedTransport(6)])
-            let relayed = try TURNRelayEndToEndTests.relayed(allocation)
+            let (control, relayed) = try await tcpAllocation(at: serverAddress, &auth)
             _ = try await TURNStreamEndToEndTests.request(
                 control, &auth, .createPermission, [.xorPeerAddress(TransportAddress(ip: relayed.ip, port: 9))])
             // Application bytes that begin like a STUN header announcing more than follows: a STUN framer
