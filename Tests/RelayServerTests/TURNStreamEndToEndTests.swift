@@ -30,10 +30,19 @@ struct TURNStreamEndToEndTests {
         _ connection: TestTCPConnection, _ auth: inout TURNClientAuthentication, _ method: STUNMethod,
         _ attributes: [STUNAttribute]
     ) async throws -> STUNMessage {
+        try await request(
+            &auth, method, attributes,
+            send: { try await connection.write($0) }, receive: { try await frame(connection) })
+    }
+
+    /// A request over any stream: sent with `send`, its answer read with `receive`.
+    static func request(
+        _ auth: inout TURNClientAuthentication, _ method: STUNMethod, _ attributes: [STUNAttribute],
+        send: (ByteBuffer) async throws -> Void, receive: () async throws -> ByteBuffer
+    ) async throws -> STUNMessage {
         for _ in 0..<2 {
-            try await connection.write(
-                auth.message(STUNMessageType(method: method, messageClass: .request), attributes))
-            let bytes = try await frame(connection)
+            try await send(auth.message(STUNMessageType(method: method, messageClass: .request), attributes))
+            let bytes = try await receive()
             let response = try STUNMessage(datagram: bytes)
             if !auth.learn(from: response) {
                 // Every answer to a signed request is signed with the same key, with SHA-256 when asked.

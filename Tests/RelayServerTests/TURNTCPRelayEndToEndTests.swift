@@ -113,13 +113,8 @@ struct TURNTCPRelayEndToEndTests {
                 guard case .connectionID(let id) = try #require(attempt.attribute(.connectionID)) else { return }
                 let data = try BlockingSocket(connectingTo: serverAddress)
                 defer { data.close() }
-                let bind = STUNMessageType(method: .connectionBind, messageClass: .request)
-                var response = STUNMessage(type: bind)
-                for _ in 0..<2 {
-                    try data.send(auth.message(bind, [.connectionID(id)]))
-                    response = try STUNMessage(datagram: data.receiveSTUNMessage())
-                    if !auth.learn(from: response) { break }
-                }
+                let response = try await TURNStreamEndToEndTests.request(
+                    &auth, .connectionBind, [.connectionID(id)], send: data.send, receive: data.receiveSTUNMessage)
                 try #require(response.type.messageClass == .successResponse)
                 try data.send(ByteBuffer(bytes: payload))
                 let arrived = peer.receive(count: payload.count)
