@@ -118,7 +118,7 @@ struct TURNTCPRelayEndToEndTests {
                 try #require(response.type.messageClass == .successResponse)
                 try data.send(ByteBuffer(bytes: payload))
                 let arrived = peer.receive(count: payload.count)
-                try #require(arrived == payload.count, "round \(round): \(arrived) of \(payload.count) bytes")
+                try #require(arrived == payload, "round \(round): \(arrived.count) of \(payload.count) bytes or others")
             }
             await control.close()
         }
@@ -147,10 +147,11 @@ private struct BlockingSocket {
         guard sent == bytes.readableBytes else { throw IOError(errnoCode: errno, reason: "send") }
     }
 
-    /// Reads exactly `count` bytes; returns how many came before the connection ended or two seconds passed.
-    func receive(count: Int) -> Int {
+    /// Reads `count` bytes; fewer if the connection ended or two seconds passed first.
+    func receive(count: Int) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
-        return receive(into: &buffer)
+        let received = receive(into: &buffer)
+        return Array(buffer.prefix(received))
     }
 
     /// One STUN message: its 20-byte header, then the length the header gives.
